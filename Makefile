@@ -1,0 +1,164 @@
+# sensorpipe - one Makefile; every variant builds into build/<variant>/.
+#
+#   make            release build of the daemon and its tools
+#   make run        deps + build + run with config/sensorpipe.conf
+#   make test       deps + plain suite + ASan/UBSan suite + TSan pass
+#   make asan|tsan  one sanitizer pass
+#   make fuzz       time-boxed libFuzzer runs of every decoder
+#   make bench      benchmarks (not part of `make test`)
+#   make lint       format-check + clang-tidy + cppcheck
+
+VARIANT ?= release
+WERROR  ?= 1
+CC      ?= cc
+B       := build/$(VARIANT)
+
+PKGS      := libuv libmosquitto sqlite3 libsystemd libxxhash
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CRIT_LIBS  = $(shell pkg-config --libs criterion 2>/dev/null)
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wvla -Wcast-qual -Wpointer-arith \
+	-Wundef -Wimplicit-fallthrough -Wconversion
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -DSP_VERSION='"$(VERSION)"' -Iinclude \
+	-Itest/support $(WARN) -g -pthread -MMD -MP $(PKG_CFLAGS)
+BASE_LDFLAGS = -pthread
+
+ifeq ($(VARIANT),release)
+VCFLAGS  := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+VLDFLAGS := -pie -Wl,-z,relro,-z,now
+else ifeq ($(VARIANT),debug)
+VCFLAGS  := -O1 -fno-omit-frame-pointer
+else ifeq ($(VARIANT),asan)
+CC       := clang
+VCFLAGS  := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+VLDFLAGS := -fsanitize=address,undefined
+else ifeq ($(VARIANT),tsan)
+CC       := clang
+VCFLAGS  := -O1 -fno-omit-frame-pointer -fsanitize=thread
+VLDFLAGS := -fsanitize=thread
+else
+$(error unknown VARIANT=$(VARIANT))
+endif
+
+CFLAGS_ALL  = $(BASE_CFLAGS) $(VCFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(BASE_LDFLAGS) $(VLDFLAGS) $(LDFLAGS)
+
+SRCS      := $(wildcard src/*.c)
+LIB_OBJS  := $(patsubst src/%.c,$(B)/src/%.o,$(filter-out src/main.c,$(SRCS)))
+SUP_SRCS  := $(wildcard test/support/*.c)
+SUP_OBJS  := $(patsubst %.c,$(B)/%.o,$(SUP_SRCS))
+UNIT      := $(patsubst test/unit/%.c,$(B)/test/unit/%,$(wildcard test/unit/test_*.c))
+INTEG     := $(patsubst test/integration/%.c,$(B)/test/integration/%,$(wildcard test/integration/test_*.c))
+STRESS    := $(patsubst test/stress/%.c,$(B)/test/stress/%,$(wildcard test/stress/stress_*.c))
+TOOLS     := $(patsubst tools/%.c,$(B)/%,$(wildcard tools/sensorpipe-*.c))
+
+# Test binaries see the allocation guard through --wrap (see alloc_guard.c).
+WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+
+.PHONY: all deps run test test-plain asan tsan fuzz bench lint format \
+	format-check verify-unit clean units integ stress tools
+.DEFAULT_GOAL := all
+
+all: $(B)/sensorpipe tools
+
+tools: $(TOOLS)
+
+deps:
+	@scripts/deps.sh
+
+$(B)/src/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(B)/test/%.o: test/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(B)/tools/%.o: tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(B)/libsp.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/sensorpipe: $(B)/src/main.o $(B)/libsp.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/sensorpipe-%: $(B)/tools/sensorpipe-%.o $(B)/libsp.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/test/unit/%: $(B)/test/unit/%.o $(SUP_OBJS) $(B)/libsp.a
+	$(CC) $(LDFLAGS_ALL) $(WRAP) -o $@ $^ $(PKG_LIBS) $(CRIT_LIBS) -lm
+
+$(B)/test/integration/%: $(B)/test/integration/%.o $(SUP_OBJS) $(B)/libsp.a
+	$(CC) $(LDFLAGS_ALL) $(WRAP) -o $@ $^ $(PKG_LIBS) $(CRIT_LIBS) -lm
+
+$(B)/test/stress/%: $(B)/test/stress/%.o $(B)/libsp.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+units: $(UNIT)
+integ: $(INTEG) $(B)/sensorpipe $(TOOLS)
+stress: $(STRESS)
+
+# One variant's suite: unit tests, stress programs, then integration tests
+# against this variant's daemon. SP_DAEMON tells the tests which binary to run.
+test-plain: units integ stress
+	@scripts/run-tests.sh $(B) $(VARIANT)
+
+# `make test` runs every pass; each one is a sub-make so variants never mix.
+test: deps
+	$(MAKE) VARIANT=debug test-plain
+	$(MAKE) VARIANT=asan test-plain
+	$(MAKE) tsan
+
+asan: deps
+	$(MAKE) VARIANT=asan test-plain
+
+# Criterion aborts under TSan (Snaipe/Criterion#274), so the TSan pass runs the
+# plain-C stress programs built with TSan, and the Criterion integration suite,
+# built plainly, against a daemon built with TSan.
+tsan: deps
+	$(MAKE) VARIANT=tsan build/tsan/sensorpipe stress
+	$(MAKE) VARIANT=debug integ
+	@scripts/run-tests.sh build/tsan tsan
+
+run: deps
+	$(MAKE) VARIANT=release build/release/sensorpipe
+	@scripts/run.sh build/release/sensorpipe config/sensorpipe.conf
+
+bench: deps
+	$(MAKE) VARIANT=release all
+	@scripts/bench.sh build/release
+
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+format:
+	clang-format -i src/*.c include/*.h test/*/*.c test/support/*.h
+
+format-check:
+	clang-format --dry-run --Werror src/*.c include/*.h test/*/*.c test/support/*.h
+
+lint: format-check
+	clang-tidy --quiet src/*.c -- -std=c11 -D_GNU_SOURCE -DSP_VERSION='""' \
+		-Iinclude $(PKG_CFLAGS)
+	cppcheck --quiet --enable=warning,performance,portability \
+		--error-exitcode=1 --inline-suppr -Iinclude src
+
+verify-unit:
+	@scripts/verify-unit.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,174 @@
+/*
+ * config.h - the daemon's settings, loaded from one INI file.
+ *
+ * struct config is plain data with fixed-size arrays: no pointers to free,
+ * so it can be copied, compared and swapped on reload. Every key, its type,
+ * bounds and default live in one table in config.c; config/sensorpipe.conf
+ * documents the same keys.
+ *
+ * Errors name the file, the line and the key: "FILE:LINE: key 'x': reason".
+ */
+#ifndef SP_CONFIG_H
+#define SP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "compiler.h"
+
+#define CONFIG_MAX_SUBS        32
+#define CONFIG_MAX_FIELDS      16
+#define CONFIG_MAX_RESOLUTIONS 8
+#define CONFIG_NAME_MAX        64   /* subscription names, share groups */
+#define CONFIG_STR_MAX         256  /* hosts, topics, templates, field paths */
+#define CONFIG_PATH_MAX        512  /* file system paths */
+#define CONFIG_ERR_MAX         768  /* room for one error message */
+
+enum config_format {
+    FORMAT_JSON = 0,
+    FORMAT_NUMBER,
+    FORMAT_INFLUX,
+};
+
+enum config_precision {
+    PRECISION_NS = 0, /* InfluxDB's default */
+    PRECISION_US,
+    PRECISION_MS,
+    PRECISION_S,
+};
+
+enum config_overflow {
+    OVERFLOW_PAUSE = 0,
+    OVERFLOW_DROP_NEWEST,
+};
+
+enum config_protocol {
+    PROTOCOL_V5 = 0,
+    PROTOCOL_V311,
+};
+
+/* Owner: whoever holds the struct config it sits in. */
+struct config_sub {
+    char name[CONFIG_NAME_MAX];           /* from "[subscription NAME]" */
+    char topic[CONFIG_STR_MAX];           /* filter, may hold + and # */
+    int qos;                              /* 0..2, default 1 */
+    char share_group[CONFIG_NAME_MAX];    /* "" = not shared */
+    enum config_format format;            /* default json */
+    char fields[CONFIG_MAX_FIELDS][CONFIG_STR_MAX]; /* dotted paths; none = all */
+    unsigned n_fields;
+    char timestamp_field[CONFIG_STR_MAX]; /* "" = receive time */
+    char topic_tags[CONFIG_STR_MAX];      /* "sensors/{site}/{device}/#" or "" */
+    enum config_precision precision;      /* influx timestamps */
+    bool numeric_strings;                 /* "21.5" counts as a number */
+    unsigned line;                        /* line of the section header */
+};
+
+/* Owner: the loop thread (the daemon's current settings), or a caller's copy. */
+struct config {
+    char path[CONFIG_PATH_MAX]; /* the file this came from */
+
+    struct {
+        char host[CONFIG_STR_MAX];       /* default 127.0.0.1 */
+        unsigned port;                   /* default 1883 (8883 with TLS) */
+        char client_id[CONFIG_NAME_MAX]; /* default "sensorpipe-<hostname>" */
+        char username[CONFIG_NAME_MAX];
+        char password_file[CONFIG_PATH_MAX];
+        unsigned keepalive_s;            /* 5..3600, default 60 */
+        bool clean_session;              /* default false: persistent */
+        enum config_protocol protocol;   /* default 5 */
+        char tls_ca_file[CONFIG_PATH_MAX];
+        char tls_cert_file[CONFIG_PATH_MAX];
+        char tls_key_file[CONFIG_PATH_MAX];
+        bool tls_insecure;               /* skip hostname check; default false */
+        uint64_t reconnect_min_ms;       /* default 500 ms */
+        uint64_t reconnect_max_ms;       /* default 30 s */
+    } mqtt;
+
+    struct config_sub subs[CONFIG_MAX_SUBS];
+    unsigned n_subs;
+
+    struct {
+        unsigned workers;           /* 0 = one per CPU; max 64 */
+        uint64_t ring_bytes;        /* per worker; default 8 MiB */
+        uint64_t max_payload_bytes; /* default 64 KiB */
+        enum config_overflow overflow;
+        unsigned max_series;        /* default 100000 */
+    } pipeline;
+
+    struct {
+        unsigned resolutions_s[CONFIG_MAX_RESOLUTIONS]; /* ascending */
+        unsigned n_resolutions;     /* default 10s, 1m, 1h */
+        uint64_t allowed_lateness_ms; /* default 1m */
+        uint64_t max_clock_skew_ms;   /* default 1h */
+    } aggregate;
+
+    struct {
+        char path[CONFIG_PATH_MAX];  /* default ./var/sensorpipe.db */
+        uint64_t commit_interval_ms; /* 10 ms..60 s, default 1 s */
+        unsigned batch_rows;         /* default 5000 */
+        bool raw_samples;            /* default false */
+        /* Per resolution, same order as aggregate.resolutions_s; 0 = keep. */
+        uint64_t retention_ms[CONFIG_MAX_RESOLUTIONS];
+        uint64_t raw_retention_ms;   /* 0 = keep */
+        unsigned cache_mb;           /* page cache; default 16 */
+        unsigned heap_limit_mb;      /* sqlite3_hard_heap_limit64; default 64 */
+    } store;
+
+    struct {
+        int level;                  /* LOG_ERR..LOG_DEBUG; default LOG_INFO */
+        unsigned stats_interval_s;  /* 0 = off; default 60 */
+    } log;
+};
+
+/*
+ * Fills every field with its documented default (no subscriptions).
+ * Thread: any.
+ */
+void config_defaults(struct config *cfg);
+
+/*
+ * Loads path over the defaults and validates the result (at least one
+ * subscription, cross-key rules such as reconnect_min_ms <= reconnect_max_ms).
+ * On failure cfg is unspecified and err holds one line "FILE:LINE: key 'x':
+ * reason" (or "FILE: reason" when no line applies).
+ * Returns: 0; -ENOENT, -EACCES or another -errno when the file cannot be read;
+ * -EINVAL for any error in its content.
+ * Thread: any. Allocates nothing that outlives the call.
+ */
+SP_MUST_CHECK int config_load(struct config *cfg, const char *path, char *err,
+                              size_t errlen);
+
+/*
+ * Same as config_load() on text in memory; name stands for the file name in
+ * errors. Used by the fuzz harness and tests.
+ * Returns: 0 or -EINVAL.
+ */
+SP_MUST_CHECK int config_parse(struct config *cfg, const char *name,
+                               const char *text, size_t len, char *err,
+                               size_t errlen);
+
+/*
+ * "90s", "1m", "250ms", "7d", "2y" (365 d), or a bare number of seconds
+ * -> milliseconds. Returns: 0 or -EINVAL (also on overflow).
+ */
+SP_MUST_CHECK int config_parse_duration_ms(const char *s, uint64_t *out_ms);
+
+/*
+ * "512", "64KiB", "8MiB", "1GiB" (also KB/MB/GB as powers of 1000, and
+ * K/M/G as powers of 1024) -> bytes. Returns: 0 or -EINVAL.
+ */
+SP_MUST_CHECK int config_parse_size(const char *s, uint64_t *out_bytes);
+
+/*
+ * Prints the effective settings as a valid INI file, one "key = value" per
+ * line, secrets masked (the password file's path is shown, never its
+ * content). Thread: any.
+ */
+void config_print(const struct config *cfg, FILE *out);
+
+/* Thread: any. "json", "number", "influx". */
+const char *config_format_str(enum config_format f);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * decode.h - turns one MQTT payload into samples, by its subscription's
+ * format (json, number, influx line protocol).
+ *
+ * Decoding allocates nothing: samples, composed field names and tags go
+ * into the caller's struct decode_out, which the worker preallocates once.
+ * Field names and tags point into the payload where they can be used as
+ * they are, or into out->text where they had to be composed (dotted paths,
+ * "measurement.field", unescaped names, tag objects).
+ *
+ * A payload that yields nothing is a verdict, not a failure: the status says
+ * why, and the worker counts it and logs it rate-limited.
+ */
+#ifndef SP_DECODE_H
+#define SP_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define DECODE_MAX_SAMPLES 256   /* samples from one payload */
+#define DECODE_TEXT_MAX    16384 /* composed names and tags, per payload */
+#define DECODE_FIELD_MAX   255   /* longest field name kept */
+#define DECODE_MAX_DEPTH   16    /* JSON nesting deeper than this is refused */
+#define DECODE_NO_TIME     INT64_MIN
+
+enum decode_status {
+    DECODE_OK = 0,
+    DECODE_EMPTY,         /* zero-length payload */
+    DECODE_SYNTAX,        /* not well-formed in the subscription's format */
+    DECODE_NO_NUMBER,     /* well-formed but carries no numeric field */
+    DECODE_TOO_MANY,      /* more samples or text than decode_out holds */
+    DECODE_TOO_DEEP,      /* JSON nested deeper than DECODE_MAX_DEPTH */
+    DECODE_DUPLICATE_KEY, /* the same key twice in one JSON object */
+    DECODE_BAD_TIMESTAMP, /* timestamp present but not a time */
+    DECODE_BAD_FIELD,     /* a field name too long or empty */
+};
+
+/* Thread: any. A short reason for logs: "syntax error", "no numeric field". */
+const char *decode_status_str(enum decode_status st);
+
+/* One sample. Owner: the struct decode_out it sits in. */
+struct decode_sample {
+    const char *field;   /* not NUL-terminated */
+    size_t field_len;
+    const char *tags;    /* JSON object text, or NULL (influx: the line's tags) */
+    size_t tags_len;
+    double value;        /* finite */
+    int64_t ts_ms;       /* from the payload, or DECODE_NO_TIME */
+};
+
+/* Owner: one worker (preallocated in struct worker); reused per message. */
+struct decode_out {
+    unsigned n;        /* samples[0..n) are valid */
+    unsigned skipped;  /* values that were not numbers: strings, null,
+                          non-finite, influx string fields */
+    size_t text_used;  /* bytes of text[] in use */
+    struct decode_sample samples[DECODE_MAX_SAMPLES];
+    char text[DECODE_TEXT_MAX];
+};
+
+/*
+ * Decodes payload[0..len) by sub's format, fields, timestamp_field,
+ * precision and numeric_strings. payload[len] must be '\0' (the ring record
+ * guarantees it), so number parsing never reads past the end.
+ * Borrows payload: samples may point into it until the next call.
+ * Returns: DECODE_OK with out->n >= 1, or the reason nothing was kept.
+ * Thread: any; out is the caller's.
+ */
+enum decode_status decode_payload(const struct config_sub *sub,
+                                  const char *payload, size_t len,
+                                  struct decode_out *out);
+
+/*
+ * A bare decimal number (surrounding white space allowed): "21.5", "-3",
+ * "1e3". "nan", "inf" and hex are refused. Returns DECODE_OK or DECODE_SYNTAX.
+ */
+enum decode_status decode_number(const char *s, size_t len, double *out);
+
+/*
+ * A numeric Unix time whose unit is detected by magnitude: seconds below
+ * 1e11, milliseconds below 1e14, microseconds below 1e17, else nanoseconds.
+ * Returns: 0 with *ts_ms set, or -EINVAL (negative, not finite).
+ */
+int decode_time_numeric(double v, int64_t *ts_ms);
+
+/*
+ * RFC 3339 text: "2026-11-27T08:30:00Z", "...T08:30:00.123+01:00".
+ * Returns: 0 with *ts_ms set, or -EINVAL.
+ */
+int decode_time_rfc3339(const char *s, size_t len, int64_t *ts_ms);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * store.h - the SQLite file: schema v1, migrations, and the writer's
+ * prepared statements.
+ *
+ * One struct store is one connection. The writer thread owns the one that
+ * writes; start-up code opens it, loads the series table, and hands it to
+ * the writer before any thread starts. Dashboards use their own connections;
+ * WAL mode keeps readers and the writer apart.
+ *
+ * SQLite result codes are translated here, once: SQLITE_BUSY and
+ * SQLITE_LOCKED -> -EBUSY, SQLITE_FULL -> -ENOSPC, SQLITE_READONLY ->
+ * -EROFS, SQLITE_NOMEM -> -ENOMEM, anything else -> -EIO, each logged with
+ * sqlite3_errmsg() by the function that saw it (BUSY is not logged: the
+ * caller retries).
+ */
+#ifndef SP_STORE_H
+#define SP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "bucket.h"
+#include "compiler.h"
+#include "config.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+/* One row of ingest_stats. Owner: the caller. */
+struct store_stats_row {
+    int64_t ts_ms;
+    uint64_t received;
+    uint64_t decoded;
+    uint64_t samples;
+    uint64_t dropped_overflow;
+    uint64_t dropped_oversize;
+    uint64_t dropped_invalid;
+    uint64_t dropped_series_limit;
+    uint64_t late;
+    uint64_t clock_skew;
+    uint64_t series;
+    uint64_t paused_ms;
+    double commit_p50_ms;
+    double commit_p99_ms;
+};
+
+/* Owner: the writer thread once it runs; start-up code before that. */
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *st_begin;     /* BEGIN IMMEDIATE */
+    sqlite3_stmt *st_commit;
+    sqlite3_stmt *st_rollback;
+    sqlite3_stmt *st_upsert;    /* rollups upsert, exact merge */
+    sqlite3_stmt *st_series;    /* INSERT INTO series */
+    sqlite3_stmt *st_sample;    /* INSERT INTO samples */
+    sqlite3_stmt *st_stats;     /* INSERT OR REPLACE INTO ingest_stats */
+    unsigned n_res;
+    unsigned res_s[CONFIG_MAX_RESOLUTIONS];
+    int64_t retention_ms[CONFIG_MAX_RESOLUTIONS]; /* 0 = keep */
+    int64_t raw_retention_ms;
+    unsigned retention_next;    /* round-robin position of retention_step */
+};
+
+/*
+ * Opens (creating when missing) cfg->store.path with its directory, sets WAL,
+ * synchronous=NORMAL, cache_size, busy_timeout, the heap limit and
+ * auto_vacuum=INCREMENTAL (on a new file), creates or migrates the schema in
+ * one transaction and prepares every statement.
+ * Returns: 0; -EPROTO when the file's user_version is newer than
+ * STORE_SCHEMA_VERSION (logged: "store: FILE has schema version N, this
+ * sensorpipe knows up to 1"); -EROFS, -EACCES, -ENOSPC, -EIO.
+ * Thread: start-up.
+ */
+SP_MUST_CHECK int store_open(struct store *st, const struct config *cfg);
+
+/* Finalizes statements and closes. Safe on a zeroed or closed store. */
+void store_close(struct store *st);
+
+/*
+ * Calls fn once per row of the series table, in id order. Stops and returns
+ * fn's value when it is non-zero. tags may be NULL.
+ * Returns: 0, fn's non-zero value, -EIO. Thread: start-up.
+ */
+typedef int (*store_series_fn)(void *ctx, int64_t id, const char *topic,
+                               const char *field, const char *tags);
+SP_MUST_CHECK int store_load_series(struct store *st, store_series_fn fn,
+                                    void *ctx);
+
+/* BEGIN IMMEDIATE. Returns: 0, -EBUSY (retry), -EIO. Thread: writer. */
+SP_MUST_CHECK int store_begin(struct store *st);
+/* Returns: 0, -EBUSY (transaction still open: retry commit), -ENOSPC, -EIO. */
+SP_MUST_CHECK int store_commit(struct store *st);
+/* Rolls back when a transaction is open; never fails visibly. */
+void store_rollback(struct store *st);
+
+/*
+ * Inside a transaction: merges acc into the row (series_id, res_s, bucket_ms)
+ * of rollups (insert or exact merge, see bucket.h). bucket_ms must already
+ * be the start of the res_s bucket.
+ * Returns: 0, -EBUSY, -ENOSPC, -EIO. Thread: writer.
+ */
+SP_MUST_CHECK int store_upsert_rollup(struct store *st, int64_t series_id,
+                                      unsigned res_s, int64_t bucket_ms,
+                                      const struct bucket_acc *acc);
+
+/*
+ * Merges a finest-resolution partial into every configured resolution
+ * (the finest first). Returns as store_upsert_rollup(). Thread: writer.
+ */
+SP_MUST_CHECK int store_merge_partial(struct store *st, int64_t series_id,
+                                      int64_t bucket_ms,
+                                      const struct bucket_acc *acc);
+
+/*
+ * Inserts a series row with a given id (ids are assigned by the workers).
+ * tags may be NULL. Lengths need not include a NUL.
+ * Returns: 0, -EEXIST (id or (topic, field) taken), -EBUSY, -ENOSPC, -EIO.
+ * Thread: writer.
+ */
+SP_MUST_CHECK int store_insert_series(struct store *st, int64_t id,
+                                      const char *topic, size_t topic_len,
+                                      const char *field, size_t field_len,
+                                      const char *tags, size_t tags_len,
+                                      int64_t created_ms);
+
+/* Raw sample (raw_samples = true). Returns as above. Thread: writer. */
+SP_MUST_CHECK int store_insert_sample(struct store *st, int64_t series_id,
+                                      int64_t ts_ms, double value);
+
+/* One ingest_stats row. Returns as above. Thread: writer. */
+SP_MUST_CHECK int store_insert_stats(struct store *st,
+                                     const struct store_stats_row *row);
+
+/*
+ * Inside a transaction: deletes at most max_rows rows older than the
+ * retention of one resolution (or of raw samples), moving round-robin over
+ * them, and sets *deleted. Runs PRAGMA incremental_vacuum outside of it via
+ * store_vacuum_step(). Returns: 0, -EBUSY, -EIO. Thread: writer.
+ */
+SP_MUST_CHECK int store_retention_step(struct store *st, int64_t now_ms,
+                                       unsigned max_rows, unsigned *deleted);
+
+/* Outside a transaction: frees up to pages free pages. Thread: writer. */
+SP_MUST_CHECK int store_vacuum_step(struct store *st, unsigned pages);
+
+#endif
