@@ -171,4 +171,13 @@ void config_print(const struct config *cfg, FILE *out);
 /* Thread: any. "json", "number", "influx". */
 const char *config_format_str(enum config_format f);
 
+/*
+ * Walks the key table: the name of key i and, in *section (when not NULL),
+ * its section ("mqtt", "subscription", "pipeline", ...). Lets tests check
+ * that config/sensorpipe.conf documents every key.
+ * Returns: the key name, or NULL when i is past the last key.
+ * Thread: any.
+ */
+const char *config_key_name(size_t i, const char **section);
+
 #endif

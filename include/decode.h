@@ -14,6 +14,7 @@
 #ifndef SP_DECODE_H
 #define SP_DECODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,9 +75,34 @@ enum decode_status decode_payload(const struct config_sub *sub,
 
 /*
  * A bare decimal number (surrounding white space allowed): "21.5", "-3",
- * "1e3". "nan", "inf" and hex are refused. Returns DECODE_OK or DECODE_SYNTAX.
+ * "1e3", also "+1", ".5" and "1." as strtod() reads them. "nan", "inf" and
+ * hex are refused. s[len] must be readable (a NUL or the byte after the
+ * number in a larger buffer); it is never taken as part of the number.
+ * Returns: DECODE_OK; DECODE_SYNTAX; DECODE_NO_NUMBER when the text is a
+ * well-formed number out of the range of a double ("1e999").
+ * Thread: any.
  */
 enum decode_status decode_number(const char *s, size_t len, double *out);
+
+/* decode_scan_number() grammar: RFC 8259 (no '+', no leading zeros, digits
+ * on both sides of '.'); without it, the lenient grammar of decode_number. */
+#define DECODE_NUM_JSON 1u
+
+/*
+ * Scans one decimal number that starts at s and ends at or before end, and
+ * computes its value, correctly rounded (exact fast path for up to 15
+ * significant digits and small exponents, strtod() otherwise). *end must be
+ * readable. Never reads past *end; "nan", "inf" and hex are not numbers.
+ * Returns: one past the number's last byte, with *out set (+-inf when the
+ * value overflows), or NULL when s does not start with a number.
+ * Thread: any.
+ */
+const char *decode_scan_number(const char *s, const char *end, unsigned flags,
+                               double *out);
+
+/* Thread: any. True when s[0..len) is well-formed UTF-8 (no overlong forms,
+ * no surrogates, nothing above U+10FFFF; NUL is allowed). */
+bool decode_utf8_valid(const char *s, size_t len);
 
 /*
  * A numeric Unix time whose unit is detected by magnitude: seconds below

@@ -29,8 +29,8 @@
  * ring_init() and ring_fini() run while neither side runs.
  */
 struct ring {
-    uint8_t *buf;   /* cap bytes, set once by ring_init() */
-    size_t cap;     /* power of two */
+    uint8_t *buf; /* cap bytes, set once by ring_init() */
+    size_t cap;   /* power of two */
 
     /* Producer side (own cache line). */
     _Alignas(SP_CACHELINE) _Atomic size_t head; /* release: bytes before it
@@ -44,8 +44,9 @@ struct ring {
 };
 
 /*
- * Allocates a ring of `bytes` (rounded up to a power of two, at least 4 KiB).
- * Returns: 0, -EINVAL (bytes too large), -ENOMEM.
+ * Allocates a ring of `bytes` (rounded up to a power of two, at least 4 KiB)
+ * and touches it, so its memory is resident from the start.
+ * Returns: 0, -EINVAL (bytes above 1 GiB), -ENOMEM.
  * Thread: start-up.
  */
 SP_MUST_CHECK int ring_init(struct ring *r, size_t bytes);
@@ -59,7 +60,8 @@ size_t ring_max_record(const struct ring *r);
 /*
  * Reserves len bytes and returns where to write them, or NULL when the ring
  * has no room now (or len > ring_max_record()). Call ring_commit() to publish.
- * Only one reservation may be open at a time.
+ * Only one reservation may be open at a time: calling ring_reserve() again
+ * before ring_commit() abandons the first one (the consumer never sees it).
  * Thread: producer.
  */
 void *ring_reserve(struct ring *r, size_t len);
@@ -89,7 +91,12 @@ const void *ring_next(struct ring *r, size_t *cursor, size_t *len);
  */
 void ring_release(struct ring *r, size_t cursor);
 
-/* Thread: any (approximate when the other side runs). */
+/*
+ * Bytes held by published records (headers, padding and wrap pads included)
+ * and the rest of the capacity: used + free == capacity. A record of n bytes
+ * may need more than n free bytes (header, padding, a wrap pad).
+ * Thread: any (approximate when the other side runs).
+ */
 size_t ring_used_bytes(const struct ring *r);
 size_t ring_free_bytes(const struct ring *r);
 bool ring_is_empty(const struct ring *r);

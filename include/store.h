@@ -9,9 +9,10 @@
  *
  * SQLite result codes are translated here, once: SQLITE_BUSY and
  * SQLITE_LOCKED -> -EBUSY, SQLITE_FULL -> -ENOSPC, SQLITE_READONLY ->
- * -EROFS, SQLITE_NOMEM -> -ENOMEM, anything else -> -EIO, each logged with
- * sqlite3_errmsg() by the function that saw it (BUSY is not logged: the
- * caller retries).
+ * -EROFS, SQLITE_NOMEM -> -ENOMEM, a PRIMARY KEY or UNIQUE violation ->
+ * -EEXIST, SQLITE_CANTOPEN -> -ENOENT or -EACCES (from the OS error),
+ * anything else -> -EIO, each logged with sqlite3_errmsg() by the function
+ * that saw it (BUSY is not logged: the caller retries).
  */
 #ifndef SP_STORE_H
 #define SP_STORE_H
@@ -48,18 +49,20 @@ struct store_stats_row {
 /* Owner: the writer thread once it runs; start-up code before that. */
 struct store {
     sqlite3 *db;
-    sqlite3_stmt *st_begin;     /* BEGIN IMMEDIATE */
+    sqlite3_stmt *st_begin; /* BEGIN IMMEDIATE */
     sqlite3_stmt *st_commit;
     sqlite3_stmt *st_rollback;
-    sqlite3_stmt *st_upsert;    /* rollups upsert, exact merge */
-    sqlite3_stmt *st_series;    /* INSERT INTO series */
-    sqlite3_stmt *st_sample;    /* INSERT INTO samples */
-    sqlite3_stmt *st_stats;     /* INSERT OR REPLACE INTO ingest_stats */
+    sqlite3_stmt *st_upsert;      /* rollups upsert, exact merge */
+    sqlite3_stmt *st_series;      /* INSERT INTO series */
+    sqlite3_stmt *st_sample;      /* INSERT INTO samples */
+    sqlite3_stmt *st_stats;       /* INSERT OR REPLACE INTO ingest_stats */
+    sqlite3_stmt *st_ret_rollups; /* retention: one chunk of one resolution */
+    sqlite3_stmt *st_ret_samples; /* retention: one chunk of raw samples */
     unsigned n_res;
     unsigned res_s[CONFIG_MAX_RESOLUTIONS];
     int64_t retention_ms[CONFIG_MAX_RESOLUTIONS]; /* 0 = keep */
     int64_t raw_retention_ms;
-    unsigned retention_next;    /* round-robin position of retention_step */
+    unsigned retention_next; /* round-robin position of retention_step */
 };
 
 /*
@@ -67,9 +70,16 @@ struct store {
  * synchronous=NORMAL, cache_size, busy_timeout, the heap limit and
  * auto_vacuum=INCREMENTAL (on a new file), creates or migrates the schema in
  * one transaction and prepares every statement.
+ * The parent directory is created when missing (one level, mode 0750).
+ * busy_timeout is 100 ms: it absorbs a dashboard's brief lock, and the
+ * writer's own retry does the rest. sqlite3_hard_heap_limit64() is
+ * process-wide: the last store_open() sets it for every connection.
  * Returns: 0; -EPROTO when the file's user_version is newer than
  * STORE_SCHEMA_VERSION (logged: "store: FILE has schema version N, this
- * sensorpipe knows up to 1"); -EROFS, -EACCES, -ENOSPC, -EIO.
+ * sensorpipe knows up to 1"), or when the file is not a sensorpipe store
+ * (tables but no version, or version 1 without its tables); -EROFS,
+ * -EACCES, -ENOENT, -ENOSPC, -ENOMEM, -EIO, or -errno from mkdir(2).
+ * On failure st is closed (store_close() is still safe).
  * Thread: start-up.
  */
 SP_MUST_CHECK int store_open(struct store *st, const struct config *cfg);
@@ -89,7 +99,10 @@ SP_MUST_CHECK int store_load_series(struct store *st, store_series_fn fn,
 
 /* BEGIN IMMEDIATE. Returns: 0, -EBUSY (retry), -EIO. Thread: writer. */
 SP_MUST_CHECK int store_begin(struct store *st);
-/* Returns: 0, -EBUSY (transaction still open: retry commit), -ENOSPC, -EIO. */
+/*
+ * Returns: 0, -EBUSY (transaction still open, sqlite3_get_autocommit() == 0:
+ * retry the commit), -ENOSPC, -EIO. Thread: writer.
+ */
 SP_MUST_CHECK int store_commit(struct store *st);
 /* Rolls back when a transaction is open; never fails visibly. */
 void store_rollback(struct store *st);
@@ -97,7 +110,7 @@ void store_rollback(struct store *st);
 /*
  * Inside a transaction: merges acc into the row (series_id, res_s, bucket_ms)
  * of rollups (insert or exact merge, see bucket.h). bucket_ms must already
- * be the start of the res_s bucket.
+ * be the start of the res_s bucket. An empty acc (count 0) writes nothing.
  * Returns: 0, -EBUSY, -ENOSPC, -EIO. Thread: writer.
  */
 SP_MUST_CHECK int store_upsert_rollup(struct store *st, int64_t series_id,
@@ -115,7 +128,9 @@ SP_MUST_CHECK int store_merge_partial(struct store *st, int64_t series_id,
 /*
  * Inserts a series row with a given id (ids are assigned by the workers).
  * tags may be NULL. Lengths need not include a NUL.
- * Returns: 0, -EEXIST (id or (topic, field) taken), -EBUSY, -ENOSPC, -EIO.
+ * Borrows topic, field and tags until return.
+ * Returns: 0, -EEXIST (id or (topic, field) taken; logged), -EBUSY, -ENOSPC,
+ * -EIO.
  * Thread: writer.
  */
 SP_MUST_CHECK int store_insert_series(struct store *st, int64_t id,
@@ -128,7 +143,10 @@ SP_MUST_CHECK int store_insert_series(struct store *st, int64_t id,
 SP_MUST_CHECK int store_insert_sample(struct store *st, int64_t series_id,
                                       int64_t ts_ms, double value);
 
-/* One ingest_stats row. Returns as above. Thread: writer. */
+/*
+ * One ingest_stats row (a second row with the same ts_ms replaces it). A NaN
+ * latency is stored as NULL. Returns as above. Thread: writer.
+ */
 SP_MUST_CHECK int store_insert_stats(struct store *st,
                                      const struct store_stats_row *row);
 
@@ -136,12 +154,28 @@ SP_MUST_CHECK int store_insert_stats(struct store *st,
  * Inside a transaction: deletes at most max_rows rows older than the
  * retention of one resolution (or of raw samples), moving round-robin over
  * them, and sets *deleted. Runs PRAGMA incremental_vacuum outside of it via
- * store_vacuum_step(). Returns: 0, -EBUSY, -EIO. Thread: writer.
+ * store_vacuum_step(). A rollup is old when its bucket STARTS before
+ * now_ms - retention (so a bucket may go up to one resolution early); a raw
+ * sample when ts_ms < now_ms - retention. Each call visits one target with
+ * a retention; with none, *deleted is 0.
+ * Returns: 0, -EBUSY, -ENOSPC, -EIO. Thread: writer.
  */
 SP_MUST_CHECK int store_retention_step(struct store *st, int64_t now_ms,
                                        unsigned max_rows, unsigned *deleted);
 
-/* Outside a transaction: frees up to pages free pages. Thread: writer. */
+/*
+ * How many retention targets store_retention_step() visits in one round:
+ * each resolution with a retention, plus raw samples when they have one.
+ * A round of that many calls that all delete nothing means nothing is due.
+ * Returns: the count (0 = keep everything). Thread: any holder of st.
+ */
+unsigned store_retention_targets(const struct store *st);
+
+/*
+ * Outside a transaction: runs PRAGMA incremental_vacuum(pages), returning up
+ * to pages free pages to the file system (0 does nothing).
+ * Returns: 0, -EBUSY, -EIO. Thread: writer.
+ */
 SP_MUST_CHECK int store_vacuum_step(struct store *st, unsigned pages);
 
 #endif

@@ -2,7 +2,7 @@
  * alloc_guard.h - counts allocations our own objects make (test builds only).
  *
  * Test binaries link with -Wl,--wrap=malloc,calloc,realloc,free, so every
- * call from src/*.o and test code goes through here (calls inside libuv,
+ * call from our objects (src, test code) goes through here (calls inside libuv,
  * libmosquitto or SQLite's shared libraries do not: NOTES.md). A test arms
  * the guard once start-up is over and asserts the count stays zero.
  */

@@ -1,0 +1,226 @@
+/*
+ * mqtt.h - the broker connection: libmosquitto driven by the libuv loop.
+ *
+ * One client per daemon. libmosquitto runs in its non-threaded mode: a
+ * uv_poll_t on its socket calls mosquitto_loop_read()/_write() and a 1 s
+ * timer calls mosquitto_loop_misc(); mosquitto_loop_start() is never used.
+ * The client resolves the broker with uv_getaddrinfo(), connects without
+ * blocking, subscribes every [subscription] on each CONNACK, reconnects with
+ * jittered exponential backoff, and hands each message to on_msg together
+ * with the index of the subscription it matched.
+ *
+ * Life cycle, all on the loop thread:
+ *
+ *     mqtt_init() -> mqtt_start() -> ... -> mqtt_stop(done)
+ *                                        -> done() -> mqtt_fini()
+ *
+ * mqtt_stop() is required after every successful mqtt_init(), started or
+ * not: mqtt_init() already owns uv handles that only mqtt_stop() closes.
+ */
+#ifndef SP_MQTT_H
+#define SP_MQTT_H
+
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mosquitto.h>
+#include <uv.h>
+
+#include "compiler.h"
+#include "config.h"
+#include "log.h"
+
+/* sub_index of a message that matches no configured subscription. */
+#define MQTT_NO_SUB UINT_MAX
+
+/* "$share/" GROUP "/" TOPIC and its NUL. */
+#define MQTT_FILTER_MAX (CONFIG_NAME_MAX + CONFIG_STR_MAX + 8)
+
+/* Addresses kept from one name resolution; tried in order. */
+#define MQTT_MAX_ADDRS 8
+
+/* A message, as on_msg sees it. Owner: libmosquitto; borrowed for the
+ * duration of the callback only (copy what must outlive it). */
+struct mqtt_msg {
+    const char *topic;  /* NUL-terminated as well */
+    size_t topic_len;
+    const void *payload; /* NULL when payload_len is 0 */
+    size_t payload_len;
+    int qos;
+    bool retain;
+    unsigned sub_index; /* into cfg->subs; MQTT_NO_SUB when none matched */
+};
+
+/* Thread: loop. Runs inside mosquitto_loop_read(); may call mqtt_pause(). */
+typedef void (*mqtt_message_fn)(void *ctx, const struct mqtt_msg *m);
+
+/* Thread: loop. Runs when the session comes up (CONNACK accepted) and when
+ * it goes down (connection lost, or closed by mqtt_stop()). */
+typedef void (*mqtt_state_fn)(void *ctx, bool connected);
+
+enum mqtt_phase {
+    MQTT_IDLE = 0,   /* initialised, not started */
+    MQTT_WAITING,    /* retry timer armed before the next attempt */
+    MQTT_RESOLVING,  /* uv_getaddrinfo() in flight */
+    MQTT_CONNECTING, /* socket open, no CONNACK yet */
+    MQTT_CONNECTED,  /* CONNACK accepted */
+    MQTT_STOPPING,   /* mqtt_stop() called, handles closing */
+    MQTT_STOPPED,    /* done() has run */
+};
+
+enum mqtt_poll_state {
+    MQTT_POLL_NONE = 0, /* the poll handle's memory is free */
+    MQTT_POLL_ACTIVE,   /* initialised on poll_fd */
+    MQTT_POLL_CLOSING,  /* uv_close() called, callback pending */
+};
+
+/*
+ * Owner: the loop thread, which calls every function below but
+ * mqtt_is_connected(). The uv handles live here: the struct must stay put
+ * from mqtt_init() until done() has run.
+ */
+struct mqtt_client {
+    struct mosquitto *mosq;
+    uv_loop_t *loop;
+    const struct config *cfg; /* borrowed; replaced by an update */
+    mqtt_message_fn on_msg;
+    mqtt_state_fn on_state;   /* may be NULL */
+    void *ctx;                /* passed to both callbacks */
+    void (*done)(struct mqtt_client *c);
+
+    uv_poll_t poll;        /* the broker socket, see poll_state */
+    uv_timer_t misc_timer; /* every 1 s: mosquitto_loop_misc() */
+    uv_timer_t retry;      /* next attempt; during stop, flush deadline */
+    uv_idle_t drain;       /* one more read pass without waiting for poll */
+    uv_getaddrinfo_t gai;
+
+    enum mqtt_phase phase;
+    enum mqtt_poll_state poll_state;
+    int poll_fd;          /* the socket poll watches; -1 when none */
+    int poll_events;      /* UV_READABLE | UV_WRITABLE now requested */
+    bool paused;          /* mqtt_pause() until mqtt_resume() */
+    bool gai_pending;     /* gai owned by libuv until its callback */
+    bool attempt_deferred; /* retry fired while the poll handle closed */
+    bool next_addr;       /* retry the next resolved address, no backoff */
+    bool refused;         /* the last CONNACK refused the session */
+    bool handles_closed;  /* stop: uv_close() called on every handle */
+    unsigned closing;     /* close callbacks still to come */
+    unsigned failures;    /* failed rounds since the last CONNACK: backoff */
+    uint64_t rng;         /* xorshift state for the jitter */
+
+    char addrs[MQTT_MAX_ADDRS][INET6_ADDRSTRLEN]; /* numeric, resolved */
+    unsigned n_addrs;
+    unsigned addr_idx;
+
+    int sub_mid[CONFIG_MAX_SUBS]; /* SUBSCRIBE message ids, per cfg->subs */
+    char unsub[CONFIG_MAX_SUBS][MQTT_FILTER_MAX]; /* to unsubscribe */
+    unsigned n_unsub;
+
+    struct ratelimit rl_fail;    /* failed attempts while disconnected */
+    struct ratelimit rl_refused; /* repeated CONNACK refusals */
+
+    /* Counters for tests and stats, loop thread only. */
+    uint64_t attempts; /* connection attempts made (connect calls) */
+    uint64_t subacks;  /* SUBACKs received, granted or refused */
+    uint64_t messages; /* messages handed to on_msg */
+
+    /* Shared (atomic, relaxed: a lone flag, no data hangs on it). */
+    _Atomic bool connected; /* CONNACK accepted, connection not yet lost */
+};
+
+/*
+ * Sets up the client: libmosquitto (mosquitto_lib_init() once per process,
+ * never cleaned up: process exit does), the protocol version, client id,
+ * keepalive, clean session, TCP_NODELAY, TLS files and credentials. The
+ * password file is read here, once: it must not be readable by group or
+ * others, and one trailing newline is stripped. No network traffic yet.
+ * Borrows cfg until mqtt_fini() (or the next mqtt_update_subscriptions()).
+ * Returns: 0;
+ *   -EPERM  the password file is readable by group or others;
+ *   -ENOENT, -EACCES, ... the password file cannot be read;
+ *   -EINVAL a setting libmosquitto refuses (client id, TLS files, empty
+ *           password file, ...), logged with the reason;
+ *   -ENOMEM out of memory.
+ * On failure nothing is left to clean up.
+ * Thread: loop.
+ */
+SP_MUST_CHECK int mqtt_init(struct mqtt_client *c, uv_loop_t *loop,
+                            const struct config *cfg, mqtt_message_fn on_msg,
+                            mqtt_state_fn on_state, void *ctx);
+
+/*
+ * Starts resolving and connecting on the next loop turn; never blocks.
+ * Thread: loop.
+ */
+void mqtt_start(struct mqtt_client *c);
+
+/*
+ * Stops reading the socket; writes (acknowledgements, pings) still flow.
+ * The broker keeps what it cannot send (QoS 1 and 2, and QoS 0 up to its
+ * queue limits). A pause longer than the keepalive interval drops the
+ * connection: libmosquitto cannot see the PINGRESP. After the reconnect a
+ * persistent session redelivers the QoS 1 messages.
+ * Called from on_msg, it takes effect after that message; with QoS 2 or
+ * TLS one mosquitto_loop_read() call may still deliver the rest of what
+ * libmosquitto already holds (at most one TLS record, 16 KiB).
+ * Thread: loop.
+ */
+void mqtt_pause(struct mqtt_client *c);
+
+/*
+ * Reads again. The first read pass runs from an idle callback on the next
+ * loop turn (so that bytes OpenSSL already decrypted are not left waiting
+ * for the socket); calling it from on_msg is safe.
+ * Thread: loop.
+ */
+void mqtt_resume(struct mqtt_client *c);
+
+/* Thread: loop. */
+bool mqtt_is_paused(const struct mqtt_client *c);
+
+/* Thread: any. True between an accepted CONNACK and the connection's end. */
+bool mqtt_is_connected(const struct mqtt_client *c);
+
+/*
+ * SIGHUP: switches to newcfg's subscriptions. Filters no longer wanted are
+ * unsubscribed, new or changed ones (topic, share group, qos or position)
+ * subscribed, the rest kept. When disconnected, the changes are sent on
+ * the next CONNACK. Messages are routed with newcfg from now on; the
+ * caller keeps newcfg alive (and cfg until this returns). Only the
+ * subscriptions are taken from newcfg: other [mqtt] keys need a restart.
+ * Returns: 0; -EINVAL when libmosquitto refuses a filter (logged);
+ *   -ENOMEM.
+ * Thread: loop.
+ */
+SP_MUST_CHECK int mqtt_update_subscriptions(struct mqtt_client *c,
+                                            const struct config *newcfg);
+
+/*
+ * Stops: cancels the resolution and the retry, sends DISCONNECT when a
+ * connection is open and waits up to 1 s for it to leave, then closes
+ * every uv handle. done(c) runs once all close callbacks have run; only
+ * then may mqtt_fini() run and the loop be closed. on_msg is not called
+ * after done(). Thread: loop.
+ */
+void mqtt_stop(struct mqtt_client *c, void (*done)(struct mqtt_client *c));
+
+/* Frees libmosquitto's state (and a socket it still holds). After done().
+ * Thread: loop. */
+void mqtt_fini(struct mqtt_client *c);
+
+/*
+ * The subscription a message on topic belongs to: the lowest index among
+ * its MQTT 5 subscription identifiers (id = index + 1) whose filter matches
+ * topic; without a usable identifier (MQTT 3.1.1), the first subscription
+ * in cfg whose plain filter matches. props may be NULL.
+ * Returns: an index into cfg->subs, or MQTT_NO_SUB.
+ * Thread: any. Allocates nothing.
+ */
+unsigned mqtt_route(const struct config *cfg, const char *topic,
+                    const mosquitto_property *props);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * series.h - one worker shard's series registry and open partial buckets.
+ *
+ * A series is (topic, field). The registry maps it to its store id and
+ * holds the partial aggregate of its current finest bucket. It is an
+ * open-addressing index (linear probing, power-of-two size, at most half
+ * full) over a dense array of entries, plus an arena for the key text; all
+ * three are allocated by series_table_init() and never grow. Entries are
+ * never removed while the daemon runs.
+ *
+ * The series limit is global (max_series over all shards): shards share a
+ * struct series_limit whose atomics hand out ids and count series.
+ */
+#ifndef SP_SERIES_H
+#define SP_SERIES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bucket.h"
+#include "compiler.h"
+
+/* Owner: shared by every shard (atomics only). */
+struct series_limit {
+    uint32_t max;             /* max_series; set before threads start */
+    _Atomic uint32_t count;   /* series known, all shards */
+    _Atomic int64_t next_id;  /* next id to hand out (store ids are > 0) */
+};
+
+/* One series. Owner: the worker of its shard. */
+struct series_entry {
+    int64_t id;
+    uint32_t key_off;        /* arena: topic '\0' field '\0' */
+    uint32_t topic_len;
+    uint32_t field_len;
+    bool dirty;              /* partial holds samples not handed off */
+    int64_t bucket_ms;       /* start of the partial's finest bucket */
+    int64_t first_recv_ms;   /* earliest receive time in the partial */
+    struct bucket_acc partial;
+};
+
+/* Owner: the worker of the shard; start-up code fills it before. */
+struct series_table {
+    uint64_t *index;         /* (hash high 32 bits << 32) | (entry + 1); 0 = free */
+    uint32_t index_mask;
+    struct series_entry *entries;
+    uint32_t n;              /* entries in use */
+    uint32_t cap;            /* entries allocated */
+    char *arena;
+    size_t arena_len;
+    size_t arena_used;
+    uint32_t *dirty;         /* entry numbers with dirty partials */
+    uint32_t n_dirty;
+    struct series_limit *limit;
+};
+
+/*
+ * Allocates room for cap series and arena_bytes of key text (all of it
+ * touched now, so the memory is resident from the start).
+ * Returns: 0, -EINVAL (cap 0 or too large), -ENOMEM. Thread: start-up.
+ */
+SP_MUST_CHECK int series_table_init(struct series_table *t, uint32_t cap,
+                                    size_t arena_bytes,
+                                    struct series_limit *limit);
+void series_table_fini(struct series_table *t);
+
+/* Bytes series_table_init() allocates for these sizes (the memory plan). */
+size_t series_table_bytes(uint32_t cap, size_t arena_bytes);
+
+/* Thread: any. Hash of the topic alone: picks the shard. */
+uint64_t series_topic_hash(const char *topic, size_t len);
+
+/* Thread: the shard's. Entry for (topic, field), or NULL. */
+struct series_entry *series_find(struct series_table *t, const char *topic,
+                                 size_t topic_len, const char *field,
+                                 size_t field_len);
+
+/*
+ * Adds a series. id <= 0 asks for a new id from the shared limit (and counts
+ * against max_series); id > 0 registers a known one (start-up load, also
+ * counted). Returns: 0 with *out set; -ENOSPC (max_series reached, or this
+ * shard's entries or arena are full); -EEXIST (already there; *out set).
+ * Thread: the shard's (start-up for loads).
+ */
+SP_MUST_CHECK int series_add(struct series_table *t, const char *topic,
+                             size_t topic_len, const char *field,
+                             size_t field_len, int64_t id,
+                             struct series_entry **out);
+
+/* Thread: the shard's. Key text of e (NUL-terminated). */
+const char *series_topic(const struct series_table *t,
+                         const struct series_entry *e);
+const char *series_field(const struct series_table *t,
+                         const struct series_entry *e);
+
+/* Thread: the shard's. Marks e dirty (once) so the next flush hands it off. */
+void series_mark_dirty(struct series_table *t, struct series_entry *e);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * stats.h - the counters behind "every message is accounted for".
+ *
+ * Each thread that counts owns one struct stats_counters and is its only
+ * writer, so an increment is a relaxed load and store, not a locked
+ * read-modify-write; readers (the stats timer, the writer's ingest_stats
+ * row, tests) sum every thread's struct with relaxed loads. Counters only
+ * grow. After a clean stop:
+ *
+ *   received = decoded + dropped_overflow + dropped_oversize
+ *              + dropped_invalid + dropped_series_limit
+ *
+ * Histogram: receive -> commit latency in fixed log-scale buckets (no
+ * allocation), owned by the writer; percentiles are published as atomics.
+ */
+#ifndef SP_STATS_H
+#define SP_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "compiler.h"
+
+enum stats_counter {
+    STAT_RECEIVED = 0,
+    STAT_DECODED,
+    STAT_SAMPLES,
+    STAT_DROPPED_OVERFLOW,
+    STAT_DROPPED_OVERSIZE,
+    STAT_DROPPED_INVALID,
+    STAT_DROPPED_SERIES_LIMIT,
+    STAT_LATE,
+    STAT_CLOCK_SKEW,
+    STAT_SKIPPED_VALUES, /* non-numeric values inside decoded payloads */
+    STAT_PAUSED_MS,
+    STAT_ROWS_WRITTEN,   /* egress records committed by the writer */
+    STAT_COMMITS,
+    STAT_COMMIT_RETRIES,
+    STAT__COUNT
+};
+
+/* Owner: one thread writes it (see the file comment); any thread reads. */
+struct stats_counters {
+    _Alignas(SP_CACHELINE) _Atomic uint64_t v[STAT__COUNT];
+};
+
+/* A plain copy for reporting. Owner: the caller. */
+struct stats_snapshot {
+    uint64_t v[STAT__COUNT];
+};
+
+/* Thread: the owner of c. Relaxed: readers only need an eventual total. */
+static inline void stats_add(struct stats_counters *c, enum stats_counter k,
+                             uint64_t n)
+{
+    uint64_t old = atomic_load_explicit(&c->v[k], memory_order_relaxed);
+    atomic_store_explicit(&c->v[k], old + n, memory_order_relaxed);
+}
+
+/* Thread: any. Adds c's counters into out. */
+void stats_accumulate(struct stats_snapshot *out,
+                      const struct stats_counters *c);
+
+/* Thread: any. "received", "dropped_overflow", ... */
+const char *stats_counter_name(enum stats_counter k);
+
+#define HISTO_BUCKETS 160 /* 8 per power of two from 2^0 to 2^20 ms */
+
+/* Owner: one thread (the writer). */
+struct histo {
+    uint64_t n;
+    uint64_t bucket[HISTO_BUCKETS];
+};
+
+/* Thread: the owner. */
+void histo_reset(struct histo *h);
+void histo_add(struct histo *h, uint64_t ms, uint64_t weight);
+/* Upper bound of the bucket holding quantile q (0..1) in ms; 0 when empty. */
+double histo_quantile(const struct histo *h, double q);
+
+#endif

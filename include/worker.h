@@ -1,0 +1,169 @@
+/*
+ * worker.h - one shard of the pipeline: decode, series registry, partial
+ * buckets; and the records that cross threads through its two rings.
+ *
+ *   loop --ingress ring--> worker --egress ring--> writer
+ *
+ * A topic always maps to the same worker (series_topic_hash() % workers), so
+ * per-series order is kept and no lock guards series state.
+ */
+#ifndef SP_WORKER_H
+#define SP_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "bucket.h"
+#include "compiler.h"
+#include "config.h"
+#include "decode.h"
+#include "event.h"
+#include "log.h"
+#include "ring.h"
+#include "series.h"
+#include "stats.h"
+
+#define WORKER_TAGS_MAX 16384 /* a series' tags as JSON text */
+
+/* One MQTT message in an ingress ring. Owner: the ring (loop writes it,
+ * the worker reads it in place). */
+struct ingress_rec {
+    int64_t recv_ms;
+    uint32_t sub_index;
+    uint32_t topic_len;
+    uint32_t payload_len;
+    uint32_t reserved;
+    char data[]; /* topic '\0' payload '\0' */
+};
+
+enum egress_kind {
+    EGRESS_SERIES = 1, /* a new series: insert its row before its rollups */
+    EGRESS_PARTIAL,    /* a finest-bucket partial to merge */
+    EGRESS_SAMPLE,     /* one raw sample (raw_samples = true) */
+};
+
+/* Owner: the egress ring (worker writes, writer reads in place). */
+struct egress_series {
+    uint32_t kind;
+    uint32_t topic_len;
+    uint32_t field_len;
+    uint32_t tags_len; /* 0 = no tags */
+    int64_t id;
+    int64_t created_ms;
+    char text[]; /* topic '\0' field '\0' tags '\0' */
+};
+
+struct egress_partial {
+    uint32_t kind;
+    uint32_t reserved;
+    int64_t series_id;
+    int64_t bucket_ms;     /* finest bucket start */
+    int64_t first_recv_ms; /* for the receive -> commit latency */
+    struct bucket_acc acc;
+};
+
+struct egress_sample {
+    uint32_t kind;
+    uint32_t reserved;
+    int64_t series_id;
+    int64_t ts_ms;
+    double value;
+};
+
+/*
+ * One per shard. Owner: the worker thread of that shard. The loop thread
+ * builds it before workers start and frees it after they are joined.
+ */
+struct worker {
+    /* Set by worker_init(), read-only afterwards. */
+    unsigned index;
+    const struct config *cfg;
+    struct ring ingress;       /* consumer side here; the loop produces */
+    struct ring egress;        /* producer side here; the writer consumes */
+    struct event *writer_ev;   /* the writer sleeps there; we signal */
+    uv_async_t *loop_wake;     /* sent when the ring drains while paused */
+    _Atomic bool *loop_paused; /* set by the loop while it does not read */
+    pthread_t thread;
+    bool started;
+
+    /* Owned by the worker thread. */
+    struct series_table series;
+    int64_t finest_ms;
+    uint64_t next_flush_ms;    /* monotonic */
+    struct ratelimit rl_invalid;
+    struct ratelimit rl_series;
+    struct decode_out *dec;    /* preallocated: large */
+    char *tags;                /* WORKER_TAGS_MAX bytes */
+
+    /* Shared. */
+    struct event ingress_ev;   /* we sleep here; the loop signals */
+    struct event space_ev;     /* we sleep here on a full egress ring;
+                                  the writer signals */
+    struct stats_counters stats;     /* written here only */
+    _Atomic uint64_t heartbeat_ms;   /* written here, read by the watchdog */
+    _Atomic bool stop;               /* loop -> worker: drain, flush, end */
+    _Atomic bool done;               /* worker -> writer: all handed off */
+};
+
+/* What worker_init() needs from the daemon. Owner: the caller. */
+struct worker_shared {
+    const struct config *cfg;
+    struct series_limit *limit;
+    struct event *writer_ev;
+    uv_async_t *loop_wake;
+    _Atomic bool *loop_paused;
+    uint32_t series_cap;   /* entries per shard */
+    size_t arena_bytes;    /* key text per shard */
+    size_t egress_bytes;
+};
+
+/*
+ * Allocates the rings, the registry and the decode scratch of one shard.
+ * Returns: 0, -ENOMEM, -EINVAL. Thread: start-up.
+ */
+SP_MUST_CHECK int worker_init(struct worker *w, unsigned index,
+                              const struct worker_shared *sh);
+void worker_fini(struct worker *w);
+
+/* Bytes worker_init() allocates for these settings (the memory plan). */
+size_t worker_bytes(const struct worker_shared *sh);
+
+/* Bytes one egress ring needs for these settings. */
+size_t worker_egress_bytes(const struct config *cfg);
+
+/* Thread: start-up. Starts the thread. Returns: 0 or -errno. */
+SP_MUST_CHECK int worker_start(struct worker *w);
+
+/* Thread: loop. Asks the worker to drain, flush and end (after the loop
+ * stopped producing). */
+void worker_request_stop(struct worker *w);
+
+/* Thread: loop (shut-down). Waits for the thread to end. */
+void worker_join(struct worker *w);
+
+/* Bytes an ingress record takes for these lengths. */
+size_t worker_record_bytes(size_t topic_len, size_t payload_len);
+
+/*
+ * Copies one message into the ingress ring and wakes the worker if it
+ * sleeps. Borrows topic and payload until return.
+ * Returns: 0, -ENOSPC (ring full now), -EMSGSIZE (larger than a ring record).
+ * Thread: loop (the ring's producer).
+ */
+SP_MUST_CHECK int worker_push(struct worker *w, int64_t recv_ms,
+                              unsigned sub_index, const char *topic,
+                              size_t topic_len, const void *payload,
+                              size_t payload_len);
+
+/*
+ * Registers a series loaded from the store in this shard.
+ * Returns: 0, -ENOSPC, -EEXIST. Thread: start-up.
+ */
+SP_MUST_CHECK int worker_load_series(struct worker *w, int64_t id,
+                                     const char *topic, const char *field);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * writer.h - the thread that owns the SQLite connection: it turns egress
+ * records into transactions, writes ingest_stats rows and runs retention.
+ */
+#ifndef SP_WRITER_H
+#define SP_WRITER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+#include "compiler.h"
+#include "config.h"
+#include "event.h"
+#include "stats.h"
+#include "store.h"
+#include "worker.h"
+
+/*
+ * Owner: the writer thread. The loop thread builds it (with an open store)
+ * before the thread starts, and tears it down after the join.
+ */
+struct writer {
+    /* Set before start, read-only afterwards. */
+    const struct config *cfg;
+    struct store *store;          /* taken over at writer_start() */
+    struct worker *workers;       /* the egress rings' producers */
+    unsigned n_workers;
+    uv_async_t *loop_wake;        /* told when the writer fails for good */
+    struct stats_counters *const *all_stats; /* every counter set, for rows */
+    unsigned n_all_stats;
+    struct series_limit *limit;
+    pthread_t thread;
+    bool started;
+
+    /* Owned by the writer thread. */
+    struct histo latency;         /* receive -> commit, ms, per sample */
+    uint64_t next_stats_ms;       /* monotonic */
+    uint64_t next_retention_ms;   /* monotonic */
+    unsigned first_ring;          /* round-robin start of the next batch */
+    unsigned failures;            /* consecutive failed batches */
+    ino_t file_ino;               /* identity of the file at start */
+    dev_t file_dev;
+    struct ratelimit rl_err;
+
+    /* Shared. */
+    struct event ev;                 /* the writer sleeps here */
+    struct stats_counters stats;     /* written here only */
+    _Atomic uint64_t heartbeat_ms;   /* read by the watchdog */
+    _Atomic int fatal;               /* -errno once the store is lost */
+    _Atomic uint64_t p50_us;         /* last stats interval's latency */
+    _Atomic uint64_t p99_us;
+    _Atomic bool stall_for_test;     /* test hook: stop writing while set */
+};
+
+/* Thread: start-up. Fields above "Owned by" must be set by the caller. */
+void writer_init(struct writer *wr);
+
+/* Thread: start-up. Returns: 0 or -errno. */
+SP_MUST_CHECK int writer_start(struct writer *wr);
+
+/*
+ * Thread: loop (shut-down). Waits until every worker is done, the rings are
+ * empty and the last batch is committed (or the store failed for good).
+ */
+void writer_join(struct writer *wr);
+
+#endif

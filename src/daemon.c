@@ -1,0 +1,643 @@
+/*
+ * daemon.c - wiring: settings, memory plan, store, threads, loop, stop.
+ *
+ * Threads: the main thread runs the libuv loop (THREAD_LOOP): MQTT, signals,
+ * timers, and on_message(), which routes each message into the ingress ring
+ * of the worker that owns its topic. Workers and the writer are started
+ * here and joined here. The flow and the ownership of each struct are in
+ * worker.h and writer.h.
+ *
+ * Stop (SIGTERM/SIGINT): stop reading MQTT and disconnect cleanly; then
+ * each worker drains its ring and hands off every open bucket; then the
+ * writer commits what is left and ends. Nothing received is lost.
+ *
+ * Backpressure (overflow = pause): when a message leaves less than two
+ * largest records of room in its ring, the loop stops reading the MQTT
+ * socket; TCP pushes back to the broker. Workers send `wake` once their
+ * ring is half empty again; the loop resumes when every ring is.
+ *
+ * Memory: daemon_plan() sizes everything from the settings; all of it is
+ * allocated before the threads start and logged. The message path
+ * allocates nothing (libmosquitto's own receive buffers aside).
+ */
+#include "daemon.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <uv.h>
+
+#include "clock.h"
+#include "log.h"
+#include "mqtt.h"
+#include "series.h"
+#include "stats.h"
+#include "store.h"
+#include "thread.h"
+#include "worker.h"
+#include "writer.h"
+
+#define ARENA_BYTES_PER_SERIES 64 /* average topic + field key, with NULs */
+#define HEARTBEAT_MIN_MS       2000
+#define HEARTBEAT_MAX_MS       10000
+
+/* The whole daemon. Owner: the loop thread (one static instance). */
+struct daemon {
+    struct config cfg;
+    struct daemon_plan plan;
+    uv_loop_t loop;
+    uv_signal_t sig_term;
+    uv_signal_t sig_int;
+    uv_signal_t sig_hup;
+    uv_timer_t stats_timer;
+    uv_timer_t watchdog_timer;
+    uv_async_t wake;          /* workers: ring drained; writer: fatal */
+    struct mqtt_client mqtt;
+    struct store store;
+    struct series_limit limit;
+    struct worker *workers;
+    unsigned n_workers;
+    struct writer writer;
+    struct stats_counters stats;  /* the loop's own counters */
+    struct stats_counters **all_stats;
+    size_t max_record;
+    uint64_t paused_since_ms;
+    uint64_t watchdog_usec;
+    struct stats_snapshot last_snap;
+    uint64_t last_snap_ms;
+    struct ratelimit rl_drop;
+    bool stopping;
+    bool mqtt_up;
+    int exit_code;
+
+    /* Shared: read by workers to decide whether to send `wake`. */
+    _Atomic bool paused;
+};
+
+static struct daemon the_daemon;
+
+void daemon_plan(const struct config *cfg, struct daemon_plan *p)
+{
+    struct worker_shared sh;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    memset(p, 0, sizeof(*p));
+    p->workers = cfg->pipeline.workers;
+    if (p->workers == 0)
+        p->workers = cpus > 0 ? (unsigned) (cpus > 64 ? 64 : cpus) : 1;
+    /* Sized for the worst case: every series hashing to one shard. */
+    p->series_cap = cfg->pipeline.max_series;
+    p->arena_bytes = (size_t) p->series_cap * ARENA_BYTES_PER_SERIES;
+    p->ingress_bytes = 4096;
+    while (p->ingress_bytes < cfg->pipeline.ring_bytes)
+        p->ingress_bytes <<= 1;
+    p->egress_bytes = worker_egress_bytes(cfg);
+    p->series_bytes = series_table_bytes(p->series_cap, p->arena_bytes);
+    p->scratch_bytes = sizeof(struct decode_out) + WORKER_TAGS_MAX;
+    memset(&sh, 0, sizeof(sh));
+    sh.cfg = cfg;
+    sh.series_cap = p->series_cap;
+    sh.arena_bytes = p->arena_bytes;
+    sh.egress_bytes = p->egress_bytes;
+    p->total_bytes = worker_bytes(&sh) * p->workers;
+    p->sqlite_bytes = (size_t) cfg->store.heap_limit_mb << 20;
+}
+
+static double mib(size_t b)
+{
+    return (double) b / (1024.0 * 1024.0);
+}
+
+void daemon_plan_print(const struct daemon_plan *p, FILE *out)
+{
+    fprintf(out,
+            "# memory: preallocated %.1f MiB for %u workers: per worker "
+            "ingress ring %.1f MiB, egress ring %.1f MiB, series %.1f MiB "
+            "(%u series, %zu bytes of keys), scratch %.1f MiB\n",
+            mib(p->total_bytes), p->workers, mib(p->ingress_bytes),
+            mib(p->egress_bytes), mib(p->series_bytes), p->series_cap,
+            p->arena_bytes, mib(p->scratch_bytes));
+    fprintf(out, "# memory: SQLite heap limit %.1f MiB; bound %.1f MiB\n",
+            mib(p->sqlite_bytes), mib(p->total_bytes + p->sqlite_bytes));
+}
+
+int daemon_check_config(const char *path, FILE *out)
+{
+    static struct config cfg;
+    struct daemon_plan plan;
+    char err[CONFIG_ERR_MAX];
+
+    if (config_load(&cfg, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return DAEMON_EXIT_CONFIG;
+    }
+    config_print(&cfg, out);
+    daemon_plan(&cfg, &plan);
+    daemon_plan_print(&plan, out);
+    return DAEMON_EXIT_OK;
+}
+
+/* ---- message path (loop thread) ---------------------------------------- */
+
+static void pause_reading(struct daemon *d)
+{
+    atomic_store_explicit(&d->paused, true, memory_order_relaxed);
+    /* Pairs with the fence in the worker: either it sees paused and sends
+     * wake, or we see the space it freed in the check that follows. */
+    atomic_thread_fence(memory_order_seq_cst);
+    d->paused_since_ms = clock_mono_ms();
+    mqtt_pause(&d->mqtt);
+    uv_async_send(&d->wake);
+}
+
+static bool rings_half_free(const struct daemon *d)
+{
+    for (unsigned i = 0; i < d->n_workers; i++)
+        if (ring_free_bytes(&d->workers[i].ingress) <
+            d->workers[i].ingress.cap / 2)
+            return false;
+    return true;
+}
+
+static void maybe_resume(struct daemon *d)
+{
+    uint64_t now;
+
+    if (!atomic_load_explicit(&d->paused, memory_order_relaxed) ||
+        d->stopping || !rings_half_free(d))
+        return;
+    atomic_store_explicit(&d->paused, false, memory_order_relaxed);
+    now = clock_mono_ms();
+    stats_add(&d->stats, STAT_PAUSED_MS, now - d->paused_since_ms);
+    mqtt_resume(&d->mqtt);
+}
+
+/* overflow = pause, ring full anyway: wait for the worker; never drop. */
+static int push_blocking(struct daemon *d, struct worker *w,
+                         const struct mqtt_msg *m, int64_t now)
+{
+    uint64_t start = clock_mono_ms();
+    int rc;
+
+    while ((rc = worker_push(w, now, m->sub_index, m->topic, m->topic_len,
+                             m->payload, m->payload_len)) == -ENOSPC) {
+        if (atomic_load_explicit(&d->writer.fatal, memory_order_acquire))
+            break;
+        usleep(500);
+    }
+    stats_add(&d->stats, STAT_PAUSED_MS, clock_mono_ms() - start);
+    return rc;
+}
+
+static void count_drop(struct daemon *d, enum stats_counter k,
+                       const struct mqtt_msg *m, const char *why)
+{
+    stats_add(&d->stats, k, 1);
+    log_ratelimited(&d->rl_drop, LOG_WARNING,
+                    "route: %s: message on %.200s (%zu bytes) dropped", why,
+                    m->topic, m->payload_len);
+}
+
+/* Routes one message into its worker's ring; every outcome is counted. */
+static void on_message(void *ctx, const struct mqtt_msg *m)
+{
+    struct daemon *d = ctx;
+    struct worker *w;
+    int64_t now = clock_now_ms();
+    int rc;
+
+    stats_add(&d->stats, STAT_RECEIVED, 1);
+    if (m->sub_index >= d->cfg.n_subs) {
+        count_drop(d, STAT_DROPPED_INVALID, m, "no subscription matches");
+        return;
+    }
+    if (m->payload_len > d->cfg.pipeline.max_payload_bytes) {
+        count_drop(d, STAT_DROPPED_OVERSIZE, m,
+                   "payload over max_payload_bytes");
+        return;
+    }
+    w = &d->workers[series_topic_hash(m->topic, m->topic_len) %
+                    d->n_workers];
+    rc = worker_push(w, now, m->sub_index, m->topic, m->topic_len,
+                     m->payload, m->payload_len);
+    if (rc == -ENOSPC && d->cfg.pipeline.overflow == OVERFLOW_PAUSE)
+        rc = push_blocking(d, w, m, now);
+    if (rc < 0) {
+        count_drop(d,
+                   rc == -ENOSPC ? STAT_DROPPED_OVERFLOW
+                                 : STAT_DROPPED_OVERSIZE,
+                   m,
+                   rc == -ENOSPC ? "ingress ring full" : "record too large");
+        return;
+    }
+    if (d->cfg.pipeline.overflow == OVERFLOW_PAUSE &&
+        ring_free_bytes(&w->ingress) < 2 * d->max_record &&
+        !atomic_load_explicit(&d->paused, memory_order_relaxed))
+        pause_reading(d);
+}
+
+static void on_mqtt_state(void *ctx, bool connected)
+{
+    struct daemon *d = ctx;
+
+    d->mqtt_up = connected;
+}
+
+/* ---- stats, watchdog, status --------------------------------------------- */
+
+static void snapshot(struct daemon *d, struct stats_snapshot *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (unsigned i = 0; i < d->n_workers + 2; i++)
+        stats_accumulate(s, d->all_stats[i]);
+}
+
+static double rate(const struct stats_snapshot *a,
+                   const struct stats_snapshot *b, enum stats_counter k,
+                   uint64_t ms)
+{
+    return ms ? (double) (a->v[k] - b->v[k]) * 1000.0 / (double) ms : 0;
+}
+
+static void report(struct daemon *d, bool log_line)
+{
+    struct stats_snapshot s;
+    uint64_t now = clock_mono_ms();
+    uint64_t ms = now - d->last_snap_ms;
+    uint64_t dropped;
+    unsigned series =
+        atomic_load_explicit(&d->limit.count, memory_order_relaxed);
+
+    snapshot(d, &s);
+    dropped = s.v[STAT_DROPPED_OVERFLOW] + s.v[STAT_DROPPED_OVERSIZE] +
+              s.v[STAT_DROPPED_INVALID] + s.v[STAT_DROPPED_SERIES_LIMIT];
+    sd_notifyf(0,
+               "STATUS=rx %.1f/s, samples %.1f/s, dropped %llu, series %u, "
+               "broker %s",
+               rate(&s, &d->last_snap, STAT_RECEIVED, ms),
+               rate(&s, &d->last_snap, STAT_SAMPLES, ms),
+               (unsigned long long) dropped, series,
+               d->mqtt_up ? "up" : "down");
+    if (log_line)
+        log_info("stats: rx=%.1f/s decoded=%.1f/s samples=%.1f/s "
+                 "received=%llu decoded=%llu dropped_overflow=%llu "
+                 "dropped_oversize=%llu dropped_invalid=%llu "
+                 "dropped_series_limit=%llu late=%llu clock_skew=%llu "
+                 "series=%u paused_ms=%llu commit_p50=%.1fms "
+                 "commit_p99=%.1fms broker=%s",
+                 rate(&s, &d->last_snap, STAT_RECEIVED, ms),
+                 rate(&s, &d->last_snap, STAT_DECODED, ms),
+                 rate(&s, &d->last_snap, STAT_SAMPLES, ms),
+                 (unsigned long long) s.v[STAT_RECEIVED],
+                 (unsigned long long) s.v[STAT_DECODED],
+                 (unsigned long long) s.v[STAT_DROPPED_OVERFLOW],
+                 (unsigned long long) s.v[STAT_DROPPED_OVERSIZE],
+                 (unsigned long long) s.v[STAT_DROPPED_INVALID],
+                 (unsigned long long) s.v[STAT_DROPPED_SERIES_LIMIT],
+                 (unsigned long long) s.v[STAT_LATE],
+                 (unsigned long long) s.v[STAT_CLOCK_SKEW], series,
+                 (unsigned long long) s.v[STAT_PAUSED_MS],
+                 (double) atomic_load(&d->writer.p50_us) / 1000.0,
+                 (double) atomic_load(&d->writer.p99_us) / 1000.0,
+                 d->mqtt_up ? "up" : "down");
+    d->last_snap = s;
+    d->last_snap_ms = now;
+}
+
+static void on_stats_timer(uv_timer_t *t)
+{
+    report(t->data, true);
+}
+
+/* Idle threads beat at least once a second; a thread silent for longer
+ * than the watchdog period (2..10 s) is stuck. */
+static bool fresh(const struct daemon *d, const _Atomic uint64_t *hb,
+                  uint64_t now)
+{
+    uint64_t seen = atomic_load_explicit(hb, memory_order_relaxed);
+    uint64_t stale = d->watchdog_usec / 1000;
+
+    if (stale < HEARTBEAT_MIN_MS)
+        stale = HEARTBEAT_MIN_MS;
+    if (stale > HEARTBEAT_MAX_MS)
+        stale = HEARTBEAT_MAX_MS;
+    return seen + stale >= now;
+}
+
+/* WATCHDOG=1 only while every worker and the writer make progress. */
+static void on_watchdog_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    uint64_t now = clock_mono_ms();
+    bool ok = fresh(d, &d->writer.heartbeat_ms, now);
+
+    for (unsigned i = 0; i < d->n_workers && ok; i++)
+        ok = fresh(d, &d->workers[i].heartbeat_ms, now);
+    if (ok)
+        sd_notify(0, "WATCHDOG=1");
+    maybe_resume(d);
+}
+
+/* ---- stop ---------------------------------------------------------------- */
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* MQTT is down: nothing more reaches the rings. Let the workers finish. */
+static void on_mqtt_stopped(struct mqtt_client *c)
+{
+    struct daemon *d = c->ctx;
+
+    for (unsigned i = 0; i < d->n_workers; i++)
+        worker_request_stop(&d->workers[i]);
+    close_handle((uv_handle_t *) &d->sig_term);
+    close_handle((uv_handle_t *) &d->sig_int);
+    close_handle((uv_handle_t *) &d->sig_hup);
+    close_handle((uv_handle_t *) &d->stats_timer);
+    close_handle((uv_handle_t *) &d->watchdog_timer);
+    /* `wake` is unreferenced: it stays open until the threads are joined. */
+}
+
+static void begin_stop(struct daemon *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    sd_notify(0, "STOPPING=1");
+    log_notice("daemon: stopping (%s): draining rings and open buckets",
+               why);
+    /* Let the rings drain: the loop will not read again anyway. */
+    atomic_store_explicit(&d->paused, false, memory_order_relaxed);
+    mqtt_stop(&d->mqtt, on_mqtt_stopped);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    struct daemon *d = a->data;
+    int fatal = atomic_load_explicit(&d->writer.fatal, memory_order_acquire);
+
+    if (fatal != 0 && d->exit_code == DAEMON_EXIT_OK) {
+        log_crit("daemon: the store cannot be written (%s), exiting",
+                 strerror(-fatal));
+        d->exit_code = DAEMON_EXIT_RUNTIME;
+        begin_stop(d, "store failure");
+        return;
+    }
+    maybe_resume(d);
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static void reload(struct daemon *d)
+{
+    static struct config next;
+    char err[CONFIG_ERR_MAX];
+
+    sd_notify(0, "RELOADING=1");
+    if (config_load(&next, d->cfg.path, err, sizeof(err)) < 0) {
+        log_err("config: reload refused, old settings kept: %s", err);
+    } else {
+        if (next.log.level != d->cfg.log.level) {
+            log_set_level(next.log.level);
+            log_notice("config: log level is now %s",
+                       log_level_str(next.log.level));
+        }
+        d->cfg.log.level = next.log.level;
+        if (memcmp(&next, &d->cfg, sizeof(next)) != 0)
+            log_notice("config: other changes in %s need a restart",
+                       d->cfg.path);
+        else
+            log_notice("config: reloaded %s", d->cfg.path);
+    }
+    sd_notify(0, "READY=1");
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct daemon *d = s->data;
+
+    if (signum == SIGHUP)
+        reload(d);
+    else
+        begin_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+static int load_one_series(void *ctx, int64_t id, const char *topic,
+                           const char *field, const char *tags)
+{
+    struct daemon *d = ctx;
+    struct worker *w =
+        &d->workers[series_topic_hash(topic, strlen(topic)) % d->n_workers];
+    int64_t next;
+    int rc;
+
+    (void) tags;
+    rc = worker_load_series(w, id, topic, field);
+    if (rc == -ENOSPC) {
+        log_err("store: %s holds more series than max_series = %u: raise "
+                "max_series",
+                d->cfg.store.path, d->cfg.pipeline.max_series);
+        return rc;
+    }
+    next = atomic_load(&d->limit.next_id);
+    if (id >= next)
+        atomic_store(&d->limit.next_id, id + 1);
+    return rc == -EEXIST ? 0 : rc;
+}
+
+static int open_pipeline(struct daemon *d)
+{
+    struct worker_shared sh = {
+        .cfg = &d->cfg,
+        .limit = &d->limit,
+        .writer_ev = &d->writer.ev,
+        .loop_wake = &d->wake,
+        .loop_paused = &d->paused,
+        .series_cap = d->plan.series_cap,
+        .arena_bytes = d->plan.arena_bytes,
+        .egress_bytes = d->plan.egress_bytes,
+    };
+    int err;
+
+    d->n_workers = d->plan.workers;
+    d->workers = calloc(d->n_workers, sizeof(*d->workers));
+    d->all_stats = calloc(d->n_workers + 2, sizeof(*d->all_stats));
+    if (!d->workers || !d->all_stats)
+        return -ENOMEM;
+    d->limit.max = d->cfg.pipeline.max_series;
+    atomic_init(&d->limit.count, 0);
+    atomic_init(&d->limit.next_id, 1);
+    for (unsigned i = 0; i < d->n_workers; i++) {
+        err = worker_init(&d->workers[i], i, &sh);
+        if (err < 0)
+            return err;
+        d->all_stats[i] = &d->workers[i].stats;
+    }
+    d->all_stats[d->n_workers] = &d->stats;
+    d->all_stats[d->n_workers + 1] = &d->writer.stats;
+    d->max_record = worker_record_bytes(65535, d->cfg.pipeline.max_payload_bytes);
+    return 0;
+}
+
+static int start_threads(struct daemon *d)
+{
+    int err;
+
+    writer_init(&d->writer);
+    d->writer.cfg = &d->cfg;
+    d->writer.store = &d->store;
+    d->writer.workers = d->workers;
+    d->writer.n_workers = d->n_workers;
+    d->writer.loop_wake = &d->wake;
+    d->writer.all_stats =
+        (struct stats_counters *const *) d->all_stats;
+    d->writer.n_all_stats = d->n_workers + 2;
+    d->writer.limit = &d->limit;
+    err = writer_start(&d->writer);
+    for (unsigned i = 0; i < d->n_workers && err == 0; i++)
+        err = worker_start(&d->workers[i]);
+    return err;
+}
+
+static void start_handles(struct daemon *d)
+{
+    uv_signal_init(&d->loop, &d->sig_term);
+    uv_signal_init(&d->loop, &d->sig_int);
+    uv_signal_init(&d->loop, &d->sig_hup);
+    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+    uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d->sig_int, on_signal, SIGINT);
+    uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+    uv_timer_init(&d->loop, &d->stats_timer);
+    uv_timer_init(&d->loop, &d->watchdog_timer);
+    d->stats_timer.data = d->watchdog_timer.data = d;
+    if (d->cfg.log.stats_interval_s > 0)
+        uv_timer_start(&d->stats_timer, on_stats_timer,
+                       d->cfg.log.stats_interval_s * 1000ull,
+                       d->cfg.log.stats_interval_s * 1000ull);
+    if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
+        d->watchdog_usec = 0;
+    /* Also the safety net for resuming a paused loop: once a second. */
+    uv_timer_start(&d->watchdog_timer, on_watchdog_timer, 0,
+                   d->watchdog_usec ? d->watchdog_usec / 2000 + 1 : 1000);
+}
+
+/* Everything before the loop runs. Returns an exit status, OK to go on. */
+static int start(struct daemon *d, const char *path)
+{
+    char err[CONFIG_ERR_MAX];
+    int rc;
+
+    if (config_load(&d->cfg, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return DAEMON_EXIT_CONFIG;
+    }
+    log_init(d->cfg.log.level);
+    ratelimit_init(&d->rl_drop, 10000, 5);
+    daemon_plan(&d->cfg, &d->plan);
+    rc = open_pipeline(d);
+    if (rc == 0)
+        rc = store_open(&d->store, &d->cfg);
+    if (rc == 0)
+        rc = store_load_series(&d->store, load_one_series, d);
+    if (rc < 0) {
+        log_err_errno(rc, "daemon: cannot start");
+        return DAEMON_EXIT_RUNTIME;
+    }
+    log_notice("daemon: sensorpipe %s: store %s, %u series known, "
+               "preallocated %.1f MiB (%u workers), SQLite heap limit "
+               "%.1f MiB",
+               SP_VERSION, d->cfg.store.path,
+               atomic_load(&d->limit.count), mib(d->plan.total_bytes),
+               d->plan.workers, mib(d->plan.sqlite_bytes));
+    return DAEMON_EXIT_OK;
+}
+
+static int start_loop(struct daemon *d)
+{
+    int rc;
+
+    uv_loop_init(&d->loop);
+    uv_async_init(&d->loop, &d->wake, on_wake);
+    d->wake.data = d;
+    uv_unref((uv_handle_t *) &d->wake);
+    rc = mqtt_init(&d->mqtt, &d->loop, &d->cfg, on_message, on_mqtt_state,
+                   d);
+    if (rc < 0) {
+        log_err_errno(rc, "mqtt: cannot set up the client");
+        return rc == -EPERM || rc == -EINVAL ? DAEMON_EXIT_CONFIG
+                                              : DAEMON_EXIT_RUNTIME;
+    }
+    rc = start_threads(d);
+    if (rc < 0) {
+        log_err_errno(rc, "daemon: cannot start threads");
+        return DAEMON_EXIT_RUNTIME;
+    }
+    start_handles(d);
+    mqtt_start(&d->mqtt);
+    sd_notify(0, "READY=1\nSTATUS=store open, connecting to the broker");
+    d->last_snap_ms = clock_mono_ms();
+    return DAEMON_EXIT_OK;
+}
+
+static void shut_down(struct daemon *d)
+{
+    struct stats_snapshot s;
+
+    if (d->exit_code == DAEMON_EXIT_OK) {
+        for (unsigned i = 0; i < d->n_workers; i++)
+            worker_join(&d->workers[i]);
+        writer_join(&d->writer);
+    }
+    /* A failed writer leaves workers blocked on full rings: the process
+     * exits with them; systemd restarts it. */
+    if (d->exit_code != DAEMON_EXIT_OK)
+        return;
+    uv_close((uv_handle_t *) &d->wake, NULL);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    mqtt_fini(&d->mqtt);
+    (void) uv_loop_close(&d->loop);
+    store_close(&d->store);
+    snapshot(d, &s);
+    log_notice("daemon: stopped: received=%llu decoded=%llu samples=%llu "
+               "dropped=%llu",
+               (unsigned long long) s.v[STAT_RECEIVED],
+               (unsigned long long) s.v[STAT_DECODED],
+               (unsigned long long) s.v[STAT_SAMPLES],
+               (unsigned long long) (s.v[STAT_DROPPED_OVERFLOW] +
+                                     s.v[STAT_DROPPED_OVERSIZE] +
+                                     s.v[STAT_DROPPED_INVALID] +
+                                     s.v[STAT_DROPPED_SERIES_LIMIT]));
+    for (unsigned i = 0; i < d->n_workers; i++)
+        worker_fini(&d->workers[i]);
+    free(d->workers);
+    free(d->all_stats);
+}
+
+int daemon_run(const char *path)
+{
+    struct daemon *d = &the_daemon;
+    int rc;
+
+    thread_set_role(THREAD_LOOP, NULL);
+    rc = start(d, path);
+    if (rc == DAEMON_EXIT_OK)
+        rc = start_loop(d);
+    if (rc != DAEMON_EXIT_OK) {
+        store_close(&d->store);
+        return rc;
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    shut_down(d);
+    return d->exit_code;
+}

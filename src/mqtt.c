@@ -1,0 +1,1179 @@
+/*
+ * mqtt.c - libmosquitto in non-threaded mode, driven by the libuv loop.
+ *
+ * I/O: a uv_poll_t watches mosquitto_socket(). It asks for UV_READABLE
+ * unless the client is paused, and for UV_WRITABLE only while
+ * mosquitto_want_write() says packets wait; the mask is recomputed after
+ * every libmosquitto call (read, write, misc, subscribe, connect,
+ * disconnect), because any of them may queue or flush packets. A 1 s timer
+ * calls mosquitto_loop_misc() for keepalive pings.
+ *
+ * Reading: libmosquitto 2.0 reads at most one packet per
+ * mosquitto_loop_read() call for QoS 0 (three read() syscalls per PUBLISH),
+ * whatever max_packets says. A read pass therefore calls it again while the
+ * last call completed a packet (errno is not EAGAIN) and the client is not
+ * paused, up to READ_BUDGET calls so the loop stays responsive; epoll is
+ * level-triggered and wakes us for the rest. With TLS, OpenSSL may hold
+ * decrypted bytes that poll cannot see, so when the budget runs out, and on
+ * resume, an idle handle runs another pass on the next loop turn instead of
+ * waiting for the socket.
+ *
+ * Connecting never blocks the loop: the host name is resolved with
+ * uv_getaddrinfo() (AF_UNSPEC, SOCK_STREAM; a numeric host skips it), and
+ * mosquitto_connect_bind_async() gets the NUMERIC address, so its internal
+ * getaddrinfo() returns at once; the connect itself is non-blocking and
+ * completes when the socket becomes writable. A refused address makes the
+ * next attempt use the next resolved one. Exception: with TLS
+ * (tls_ca_file set) libmosquitto checks the certificate against the string
+ * passed to connect, so it gets the host NAME and resolves it again itself,
+ * blocking (our resolution just ran, so the answer is normally cached).
+ *
+ * MQTT 5 persistent sessions need a Session Expiry Interval in CONNECT, and
+ * libmosquitto 2.0 has no non-blocking connect taking CONNECT properties.
+ * mosquitto_connect_bind_v5() stores its properties in the handle before it
+ * validates the host, and every later connect or reconnect sends the stored
+ * ones (eclipse/mosquitto#1846). So mqtt_init() calls it once with a NULL
+ * host: the properties are kept, the call fails with MOSQ_ERR_INVAL before
+ * touching the network. The persistent-session test proves it works.
+ *
+ * Reconnecting: a lost connection logs one warning; failed attempts while
+ * disconnected are rate-limited. Attempts back off exponentially from
+ * reconnect_min_ms to reconnect_max_ms with jitter (a random delay in
+ * [d/2, d]); a refused CONNACK (bad credentials, not authorised) retries
+ * after reconnect_max_ms. On each accepted CONNACK every subscription is
+ * sent again, session present or not: it is cheap and applies any change.
+ *
+ * Socket lifetime: libmosquitto closes the socket itself, inside
+ * loop_read/loop_write/loop_misc, and then calls on_disconnect (a failed
+ * TLS handshake closes it without the callback, which sync_poll()
+ * notices). libuv requires the poll handle to stop watching an fd before
+ * the number is reused, so on_disconnect stops the handle and uv_close()s
+ * it at once, and no new connection starts (no new socket exists) until
+ * its close callback has run: the retry is deferred until then. So at most
+ * one poll handle is ever active, on the one socket libmosquitto holds.
+ *
+ * Threads: every function runs on the loop thread (ASSERT_THREAD at the
+ * entry points), which is also the only thread calling libmosquitto;
+ * mqtt_is_connected() and mqtt_route() run anywhere.
+ *
+ * Invariants:
+ *   - poll_state == MQTT_POLL_ACTIVE implies poll watches poll_fd, the
+ *     socket libmosquitto holds or just closed (sync_poll() tells them
+ *     apart after each call).
+ *   - No connect starts while poll_state == MQTT_POLL_CLOSING.
+ *   - connected is true only in phase MQTT_CONNECTED.
+ *   - done() runs once, after every handle's close callback and after the
+ *     getaddrinfo callback.
+ *
+ * Memory: the struct is the caller's. libmosquitto allocates internally
+ * (per packet, out of our control); this file allocates nothing on the
+ * message path: on_message only builds a struct mqtt_msg on the stack.
+ * SUBSCRIBE properties are allocated per (re)connect.
+ */
+#include "mqtt.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <uv.h>
+
+#include "clock.h"
+#include "log.h"
+#include "thread.h"
+
+#define READ_BUDGET       256    /* mosquitto_loop_read() calls per pass */
+#define MISC_INTERVAL_MS  1000   /* mosquitto_loop_misc() */
+#define STOP_FLUSH_MS     1000   /* how long mqtt_stop() waits for DISCONNECT */
+#define SESSION_EXPIRY_S  604800 /* 7 days: MQTT 5 persistent sessions */
+#define PASSWORD_MAX      1024   /* bytes in the password file */
+#define NAME_MAX_LEN      (CONFIG_STR_MAX + 16) /* "[host]:port" */
+#define REASON_MAX        128
+#define RL_INTERVAL_MS    60000 /* one failure line a minute at most */
+
+static void on_poll(uv_poll_t *h, int status, int events);
+static void on_retry(uv_timer_t *t);
+static void begin_attempt(struct mqtt_client *c);
+static void finish_stop(struct mqtt_client *c);
+static void sync_poll(struct mqtt_client *c, int rc);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+static void lib_init(void)
+{
+    /* Never cleaned up: OpenSSL state lives until process exit. */
+    (void) mosquitto_lib_init();
+}
+
+static bool is_v5(const struct mqtt_client *c)
+{
+    return c->cfg->mqtt.protocol == PROTOCOL_V5;
+}
+
+static bool use_tls(const struct mqtt_client *c)
+{
+    return c->cfg->mqtt.tls_ca_file[0] != '\0';
+}
+
+/* "host:port", IPv6 literals in brackets. */
+static const char *broker_name(const struct mqtt_client *c, char *buf,
+                               size_t n)
+{
+    const char *host = c->cfg->mqtt.host;
+
+    if (strchr(host, ':') != NULL)
+        snprintf(buf, n, "[%s]:%u", host, c->cfg->mqtt.port);
+    else
+        snprintf(buf, n, "%s:%u", host, c->cfg->mqtt.port);
+    return buf;
+}
+
+/* Copies s without the trailing period libmosquitto's strings carry. */
+static const char *trim_copy(const char *s, char *buf, size_t n)
+{
+    size_t len;
+
+    snprintf(buf, n, "%s", s);
+    len = strlen(buf);
+    if (len > 0 && buf[len - 1] == '.')
+        buf[len - 1] = '\0';
+    return buf;
+}
+
+/*
+ * Text for an on_disconnect or call result. rc is a MOSQ_ERR_* code, or an
+ * MQTT 5 reason code (>= 0x80) when the broker sent DISCONNECT.
+ */
+static const char *rc_text(int rc, int err, char *buf, size_t n)
+{
+    static const struct {
+        int rc;
+        const char *text;
+    } table[] = {
+        {MOSQ_ERR_SUCCESS, "closed"},
+        {MOSQ_ERR_CONN_LOST, "connection closed"},
+        {MOSQ_ERR_KEEPALIVE, "no answer within the keepalive interval"},
+        {MOSQ_ERR_PROTOCOL, "protocol error"},
+        {MOSQ_ERR_TLS, "TLS error"},
+        {MOSQ_ERR_EAI, "name resolution failed"},
+        {MOSQ_ERR_NO_CONN, "not connected"},
+        {MOSQ_ERR_CONN_REFUSED, "refused by the broker"},
+    };
+
+    if (rc >= 0x80)
+        return trim_copy(mosquitto_reason_string(rc), buf, n);
+    if (rc == MOSQ_ERR_ERRNO)
+        return err != 0 ? strerror_r(err, buf, n) : "system error";
+    for (size_t i = 0; i < SP_ARRAY_SIZE(table); i++)
+        if (table[i].rc == rc)
+            return table[i].text;
+    return trim_copy(mosquitto_strerror(rc), buf, n);
+}
+
+/* A CONNACK or SUBACK reason, in the words of the protocol in use. */
+static const char *ack_text(const struct mqtt_client *c, int rc, char *buf,
+                            size_t n)
+{
+    if (is_v5(c))
+        return trim_copy(mosquitto_reason_string(rc), buf, n);
+    return trim_copy(mosquitto_connack_string(rc), buf, n);
+}
+
+static int mosq_errno(int rc)
+{
+    switch (rc) {
+    case MOSQ_ERR_SUCCESS:
+        return 0;
+    case MOSQ_ERR_NOMEM:
+        return -ENOMEM;
+    case MOSQ_ERR_ERRNO:
+        return errno != 0 ? -errno : -EIO;
+    default:
+        return -EINVAL;
+    }
+}
+
+static uint64_t next_random(struct mqtt_client *c)
+{
+    /* xorshift64: jitter only needs to differ between instances. */
+    c->rng ^= c->rng << 13;
+    c->rng ^= c->rng >> 7;
+    c->rng ^= c->rng << 17;
+    return c->rng;
+}
+
+/* The next delay: min doubled per failed round, capped, jittered to
+ * [d/2, d] so that many clients do not retry in step. */
+static uint64_t backoff_ms(struct mqtt_client *c)
+{
+    uint64_t max = c->cfg->mqtt.reconnect_max_ms;
+    uint64_t d = c->cfg->mqtt.reconnect_min_ms;
+
+    if (d == 0)
+        d = 1;
+    for (unsigned k = 0; k < c->failures && d < max; k++)
+        d *= 2;
+    if (d > max)
+        d = max;
+    if (c->failures < 64)
+        c->failures++;
+    return d - next_random(c) % (d / 2 + 1);
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+/* Reads the whole password file into buf, refusing loose permissions. */
+static int read_password(const char *path, char *buf, size_t n)
+{
+    struct stat st;
+    ssize_t len;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int err = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0)
+        err = -errno;
+    else if (!S_ISREG(st.st_mode))
+        err = -EINVAL;
+    else if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0)
+        err = -EPERM;
+    if (err == 0) {
+        len = read(fd, buf, n);
+        if (len < 0)
+            err = -errno;
+        else if ((size_t) len >= n)
+            err = -EFBIG;
+        else
+            buf[len] = '\0';
+    }
+    close(fd);
+    return err;
+}
+
+static void strip_newline(char *s)
+{
+    size_t len = strlen(s);
+
+    if (len > 0 && s[len - 1] == '\n')
+        s[--len] = '\0';
+    if (len > 0 && s[len - 1] == '\r')
+        s[len - 1] = '\0';
+}
+
+static int set_credentials(struct mqtt_client *c)
+{
+    const char *user = c->cfg->mqtt.username;
+    const char *path = c->cfg->mqtt.password_file;
+    char pw[PASSWORD_MAX];
+    int rc;
+
+    if (user[0] == '\0' && path[0] == '\0')
+        return 0;
+    pw[0] = '\0';
+    if (path[0] != '\0') {
+        rc = read_password(path, pw, sizeof(pw));
+        if (rc == -EPERM)
+            log_err("mqtt: password file %s is readable by group or others: "
+                    "chmod 600 it",
+                    path);
+        else if (rc == -EFBIG)
+            log_err("mqtt: password file %s holds more than %d bytes", path,
+                    PASSWORD_MAX - 1);
+        else if (rc < 0)
+            log_err_errno(rc, "mqtt: cannot read password file %s", path);
+        if (rc < 0)
+            return rc == -EFBIG ? -EINVAL : rc;
+        strip_newline(pw);
+    }
+    rc = mosquitto_username_pw_set(c->mosq, user[0] != '\0' ? user : NULL,
+                                   path[0] != '\0' ? pw : NULL);
+    explicit_bzero(pw, sizeof(pw));
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_err("mqtt: credentials refused by libmosquitto: %s (MQTT 3.1.1 "
+                "needs a username with a password)",
+                mosquitto_strerror(rc));
+        return mosq_errno(rc);
+    }
+    return 0;
+}
+
+static int set_tls(struct mqtt_client *c)
+{
+    const char *cert = c->cfg->mqtt.tls_cert_file;
+    const char *key = c->cfg->mqtt.tls_key_file;
+    int rc;
+
+    if (!use_tls(c))
+        return 0;
+    rc = mosquitto_tls_set(c->mosq, c->cfg->mqtt.tls_ca_file, NULL,
+                           cert[0] != '\0' ? cert : NULL,
+                           key[0] != '\0' ? key : NULL, NULL);
+    if (rc == MOSQ_ERR_SUCCESS && c->cfg->mqtt.tls_insecure)
+        rc = mosquitto_tls_insecure_set(c->mosq, true);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_err("mqtt: TLS settings refused: %s (tls_ca_file %s, "
+                "tls_cert_file %s, tls_key_file %s)",
+                mosquitto_strerror(rc), c->cfg->mqtt.tls_ca_file,
+                cert[0] != '\0' ? cert : "-", key[0] != '\0' ? key : "-");
+        return mosq_errno(rc);
+    }
+    return 0;
+}
+
+/* See the file header: stores the Session Expiry Interval for CONNECT. */
+static int store_connect_props(struct mqtt_client *c)
+{
+    mosquitto_property *props = NULL;
+    int rc;
+
+    if (!is_v5(c) || c->cfg->mqtt.clean_session)
+        return 0;
+    rc = mosquitto_property_add_int32(
+        &props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, SESSION_EXPIRY_S);
+    if (rc != MOSQ_ERR_SUCCESS)
+        return mosq_errno(rc);
+    rc = mosquitto_connect_bind_v5(c->mosq, NULL, 0, 0, NULL, props);
+    mosquitto_property_free_all(&props);
+    if (rc != MOSQ_ERR_INVAL) {
+        log_err("mqtt: cannot store the session expiry property: %s",
+                mosquitto_strerror(rc));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int set_options(struct mqtt_client *c)
+{
+    int version = is_v5(c) ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311;
+    int rc;
+
+    rc = mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, version);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_err("mqtt: cannot set client options: %s",
+                mosquitto_strerror(rc));
+        return mosq_errno(rc);
+    }
+    rc = set_credentials(c);
+    if (rc == 0)
+        rc = set_tls(c);
+    if (rc == 0)
+        rc = store_connect_props(c);
+    return rc;
+}
+
+/* ---- poll handle -------------------------------------------------------- */
+
+/* done() once every close callback and the getaddrinfo callback ran. */
+static void maybe_done(struct mqtt_client *c)
+{
+    if (c->phase == MQTT_STOPPING && c->handles_closed && c->closing == 0 &&
+        !c->gai_pending) {
+        c->phase = MQTT_STOPPED;
+        c->done(c);
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct mqtt_client *c = h->data;
+
+    c->closing--;
+    maybe_done(c);
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    struct mqtt_client *c = h->data;
+
+    c->poll_state = MQTT_POLL_NONE;
+    if (c->attempt_deferred && c->phase != MQTT_STOPPING) {
+        c->attempt_deferred = false;
+        begin_attempt(c);
+    }
+    on_handle_closed(h);
+}
+
+static int watch_socket(struct mqtt_client *c)
+{
+    int fd = mosquitto_socket(c->mosq);
+    int rc;
+
+    assert(c->poll_state == MQTT_POLL_NONE);
+    if (fd < 0)
+        return -EBADF;
+    rc = uv_poll_init_socket(c->loop, &c->poll, fd);
+    if (rc < 0)
+        return rc;
+    c->poll.data = c;
+    c->poll_state = MQTT_POLL_ACTIVE;
+    c->poll_fd = fd;
+    c->poll_events = 0;
+    sync_poll(c, MOSQ_ERR_SUCCESS);
+    return 0;
+}
+
+/* Stops watching at once (the fd is closed or about to be) and closes the
+ * handle; its memory is reused only after on_poll_closed(). */
+static void unwatch_socket(struct mqtt_client *c)
+{
+    if (c->poll_state != MQTT_POLL_ACTIVE)
+        return;
+    uv_poll_stop(&c->poll);
+    c->poll_state = MQTT_POLL_CLOSING;
+    c->poll_fd = -1;
+    c->poll_events = 0;
+    c->closing++;
+    uv_close((uv_handle_t *) &c->poll, on_poll_closed);
+    uv_idle_stop(&c->drain);
+}
+
+/* True while the watched socket is the one libmosquitto holds. */
+static bool socket_ok(const struct mqtt_client *c)
+{
+    return c->poll_state == MQTT_POLL_ACTIVE &&
+           mosquitto_socket(c->mosq) == c->poll_fd;
+}
+
+/* ---- connection state --------------------------------------------------- */
+
+static void schedule_retry(struct mqtt_client *c, uint64_t delay_ms)
+{
+    c->phase = MQTT_WAITING;
+    uv_timer_start(&c->retry, on_retry, delay_ms, 0);
+}
+
+/* An attempt failed before CONNACK: next address, or back off. */
+static void attempt_failed(struct mqtt_client *c, int rc, int err)
+{
+    char name[NAME_MAX_LEN];
+    char reason[REASON_MAX];
+    uint64_t delay;
+
+    if (!use_tls(c) && c->addr_idx + 1 < c->n_addrs) {
+        log_debug("mqtt: cannot connect to %s port %u: %s, trying the next "
+                  "address",
+                  c->addrs[c->addr_idx], c->cfg->mqtt.port,
+                  rc_text(rc, err, reason, sizeof(reason)));
+        c->addr_idx++;
+        c->next_addr = true;
+        schedule_retry(c, 0);
+        return;
+    }
+    delay = backoff_ms(c);
+    log_ratelimited(&c->rl_fail, LOG_WARNING,
+                    "mqtt: cannot connect to %s: %s, retrying in %llu ms",
+                    broker_name(c, name, sizeof(name)),
+                    rc_text(rc, err, reason, sizeof(reason)),
+                    (unsigned long long) delay);
+    schedule_retry(c, delay);
+}
+
+/* Clears connected; tells the owner when it was set. Returns the old value. */
+static bool mark_down(struct mqtt_client *c)
+{
+    bool was_up = atomic_exchange_explicit(&c->connected, false,
+                                           memory_order_relaxed);
+
+    if (was_up && c->on_state != NULL)
+        c->on_state(c->ctx, false);
+    return was_up;
+}
+
+/* The socket is gone (on_disconnect, or closed without it). Idempotent. */
+static void connection_gone(struct mqtt_client *c, int rc, int err)
+{
+    char name[NAME_MAX_LEN];
+    char reason[REASON_MAX];
+    bool was_up;
+
+    if (c->poll_state != MQTT_POLL_ACTIVE)
+        return;
+    unwatch_socket(c);
+    was_up = mark_down(c);
+    if (c->phase == MQTT_STOPPING) {
+        finish_stop(c);
+    } else if (was_up) {
+        log_warn("mqtt: connection to %s lost: %s, reconnecting",
+                 broker_name(c, name, sizeof(name)),
+                 rc_text(rc, err, reason, sizeof(reason)));
+        schedule_retry(c, backoff_ms(c));
+    } else if (c->refused) {
+        c->refused = false;
+        schedule_retry(c, c->cfg->mqtt.reconnect_max_ms);
+    } else {
+        attempt_failed(c, rc, err);
+    }
+}
+
+/*
+ * After every libmosquitto call: notices a socket closed behind our back,
+ * then asks poll for what libmosquitto needs now.
+ */
+static void sync_poll(struct mqtt_client *c, int rc)
+{
+    int events = 0;
+    int err;
+
+    if (c->poll_state != MQTT_POLL_ACTIVE)
+        return;
+    if (mosquitto_socket(c->mosq) != c->poll_fd) {
+        connection_gone(c, rc != 0 ? rc : MOSQ_ERR_CONN_LOST, errno);
+        return;
+    }
+    if (!c->paused)
+        events |= UV_READABLE;
+    if (mosquitto_want_write(c->mosq))
+        events |= UV_WRITABLE;
+    if (events == c->poll_events)
+        return;
+    err = events != 0 ? uv_poll_start(&c->poll, events, on_poll)
+                      : uv_poll_stop(&c->poll);
+    if (err < 0) {
+        log_err("mqtt: cannot poll the broker socket: %s", uv_strerror(err));
+        connection_gone(c, MOSQ_ERR_ERRNO, -err);
+        return;
+    }
+    c->poll_events = events;
+}
+
+/* ---- I/O ---------------------------------------------------------------- */
+
+static void on_drain(uv_idle_t *h);
+
+static void schedule_drain(struct mqtt_client *c)
+{
+    if (!uv_is_active((uv_handle_t *) &c->drain))
+        uv_idle_start(&c->drain, on_drain);
+}
+
+/* See the file header, "Reading". */
+static void read_pass(struct mqtt_client *c)
+{
+    unsigned n;
+    int rc = MOSQ_ERR_SUCCESS;
+
+    for (n = 0; n < READ_BUDGET; n++) {
+        if (c->paused || !socket_ok(c))
+            break;
+        errno = 0;
+        rc = mosquitto_loop_read(c->mosq, 1);
+        if (rc != MOSQ_ERR_SUCCESS || errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+    }
+    if (n == READ_BUDGET && !c->paused)
+        schedule_drain(c);
+    sync_poll(c, rc);
+}
+
+static void on_drain(uv_idle_t *h)
+{
+    struct mqtt_client *c = h->data;
+
+    uv_idle_stop(h);
+    if (socket_ok(c) && !c->paused)
+        read_pass(c);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct mqtt_client *c = h->data;
+    int rc = MOSQ_ERR_SUCCESS;
+
+    if (status < 0) {
+        /* libuv stopped the handle (POLLERR): a read or write returns the
+         * socket error to libmosquitto, which then closes the connection. */
+        c->poll_events = 0;
+        errno = 0;
+        if (socket_ok(c))
+            rc = mosquitto_want_write(c->mosq)
+                     ? mosquitto_loop_write(c->mosq, 1)
+                     : mosquitto_loop_read(c->mosq, 1);
+        sync_poll(c, rc);
+        return;
+    }
+    if ((events & UV_WRITABLE) != 0 && socket_ok(c)) {
+        errno = 0;
+        rc = mosquitto_loop_write(c->mosq, 1);
+    }
+    if ((events & UV_READABLE) != 0 && socket_ok(c))
+        read_pass(c);
+    else
+        sync_poll(c, rc);
+}
+
+static void on_misc(uv_timer_t *t)
+{
+    struct mqtt_client *c = t->data;
+    int rc;
+
+    if (!socket_ok(c))
+        return;
+    errno = 0;
+    rc = mosquitto_loop_misc(c->mosq);
+    sync_poll(c, rc);
+}
+
+/* ---- connecting --------------------------------------------------------- */
+
+static void connect_now(struct mqtt_client *c)
+{
+    const struct config *cfg = c->cfg;
+    const char *host = use_tls(c) ? cfg->mqtt.host : c->addrs[c->addr_idx];
+    int rc;
+
+    c->attempts++;
+    c->phase = MQTT_CONNECTING;
+    errno = 0;
+    rc = mosquitto_connect_bind_async(c->mosq, host, (int) cfg->mqtt.port,
+                                      (int) cfg->mqtt.keepalive_s, NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        attempt_failed(c, rc, errno);
+        return;
+    }
+    rc = watch_socket(c);
+    if (rc < 0) {
+        log_err("mqtt: cannot poll the broker socket: %s", uv_strerror(rc));
+        attempt_failed(c, MOSQ_ERR_ERRNO, -rc);
+    }
+}
+
+static void resolve_failed(struct mqtt_client *c, int status)
+{
+    uint64_t delay = backoff_ms(c);
+
+    log_ratelimited(&c->rl_fail, LOG_WARNING,
+                    "mqtt: cannot resolve %s: %s, retrying in %llu ms",
+                    c->cfg->mqtt.host, uv_strerror(status),
+                    (unsigned long long) delay);
+    schedule_retry(c, delay);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status,
+                        struct addrinfo *res)
+{
+    struct mqtt_client *c = req->data;
+    unsigned n = 0;
+
+    c->gai_pending = false;
+    if (c->phase == MQTT_STOPPING) {
+        uv_freeaddrinfo(res);
+        maybe_done(c);
+        return;
+    }
+    for (struct addrinfo *ai = res; ai != NULL && n < MQTT_MAX_ADDRS;
+         ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET &&
+            uv_ip4_name((const struct sockaddr_in *) (void *) ai->ai_addr,
+                        c->addrs[n], sizeof(c->addrs[n])) == 0)
+            n++;
+        else if (ai->ai_family == AF_INET6 &&
+                 uv_ip6_name(
+                     (const struct sockaddr_in6 *) (void *) ai->ai_addr,
+                     c->addrs[n], sizeof(c->addrs[n])) == 0)
+            n++;
+    }
+    uv_freeaddrinfo(res);
+    c->n_addrs = n;
+    c->addr_idx = 0;
+    if (status < 0 || n == 0) {
+        resolve_failed(c, status < 0 ? status : UV_EAI_NODATA);
+        return;
+    }
+    connect_now(c);
+}
+
+/* A numeric host needs no resolution: its canonical text goes to out. */
+static bool numeric_host(const char *host, char *out, socklen_t n)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    if (inet_pton(AF_INET, host, buf) == 1)
+        return inet_ntop(AF_INET, buf, out, n) != NULL;
+    if (inet_pton(AF_INET6, host, buf) == 1)
+        return inet_ntop(AF_INET6, buf, out, n) != NULL;
+    return false;
+}
+
+static void begin_attempt(struct mqtt_client *c)
+{
+    struct addrinfo hints;
+    char port[8];
+    int rc;
+
+    if (c->poll_state == MQTT_POLL_CLOSING) {
+        c->attempt_deferred = true; /* no new socket before the close */
+        return;
+    }
+    if (c->next_addr) {
+        c->next_addr = false;
+        connect_now(c);
+        return;
+    }
+    if (numeric_host(c->cfg->mqtt.host, c->addrs[0], sizeof(c->addrs[0]))) {
+        c->n_addrs = 1;
+        c->addr_idx = 0;
+        connect_now(c);
+        return;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof(port), "%u", c->cfg->mqtt.port);
+    c->gai.data = c;
+    rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, c->cfg->mqtt.host,
+                        port, &hints);
+    if (rc < 0) {
+        resolve_failed(c, rc);
+        return;
+    }
+    c->gai_pending = true;
+    c->phase = MQTT_RESOLVING;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    struct mqtt_client *c = t->data;
+
+    if (c->phase == MQTT_STOPPING) {
+        finish_stop(c); /* DISCONNECT did not leave in time */
+        return;
+    }
+    begin_attempt(c);
+}
+
+/* ---- subscriptions ------------------------------------------------------ */
+
+static void sub_filter(const struct config_sub *s, char *buf, size_t n)
+{
+    if (s->share_group[0] != '\0')
+        snprintf(buf, n, "$share/%s/%s", s->share_group, s->topic);
+    else
+        snprintf(buf, n, "%s", s->topic);
+}
+
+static bool same_sub(const struct config_sub *a, const struct config_sub *b)
+{
+    return a->qos == b->qos && strcmp(a->topic, b->topic) == 0 &&
+           strcmp(a->share_group, b->share_group) == 0;
+}
+
+static bool cfg_has_filter(const struct config *cfg, const char *filter)
+{
+    char f[MQTT_FILTER_MAX];
+
+    for (unsigned i = 0; i < cfg->n_subs; i++) {
+        sub_filter(&cfg->subs[i], f, sizeof(f));
+        if (strcmp(f, filter) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Returns: 0 (also when the connection is down: CONNACK resends), -EINVAL
+ * for a filter libmosquitto refuses, -ENOMEM. */
+static int subscribe_one(struct mqtt_client *c, unsigned i)
+{
+    const struct config_sub *s = &c->cfg->subs[i];
+    mosquitto_property *props = NULL;
+    char filter[MQTT_FILTER_MAX];
+    int rc = MOSQ_ERR_SUCCESS;
+
+    sub_filter(s, filter, sizeof(filter));
+    if (is_v5(c))
+        rc = mosquitto_property_add_varint(
+            &props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, i + 1);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_subscribe_v5(c->mosq, &c->sub_mid[i], filter, s->qos,
+                                    0, props);
+    mosquitto_property_free_all(&props);
+    if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN ||
+        rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST)
+        return 0;
+    log_err("mqtt: cannot subscribe '%s' to %s: %s", s->name, filter,
+            mosquitto_strerror(rc));
+    return rc == MOSQ_ERR_NOMEM ? -ENOMEM : -EINVAL;
+}
+
+static void queue_unsub(struct mqtt_client *c, const char *filter)
+{
+    for (unsigned i = 0; i < c->n_unsub; i++)
+        if (strcmp(c->unsub[i], filter) == 0)
+            return;
+    if (c->n_unsub == CONFIG_MAX_SUBS) {
+        log_warn("mqtt: too many pending unsubscriptions: %s stays in the "
+                 "broker's session",
+                 filter);
+        return;
+    }
+    snprintf(c->unsub[c->n_unsub++], MQTT_FILTER_MAX, "%s", filter);
+}
+
+static void flush_unsubs(struct mqtt_client *c)
+{
+    int rc;
+
+    for (unsigned i = 0; i < c->n_unsub; i++) {
+        if (cfg_has_filter(c->cfg, c->unsub[i]))
+            continue;
+        rc = mosquitto_unsubscribe(c->mosq, NULL, c->unsub[i]);
+        if (rc != MOSQ_ERR_SUCCESS)
+            log_warn("mqtt: cannot unsubscribe from %s: %s", c->unsub[i],
+                     mosquitto_strerror(rc));
+    }
+    c->n_unsub = 0;
+}
+
+static void on_subscribe_cb(struct mosquitto *m, void *obj, int mid,
+                            int n_granted, const int *granted,
+                            const mosquitto_property *props)
+{
+    struct mqtt_client *c = obj;
+    char filter[MQTT_FILTER_MAX];
+    char reason[REASON_MAX];
+    unsigned i;
+
+    (void) m;
+    (void) props;
+    for (i = 0; i < c->cfg->n_subs && c->sub_mid[i] != mid; i++)
+        ;
+    c->subacks++;
+    if (i == c->cfg->n_subs || n_granted < 1)
+        return;
+    c->sub_mid[i] = 0;
+    sub_filter(&c->cfg->subs[i], filter, sizeof(filter));
+    if (granted[0] >= 0x80)
+        log_err("mqtt: subscription '%s' to %s refused by the broker: %s",
+                c->cfg->subs[i].name, filter,
+                is_v5(c) ? ack_text(c, granted[0], reason, sizeof(reason))
+                         : "failure");
+    else if (granted[0] < c->cfg->subs[i].qos)
+        log_warn("mqtt: subscription '%s' to %s granted qos %d, not %d",
+                 c->cfg->subs[i].name, filter, granted[0],
+                 c->cfg->subs[i].qos);
+    else
+        log_debug("mqtt: subscribed '%s' to %s (qos %d)",
+                  c->cfg->subs[i].name, filter, granted[0]);
+}
+
+/* ---- libmosquitto callbacks --------------------------------------------- */
+
+static void on_connect_cb(struct mosquitto *m, void *obj, int rc, int flags,
+                          const mosquitto_property *props)
+{
+    struct mqtt_client *c = obj;
+    char name[NAME_MAX_LEN];
+    char reason[REASON_MAX];
+
+    (void) m;
+    (void) props;
+    if (c->phase == MQTT_STOPPING)
+        return;
+    broker_name(c, name, sizeof(name));
+    if (rc != 0) {
+        c->refused = true;
+        log_ratelimited(&c->rl_refused, LOG_ERR,
+                        "mqtt: %s refused the connection: %s, retrying in "
+                        "%llu ms",
+                        name, ack_text(c, rc, reason, sizeof(reason)),
+                        (unsigned long long) c->cfg->mqtt.reconnect_max_ms);
+        return;
+    }
+    c->phase = MQTT_CONNECTED;
+    c->failures = 0;
+    atomic_store_explicit(&c->connected, true, memory_order_relaxed);
+    log_notice("mqtt: connected to %s as %s%s", name,
+               c->cfg->mqtt.client_id,
+               (flags & 1) != 0 ? " (session resumed)" : "");
+    flush_unsubs(c);
+    for (unsigned i = 0; i < c->cfg->n_subs; i++)
+        (void) subscribe_one(c, i);
+    if (c->on_state != NULL)
+        c->on_state(c->ctx, true);
+}
+
+static void on_disconnect_cb(struct mosquitto *m, void *obj, int rc,
+                             const mosquitto_property *props)
+{
+    int err = errno;
+
+    (void) m;
+    (void) props;
+    connection_gone(obj, rc, err);
+}
+
+static void on_message_cb(struct mosquitto *m, void *obj,
+                          const struct mosquitto_message *msg,
+                          const mosquitto_property *props)
+{
+    struct mqtt_client *c = obj;
+    struct mqtt_msg out;
+    int saved = errno; /* read_pass() looks at errno after the call */
+
+    (void) m;
+    out.topic = msg->topic;
+    out.topic_len = strlen(msg->topic);
+    out.payload = msg->payloadlen > 0 ? msg->payload : NULL;
+    out.payload_len = (size_t) msg->payloadlen;
+    out.qos = msg->qos;
+    out.retain = msg->retain;
+    out.sub_index = mqtt_route(c->cfg, msg->topic, props);
+    c->messages++;
+    log_debug("mqtt: message on %.200s (%zu bytes, qos %d) for "
+              "subscription %u",
+              out.topic, out.payload_len, out.qos, out.sub_index);
+    c->on_msg(c->ctx, &out);
+    errno = saved;
+}
+
+static void on_log_cb(struct mosquitto *m, void *obj, int level,
+                      const char *str)
+{
+    (void) m;
+    (void) obj;
+    (void) level;
+    log_debug("mqtt: libmosquitto: %s", str);
+}
+
+static void set_callbacks(struct mqtt_client *c)
+{
+    mosquitto_connect_v5_callback_set(c->mosq, on_connect_cb);
+    mosquitto_disconnect_v5_callback_set(c->mosq, on_disconnect_cb);
+    mosquitto_subscribe_v5_callback_set(c->mosq, on_subscribe_cb);
+    mosquitto_message_v5_callback_set(c->mosq, on_message_cb);
+    /* libmosquitto formats (and allocates) each line only when a log
+     * callback is set: install it only when debug output is wanted. */
+    if (log_enabled(LOG_DEBUG))
+        mosquitto_log_callback_set(c->mosq, on_log_cb);
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+static void init_handles(struct mqtt_client *c)
+{
+    uv_timer_init(c->loop, &c->misc_timer);
+    uv_timer_init(c->loop, &c->retry);
+    uv_idle_init(c->loop, &c->drain);
+    c->misc_timer.data = c;
+    c->retry.data = c;
+    c->drain.data = c;
+    c->poll.data = c;
+}
+
+int mqtt_init(struct mqtt_client *c, uv_loop_t *loop,
+              const struct config *cfg, mqtt_message_fn on_msg,
+              mqtt_state_fn on_state, void *ctx)
+{
+    const char *id = cfg->mqtt.client_id;
+    int rc;
+
+    ASSERT_THREAD(THREAD_LOOP);
+    pthread_once(&lib_once, lib_init);
+    memset(c, 0, sizeof(*c));
+    c->loop = loop;
+    c->cfg = cfg;
+    c->on_msg = on_msg;
+    c->on_state = on_state;
+    c->ctx = ctx;
+    c->poll_fd = -1;
+    c->rng = clock_mono_ns() ^ ((uint64_t) getpid() << 32) ^ (uintptr_t) c;
+    if (c->rng == 0)
+        c->rng = 1;
+    c->mosq = mosquitto_new(id[0] != '\0' ? id : NULL,
+                            cfg->mqtt.clean_session, c);
+    if (c->mosq == NULL) {
+        rc = errno == ENOMEM ? -ENOMEM : -EINVAL;
+        log_err("mqtt: cannot create the client '%s': %s", id,
+                rc == -ENOMEM ? "out of memory"
+                              : "persistent sessions need a client id");
+        return rc;
+    }
+    rc = set_options(c);
+    if (rc < 0) {
+        mosquitto_destroy(c->mosq);
+        c->mosq = NULL;
+        return rc;
+    }
+    set_callbacks(c);
+    ratelimit_init(&c->rl_fail, RL_INTERVAL_MS, 1);
+    ratelimit_init(&c->rl_refused, RL_INTERVAL_MS, 1);
+    init_handles(c);
+    return 0;
+}
+
+void mqtt_start(struct mqtt_client *c)
+{
+    ASSERT_THREAD(THREAD_LOOP);
+    assert(c->phase == MQTT_IDLE);
+    uv_timer_start(&c->misc_timer, on_misc, MISC_INTERVAL_MS,
+                   MISC_INTERVAL_MS);
+    schedule_retry(c, 0);
+}
+
+void mqtt_pause(struct mqtt_client *c)
+{
+    ASSERT_THREAD(THREAD_LOOP);
+    if (c->paused)
+        return;
+    c->paused = true;
+    uv_idle_stop(&c->drain);
+    sync_poll(c, MOSQ_ERR_SUCCESS);
+}
+
+void mqtt_resume(struct mqtt_client *c)
+{
+    ASSERT_THREAD(THREAD_LOOP);
+    if (!c->paused)
+        return;
+    c->paused = false;
+    sync_poll(c, MOSQ_ERR_SUCCESS);
+    if (socket_ok(c))
+        schedule_drain(c);
+}
+
+bool mqtt_is_paused(const struct mqtt_client *c)
+{
+    return c->paused;
+}
+
+bool mqtt_is_connected(const struct mqtt_client *c)
+{
+    return atomic_load_explicit(&c->connected, memory_order_relaxed);
+}
+
+int mqtt_update_subscriptions(struct mqtt_client *c,
+                              const struct config *newcfg)
+{
+    const struct config *old = c->cfg;
+    char filter[MQTT_FILTER_MAX];
+    int rc = 0;
+    int err;
+
+    ASSERT_THREAD(THREAD_LOOP);
+    for (unsigned j = 0; j < old->n_subs; j++) {
+        sub_filter(&old->subs[j], filter, sizeof(filter));
+        if (!cfg_has_filter(newcfg, filter)) {
+            log_notice("mqtt: subscription '%s' removed: unsubscribing "
+                       "from %s",
+                       old->subs[j].name, filter);
+            queue_unsub(c, filter);
+        }
+    }
+    c->cfg = newcfg;
+    memset(c->sub_mid, 0, sizeof(c->sub_mid)); /* old indexes */
+    if (c->phase != MQTT_CONNECTED)
+        return 0; /* the next CONNACK sends everything */
+    flush_unsubs(c);
+    for (unsigned i = 0; i < newcfg->n_subs; i++) {
+        if (i < old->n_subs && same_sub(&old->subs[i], &newcfg->subs[i]))
+            continue;
+        sub_filter(&newcfg->subs[i], filter, sizeof(filter));
+        log_notice("mqtt: subscription '%s' added or changed: subscribing "
+                   "to %s (qos %d)",
+                   newcfg->subs[i].name, filter, newcfg->subs[i].qos);
+        err = subscribe_one(c, i);
+        if (err < 0 && rc == 0)
+            rc = err;
+    }
+    sync_poll(c, MOSQ_ERR_SUCCESS);
+    return rc;
+}
+
+/* Closes every handle; done() follows from the last close callback. */
+static void finish_stop(struct mqtt_client *c)
+{
+    uv_handle_t *const handles[] = {
+        (uv_handle_t *) &c->misc_timer,
+        (uv_handle_t *) &c->retry,
+        (uv_handle_t *) &c->drain,
+    };
+
+    if (c->handles_closed)
+        return;
+    c->handles_closed = true;
+    unwatch_socket(c);
+    (void) mark_down(c);
+    for (size_t i = 0; i < SP_ARRAY_SIZE(handles); i++) {
+        c->closing++;
+        uv_close(handles[i], on_handle_closed);
+    }
+}
+
+void mqtt_stop(struct mqtt_client *c, void (*done)(struct mqtt_client *c))
+{
+    bool open;
+
+    ASSERT_THREAD(THREAD_LOOP);
+    assert(c->phase != MQTT_STOPPING && c->phase != MQTT_STOPPED);
+    open = socket_ok(c);
+    c->done = done;
+    c->phase = MQTT_STOPPING;
+    c->attempt_deferred = false;
+    uv_timer_stop(&c->retry);
+    uv_timer_stop(&c->misc_timer);
+    uv_idle_stop(&c->drain);
+    if (c->gai_pending)
+        (void) uv_cancel((uv_req_t *) &c->gai); /* callback still runs */
+    if (open) {
+        /* Written at once when the socket takes it; libmosquitto then
+         * closes the socket and calls on_disconnect -> finish_stop(). */
+        errno = 0;
+        sync_poll(c, mosquitto_disconnect(c->mosq));
+        if (socket_ok(c)) {
+            uv_timer_start(&c->retry, on_retry, STOP_FLUSH_MS, 0);
+            return;
+        }
+    }
+    finish_stop(c);
+}
+
+void mqtt_fini(struct mqtt_client *c)
+{
+    ASSERT_THREAD(THREAD_LOOP);
+    assert(c->phase == MQTT_STOPPED);
+    mosquitto_destroy(c->mosq);
+    c->mosq = NULL;
+}
+
+unsigned mqtt_route(const struct config *cfg, const char *topic,
+                    const mosquitto_property *props)
+{
+    const mosquitto_property *p;
+    unsigned best = MQTT_NO_SUB;
+    uint32_t id = 0;
+    bool match;
+
+    p = mosquitto_property_read_varint(
+        props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, &id, false);
+    while (p != NULL) {
+        /* An identifier from before a reload may name another filter now:
+         * trust it only when its filter matches the topic. */
+        if (id >= 1 && id <= cfg->n_subs && id - 1 < best &&
+            mosquitto_topic_matches_sub(cfg->subs[id - 1].topic, topic,
+                                        &match) == MOSQ_ERR_SUCCESS &&
+            match)
+            best = id - 1;
+        p = mosquitto_property_read_varint(
+            p, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, &id, true);
+    }
+    if (best != MQTT_NO_SUB)
+        return best;
+    for (unsigned i = 0; i < cfg->n_subs; i++)
+        if (mosquitto_topic_matches_sub(cfg->subs[i].topic, topic, &match) ==
+                MOSQ_ERR_SUCCESS &&
+            match)
+            return i;
+    return MQTT_NO_SUB;
+}

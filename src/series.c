@@ -1,0 +1,211 @@
+/*
+ * series.c - per-shard series registry with preallocated open addressing.
+ *
+ * Written here rather than taken from a library: the table must never
+ * allocate after start, must share one global limit across shards, and
+ * must keep each series' partial bucket next to its key; none of the common
+ * C hash tables (uthash, khash) allocates up front and stays put.
+ *
+ * Threads: one worker owns each table; series_table_init() and start-up
+ * loads run before the workers start. The shared series_limit is atomics.
+ *
+ * Invariants:
+ *   - index has a power-of-two size >= 2 * cap, so it is at most half full
+ *     and every probe sequence ends at a free slot.
+ *   - index slot = (hash >> 32) << 32 | (entry number + 1); 0 means free.
+ *   - entries[0..n) are in use; arena[0..arena_used) holds their keys.
+ *   - limit->count <= limit->max, except transiently inside series_add().
+ *
+ * Memory: series_table_init() allocates index, entries, arena and the dirty
+ * list; nothing else allocates.
+ */
+#include "series.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#define SERIES_MAX_CAP (1u << 26)
+
+static size_t index_slots(uint32_t cap)
+{
+    size_t slots = 16;
+
+    while (slots < (size_t) cap * 2)
+        slots <<= 1;
+    return slots;
+}
+
+size_t series_table_bytes(uint32_t cap, size_t arena_bytes)
+{
+    return index_slots(cap) * sizeof(uint64_t) +
+           (size_t) cap * (sizeof(struct series_entry) + sizeof(uint32_t)) +
+           arena_bytes;
+}
+
+int series_table_init(struct series_table *t, uint32_t cap,
+                      size_t arena_bytes, struct series_limit *limit)
+{
+    size_t slots;
+
+    memset(t, 0, sizeof(*t));
+    if (cap == 0 || cap > SERIES_MAX_CAP || arena_bytes > UINT32_MAX)
+        return -EINVAL;
+    slots = index_slots(cap);
+    t->index = calloc(slots, sizeof(*t->index));
+    t->entries = calloc(cap, sizeof(*t->entries));
+    t->dirty = calloc(cap, sizeof(*t->dirty));
+    t->arena = malloc(arena_bytes);
+    if (!t->index || !t->entries || !t->dirty || !t->arena) {
+        series_table_fini(t);
+        return -ENOMEM;
+    }
+    /* calloc'd pages may stay unmapped until written: touch them all now. */
+    memset(t->index, 0, slots * sizeof(*t->index));
+    memset(t->entries, 0, cap * sizeof(*t->entries));
+    memset(t->dirty, 0, cap * sizeof(*t->dirty));
+    memset(t->arena, 0, arena_bytes);
+    t->index_mask = (uint32_t) (slots - 1);
+    t->cap = cap;
+    t->arena_len = arena_bytes;
+    t->limit = limit;
+    return 0;
+}
+
+void series_table_fini(struct series_table *t)
+{
+    free(t->index);
+    free(t->entries);
+    free(t->dirty);
+    free(t->arena);
+    memset(t, 0, sizeof(*t));
+}
+
+uint64_t series_topic_hash(const char *topic, size_t len)
+{
+    return XXH3_64bits(topic, len);
+}
+
+static uint64_t key_hash(const char *topic, size_t topic_len,
+                         const char *field, size_t field_len)
+{
+    return XXH3_64bits_withSeed(field, field_len,
+                                XXH3_64bits(topic, topic_len));
+}
+
+static bool entry_matches(const struct series_table *t,
+                          const struct series_entry *e, const char *topic,
+                          size_t topic_len, const char *field,
+                          size_t field_len)
+{
+    const char *key = t->arena + e->key_off;
+
+    return e->topic_len == topic_len && e->field_len == field_len &&
+           memcmp(key, topic, topic_len) == 0 &&
+           memcmp(key + topic_len + 1, field, field_len) == 0;
+}
+
+/* Slot holding the key, or the free slot where it would go. */
+static uint32_t probe(const struct series_table *t, uint64_t h,
+                      const char *topic, size_t topic_len, const char *field,
+                      size_t field_len)
+{
+    uint64_t tag = h & 0xffffffff00000000u;
+    uint32_t i = (uint32_t) h & t->index_mask;
+
+    for (;;) {
+        uint64_t slot = t->index[i];
+        if (slot == 0)
+            return i;
+        if ((slot & 0xffffffff00000000u) == tag) {
+            const struct series_entry *e =
+                &t->entries[(uint32_t) slot - 1];
+            if (entry_matches(t, e, topic, topic_len, field, field_len))
+                return i;
+        }
+        i = (i + 1) & t->index_mask;
+    }
+}
+
+struct series_entry *series_find(struct series_table *t, const char *topic,
+                                 size_t topic_len, const char *field,
+                                 size_t field_len)
+{
+    uint64_t h = key_hash(topic, topic_len, field, field_len);
+    uint64_t slot =
+        t->index[probe(t, h, topic, topic_len, field, field_len)];
+
+    return slot ? &t->entries[(uint32_t) slot - 1] : NULL;
+}
+
+/* Takes one unit of the global limit; false when max_series is reached. */
+static bool limit_take(struct series_limit *l)
+{
+    /* Relaxed: the count is a budget, it orders no other memory. */
+    uint32_t old = atomic_fetch_add_explicit(&l->count, 1,
+                                             memory_order_relaxed);
+    if (old < l->max)
+        return true;
+    atomic_fetch_sub_explicit(&l->count, 1, memory_order_relaxed);
+    return false;
+}
+
+int series_add(struct series_table *t, const char *topic, size_t topic_len,
+               const char *field, size_t field_len, int64_t id,
+               struct series_entry **out)
+{
+    uint64_t h = key_hash(topic, topic_len, field, field_len);
+    uint32_t i = probe(t, h, topic, topic_len, field, field_len);
+    size_t need = topic_len + field_len + 2;
+    struct series_entry *e;
+
+    if (t->index[i] != 0) {
+        *out = &t->entries[(uint32_t) t->index[i] - 1];
+        return -EEXIST;
+    }
+    if (t->n == t->cap || t->arena_len - t->arena_used < need)
+        return -ENOSPC;
+    if (!limit_take(t->limit))
+        return -ENOSPC;
+    e = &t->entries[t->n];
+    memset(e, 0, sizeof(*e));
+    e->key_off = (uint32_t) t->arena_used;
+    e->topic_len = (uint32_t) topic_len;
+    e->field_len = (uint32_t) field_len;
+    memcpy(t->arena + t->arena_used, topic, topic_len);
+    t->arena[t->arena_used + topic_len] = '\0';
+    memcpy(t->arena + t->arena_used + topic_len + 1, field, field_len);
+    t->arena[t->arena_used + need - 1] = '\0';
+    t->arena_used += need;
+    if (id <= 0)
+        id = atomic_fetch_add_explicit(&t->limit->next_id, 1,
+                                       memory_order_relaxed);
+    e->id = id;
+    bucket_acc_reset(&e->partial);
+    t->n++;
+    t->index[i] = (h & 0xffffffff00000000u) | t->n;
+    *out = e;
+    return 0;
+}
+
+const char *series_topic(const struct series_table *t,
+                         const struct series_entry *e)
+{
+    return t->arena + e->key_off;
+}
+
+const char *series_field(const struct series_table *t,
+                         const struct series_entry *e)
+{
+    return t->arena + e->key_off + e->topic_len + 1;
+}
+
+void series_mark_dirty(struct series_table *t, struct series_entry *e)
+{
+    if (e->dirty)
+        return;
+    e->dirty = true;
+    t->dirty[t->n_dirty++] = (uint32_t) (e - t->entries);
+}

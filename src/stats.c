@@ -1,0 +1,77 @@
+/*
+ * stats.c - counter sums, names and the latency histogram.
+ *
+ * Threads: see stats.h. Memory: none.
+ */
+#include "stats.h"
+
+#include <math.h>
+
+static const char *const counter_names[STAT__COUNT] = {
+    [STAT_RECEIVED] = "received",
+    [STAT_DECODED] = "decoded",
+    [STAT_SAMPLES] = "samples",
+    [STAT_DROPPED_OVERFLOW] = "dropped_overflow",
+    [STAT_DROPPED_OVERSIZE] = "dropped_oversize",
+    [STAT_DROPPED_INVALID] = "dropped_invalid",
+    [STAT_DROPPED_SERIES_LIMIT] = "dropped_series_limit",
+    [STAT_LATE] = "late",
+    [STAT_CLOCK_SKEW] = "clock_skew",
+    [STAT_SKIPPED_VALUES] = "skipped_values",
+    [STAT_PAUSED_MS] = "paused_ms",
+    [STAT_ROWS_WRITTEN] = "rows_written",
+    [STAT_COMMITS] = "commits",
+    [STAT_COMMIT_RETRIES] = "commit_retries",
+};
+
+void stats_accumulate(struct stats_snapshot *out,
+                      const struct stats_counters *c)
+{
+    for (unsigned k = 0; k < STAT__COUNT; k++)
+        out->v[k] += atomic_load_explicit(&c->v[k], memory_order_relaxed);
+}
+
+const char *stats_counter_name(enum stats_counter k)
+{
+    return (unsigned) k < STAT__COUNT ? counter_names[k] : "?";
+}
+
+void histo_reset(struct histo *h)
+{
+    h->n = 0;
+    for (unsigned i = 0; i < HISTO_BUCKETS; i++)
+        h->bucket[i] = 0;
+}
+
+/* Bucket i covers [2^(i/8) - 1, 2^((i+1)/8) - 1) ms, roughly 9 % wide. */
+static unsigned histo_index(uint64_t ms)
+{
+    double x = log2((double) ms + 1.0) * 8.0;
+    unsigned i = (unsigned) x;
+
+    return i < HISTO_BUCKETS ? i : HISTO_BUCKETS - 1;
+}
+
+void histo_add(struct histo *h, uint64_t ms, uint64_t weight)
+{
+    h->bucket[histo_index(ms)] += weight;
+    h->n += weight;
+}
+
+double histo_quantile(const struct histo *h, double q)
+{
+    uint64_t want;
+    uint64_t seen = 0;
+
+    if (h->n == 0)
+        return 0;
+    want = (uint64_t) ceil(q * (double) h->n);
+    if (want == 0)
+        want = 1;
+    for (unsigned i = 0; i < HISTO_BUCKETS; i++) {
+        seen += h->bucket[i];
+        if (seen >= want)
+            return exp2((double) (i + 1) / 8.0) - 1.0;
+    }
+    return exp2((double) HISTO_BUCKETS / 8.0) - 1.0;
+}

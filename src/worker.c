@@ -1,0 +1,448 @@
+/*
+ * worker.c - a shard's thread: ingress records -> samples -> partial
+ * buckets -> egress records.
+ *
+ * Threads: the worker thread runs worker_main(); the loop thread calls
+ * worker_push() (producer of the ingress ring) and worker_request_stop();
+ * the writer consumes the egress ring and signals space_ev.
+ *
+ * Invariants:
+ *   - An EGRESS_SERIES record for a series precedes every record that
+ *     names its id in the same egress ring, so the writer inserts the
+ *     series row first.
+ *   - A series' partial holds samples of one finest bucket (bucket_ms);
+ *     a sample for another bucket first hands the partial off.
+ *   - Every dirty partial is handed off within commit_interval_ms of its
+ *     first sample, and at stop.
+ *   - The egress ring is never skipped: when it is full the worker waits
+ *     for the writer, so the ingress ring fills and the loop stops reading
+ *     (backpressure instead of loss).
+ *
+ * Memory: worker_init() allocates the rings, the registry, the decode
+ * scratch and the tags buffer. worker_main() allocates nothing.
+ */
+#include "worker.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "tags.h"
+#include "thread.h"
+
+#define WORKER_BATCH         256  /* records between releases/checks */
+#define WORKER_IDLE_WAIT_MS  1000 /* sleep bound when nothing is dirty */
+#define WORKER_SPACE_WAIT_MS 100
+
+size_t worker_record_bytes(size_t topic_len, size_t payload_len)
+{
+    return sizeof(struct ingress_rec) + topic_len + payload_len + 2;
+}
+
+size_t worker_egress_bytes(const struct config *cfg)
+{
+    /* Room for a few batches of partials, and at least 1 MiB so the
+     * largest series record (64 KiB topic + tags) is well under a quarter. */
+    size_t want = (size_t) cfg->store.batch_rows * 2 *
+                  (sizeof(struct egress_partial) + 8);
+    size_t bytes = 1u << 20;
+
+    while (bytes < want && bytes < (1u << 30))
+        bytes <<= 1;
+    return bytes;
+}
+
+size_t worker_bytes(const struct worker_shared *sh)
+{
+    size_t ring = 4096;
+
+    while (ring < sh->cfg->pipeline.ring_bytes)
+        ring <<= 1;
+    return ring + sh->egress_bytes +
+           series_table_bytes(sh->series_cap, sh->arena_bytes) +
+           sizeof(struct decode_out) + WORKER_TAGS_MAX;
+}
+
+int worker_init(struct worker *w, unsigned index,
+                const struct worker_shared *sh)
+{
+    int err;
+
+    memset(w, 0, sizeof(*w));
+    w->index = index;
+    w->cfg = sh->cfg;
+    w->writer_ev = sh->writer_ev;
+    w->loop_wake = sh->loop_wake;
+    w->loop_paused = sh->loop_paused;
+    w->finest_ms = (int64_t) sh->cfg->aggregate.resolutions_s[0] * 1000;
+    event_init(&w->ingress_ev);
+    event_init(&w->space_ev);
+    ratelimit_init(&w->rl_invalid, 10000, 5);
+    ratelimit_init(&w->rl_series, 60000, 3);
+    err = ring_init(&w->ingress, (size_t) sh->cfg->pipeline.ring_bytes);
+    if (err == 0)
+        err = ring_init(&w->egress, sh->egress_bytes);
+    if (err == 0)
+        err = series_table_init(&w->series, sh->series_cap,
+                                sh->arena_bytes, sh->limit);
+    if (err == 0) {
+        w->dec = calloc(1, sizeof(*w->dec));
+        w->tags = calloc(1, WORKER_TAGS_MAX);
+        if (!w->dec || !w->tags)
+            err = -ENOMEM;
+    }
+    if (err < 0)
+        worker_fini(w);
+    return err;
+}
+
+void worker_fini(struct worker *w)
+{
+    ring_fini(&w->ingress);
+    ring_fini(&w->egress);
+    series_table_fini(&w->series);
+    free(w->dec);
+    free(w->tags);
+    w->dec = NULL;
+    w->tags = NULL;
+}
+
+int worker_load_series(struct worker *w, int64_t id, const char *topic,
+                       const char *field)
+{
+    struct series_entry *e;
+
+    return series_add(&w->series, topic, strlen(topic), field,
+                      strlen(field), id, &e);
+}
+
+int worker_push(struct worker *w, int64_t recv_ms, unsigned sub_index,
+                const char *topic, size_t topic_len, const void *payload,
+                size_t payload_len)
+{
+    size_t len = worker_record_bytes(topic_len, payload_len);
+    struct ingress_rec *r;
+
+    ASSERT_THREAD(THREAD_LOOP);
+    if (len > ring_max_record(&w->ingress))
+        return -EMSGSIZE;
+    r = ring_reserve(&w->ingress, len);
+    if (r == NULL)
+        return -ENOSPC;
+    r->recv_ms = recv_ms;
+    r->sub_index = sub_index;
+    r->topic_len = (uint32_t) topic_len;
+    r->payload_len = (uint32_t) payload_len;
+    r->reserved = 0;
+    memcpy(r->data, topic, topic_len);
+    r->data[topic_len] = '\0';
+    memcpy(r->data + topic_len + 1, payload, payload_len);
+    r->data[topic_len + 1 + payload_len] = '\0';
+    ring_commit(&w->ingress);
+    event_signal(&w->ingress_ev);
+    return 0;
+}
+
+/* Reserves egress space, waiting for the writer while the ring is full. */
+static void *egress_reserve(struct worker *w, size_t len)
+{
+    void *p;
+
+    while ((p = ring_reserve(&w->egress, len)) == NULL) {
+        uint32_t seq = event_prepare(&w->space_ev);
+        p = ring_reserve(&w->egress, len);
+        if (p != NULL) {
+            event_cancel(&w->space_ev);
+            break;
+        }
+        event_signal(w->writer_ev);
+        event_wait(&w->space_ev, seq, WORKER_SPACE_WAIT_MS);
+        event_cancel(&w->space_ev);
+    }
+    return p;
+}
+
+static void egress_commit(struct worker *w)
+{
+    ring_commit(&w->egress);
+    event_signal(w->writer_ev);
+}
+
+/* Hands e's partial to the writer and empties it; e stays dirty-listed. */
+static void hand_off(struct worker *w, struct series_entry *e)
+{
+    struct egress_partial *p;
+
+    if (e->partial.count == 0)
+        return;
+    p = egress_reserve(w, sizeof(*p));
+    p->kind = EGRESS_PARTIAL;
+    p->reserved = 0;
+    p->series_id = e->id;
+    p->bucket_ms = e->bucket_ms;
+    p->first_recv_ms = e->first_recv_ms;
+    p->acc = e->partial;
+    egress_commit(w);
+    bucket_acc_reset(&e->partial);
+}
+
+/* Hands off every dirty partial (the commit_interval_ms cadence, and stop). */
+static void flush_all(struct worker *w)
+{
+    struct series_table *t = &w->series;
+
+    for (uint32_t i = 0; i < t->n_dirty; i++) {
+        struct series_entry *e = &t->entries[t->dirty[i]];
+        hand_off(w, e);
+        e->dirty = false;
+    }
+    t->n_dirty = 0;
+}
+
+static void emit_series(struct worker *w, const struct series_entry *e,
+                        const char *tags, size_t tags_len, int64_t now_ms)
+{
+    size_t len = sizeof(struct egress_series) + e->topic_len +
+                 e->field_len + tags_len + 3;
+    struct egress_series *s = egress_reserve(w, len);
+
+    s->kind = EGRESS_SERIES;
+    s->topic_len = e->topic_len;
+    s->field_len = e->field_len;
+    s->tags_len = (uint32_t) tags_len;
+    s->id = e->id;
+    s->created_ms = now_ms;
+    memcpy(s->text, series_topic(&w->series, e), e->topic_len + 1);
+    memcpy(s->text + e->topic_len + 1, series_field(&w->series, e),
+           e->field_len + 1);
+    memcpy(s->text + e->topic_len + e->field_len + 2, tags, tags_len);
+    s->text[e->topic_len + e->field_len + 2 + tags_len] = '\0';
+    egress_commit(w);
+}
+
+/* Finds or creates the series of one sample; NULL when the limit refuses. */
+static struct series_entry *lookup_series(struct worker *w,
+                                          const struct ingress_rec *r,
+                                          const struct decode_sample *s)
+{
+    const struct config_sub *sub = &w->cfg->subs[r->sub_index];
+    struct series_entry *e;
+    int n;
+
+    e = series_find(&w->series, r->data, r->topic_len, s->field,
+                    s->field_len);
+    if (SP_LIKELY(e != NULL))
+        return e;
+    if (series_add(&w->series, r->data, r->topic_len, s->field,
+                   s->field_len, 0, &e) < 0) {
+        log_ratelimited(&w->rl_series, LOG_WARNING,
+                        "series: limit of %u series reached, samples of "
+                        "new series on %.200s are dropped",
+                        w->cfg->pipeline.max_series, r->data);
+        return NULL;
+    }
+    n = tags_build(sub->topic_tags, r->data, r->topic_len, s->tags,
+                   s->tags_len, w->tags, WORKER_TAGS_MAX);
+    emit_series(w, e, w->tags, n > 0 ? (size_t) n : 0, clock_now_ms());
+    return e;
+}
+
+static void emit_raw(struct worker *w, int64_t id, int64_t ts_ms, double v)
+{
+    struct egress_sample *s = egress_reserve(w, sizeof(*s));
+
+    s->kind = EGRESS_SAMPLE;
+    s->reserved = 0;
+    s->series_id = id;
+    s->ts_ms = ts_ms;
+    s->value = v;
+    egress_commit(w);
+}
+
+/* The sample's time: the payload's when given and plausible. */
+static int64_t sample_time(struct worker *w, const struct ingress_rec *r,
+                           const struct decode_sample *s)
+{
+    int64_t skew;
+
+    if (s->ts_ms == DECODE_NO_TIME)
+        return r->recv_ms;
+    skew = s->ts_ms > r->recv_ms ? s->ts_ms - r->recv_ms
+                                 : r->recv_ms - s->ts_ms;
+    if ((uint64_t) skew > w->cfg->aggregate.max_clock_skew_ms) {
+        stats_add(&w->stats, STAT_CLOCK_SKEW, 1);
+        return r->recv_ms;
+    }
+    return s->ts_ms;
+}
+
+/* Adds one sample to its series' partial. Returns false when refused. */
+static bool add_sample(struct worker *w, const struct ingress_rec *r,
+                       const struct decode_sample *s)
+{
+    struct series_entry *e = lookup_series(w, r, s);
+    int64_t ts;
+    int64_t b;
+
+    if (e == NULL)
+        return false;
+    ts = sample_time(w, r, s);
+    b = bucket_start_ms(ts, w->finest_ms);
+    if (e->partial.count > 0 && e->bucket_ms != b)
+        hand_off(w, e);
+    if (e->partial.count == 0) {
+        e->bucket_ms = b;
+        e->first_recv_ms = r->recv_ms;
+    }
+    bucket_acc_add(&e->partial, ts, s->value);
+    series_mark_dirty(&w->series, e);
+    if (b + w->finest_ms + (int64_t) w->cfg->aggregate.allowed_lateness_ms <
+        r->recv_ms)
+        stats_add(&w->stats, STAT_LATE, 1);
+    if (w->cfg->store.raw_samples)
+        emit_raw(w, e->id, ts, s->value);
+    return true;
+}
+
+static void count_invalid(struct worker *w, const struct ingress_rec *r,
+                          enum decode_status st)
+{
+    stats_add(&w->stats, STAT_DROPPED_INVALID, 1);
+    log_ratelimited(&w->rl_invalid, LOG_WARNING,
+                    "decode: %s on %.200s (%u bytes, subscription %s)",
+                    decode_status_str(st), r->data, r->payload_len,
+                    w->cfg->subs[r->sub_index].name);
+}
+
+/* One message: decode, then add every sample. */
+static void process(struct worker *w, const struct ingress_rec *r)
+{
+    const struct config_sub *sub = &w->cfg->subs[r->sub_index];
+    const char *payload = r->data + r->topic_len + 1;
+    enum decode_status st;
+    unsigned kept = 0;
+
+    st = decode_payload(sub, payload, r->payload_len, w->dec);
+    if (w->dec->skipped > 0)
+        stats_add(&w->stats, STAT_SKIPPED_VALUES, w->dec->skipped);
+    if (st != DECODE_OK) {
+        count_invalid(w, r, st);
+        return;
+    }
+    for (unsigned i = 0; i < w->dec->n; i++)
+        kept += add_sample(w, r, &w->dec->samples[i]) ? 1u : 0u;
+    if (kept > 0) {
+        stats_add(&w->stats, STAT_DECODED, 1);
+        stats_add(&w->stats, STAT_SAMPLES, kept);
+    } else {
+        stats_add(&w->stats, STAT_DROPPED_SERIES_LIMIT, 1);
+    }
+}
+
+/* Tells the loop when its paused ring has drained enough to read again. */
+static void maybe_wake_loop(struct worker *w)
+{
+    /* Pairs with the fence in the loop's pause_reading(): the loop stores
+     * paused then reads our tail; we store tail (ring_release) then read
+     * paused. With a full fence on both sides one of us sees the other,
+     * so a pause can never outlive a drained ring. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(w->loop_paused, memory_order_relaxed) &&
+        ring_free_bytes(&w->ingress) >= w->ingress.cap / 2)
+        uv_async_send(w->loop_wake);
+}
+
+/* Processes up to WORKER_BATCH records. Returns how many. */
+static unsigned drain_batch(struct worker *w)
+{
+    size_t cur = ring_cursor(&w->ingress);
+    const struct ingress_rec *r;
+    unsigned n = 0;
+    size_t len;
+
+    while (n < WORKER_BATCH &&
+           (r = ring_next(&w->ingress, &cur, &len)) != NULL) {
+        process(w, r);
+        n++;
+    }
+    if (n > 0) {
+        ring_release(&w->ingress, cur);
+        maybe_wake_loop(w);
+    }
+    return n;
+}
+
+static void maybe_flush(struct worker *w, uint64_t now)
+{
+    if (now < w->next_flush_ms)
+        return;
+    flush_all(w);
+    w->next_flush_ms = now + w->cfg->store.commit_interval_ms;
+}
+
+/* Sleeps until a record arrives, the next flush is due, or a stop. */
+static void idle_wait(struct worker *w, uint64_t now)
+{
+    uint64_t wait = w->series.n_dirty > 0 && w->next_flush_ms > now
+                        ? w->next_flush_ms - now
+                        : WORKER_IDLE_WAIT_MS;
+    uint32_t seq = event_prepare(&w->ingress_ev);
+
+    if (ring_is_empty(&w->ingress) &&
+        !atomic_load_explicit(&w->stop, memory_order_acquire))
+        event_wait(&w->ingress_ev, seq, (uint32_t) wait);
+    event_cancel(&w->ingress_ev);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    char name[16];
+
+    snprintf(name, sizeof(name), "sp-worker-%u", w->index);
+    thread_set_role(THREAD_WORKER, name);
+    w->next_flush_ms = clock_mono_ms() + w->cfg->store.commit_interval_ms;
+    for (;;) {
+        uint64_t now = clock_mono_ms();
+        unsigned n = drain_batch(w);
+        atomic_store_explicit(&w->heartbeat_ms, now, memory_order_relaxed);
+        maybe_flush(w, now);
+        if (n > 0)
+            continue;
+        /* Acquire: pairs with the loop's release in worker_request_stop();
+         * the loop pushed its last record before, so an empty ring now is
+         * final. */
+        if (atomic_load_explicit(&w->stop, memory_order_acquire) &&
+            ring_is_empty(&w->ingress))
+            break;
+        idle_wait(w, now);
+    }
+    flush_all(w);
+    /* Release: every egress record above is visible before done. */
+    atomic_store_explicit(&w->done, true, memory_order_release);
+    event_signal(w->writer_ev);
+    return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+    int err = thread_start(&w->thread, worker_main, w);
+
+    w->started = err == 0;
+    return err;
+}
+
+void worker_request_stop(struct worker *w)
+{
+    atomic_store_explicit(&w->stop, true, memory_order_release);
+    event_signal(&w->ingress_ev);
+}
+
+void worker_join(struct worker *w)
+{
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    w->started = false;
+}

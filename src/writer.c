@@ -1,0 +1,419 @@
+/*
+ * writer.c - batches egress records into SQLite transactions.
+ *
+ * Threads: the writer thread runs writer_main(); workers produce into the
+ * egress rings and signal wr->ev; the loop reads the shared atomics.
+ *
+ * A batch is read in place: the writer walks each egress ring with its own
+ * cursor, applies the records inside one transaction, and releases the
+ * ring space only after COMMIT succeeded. A failed batch (database locked,
+ * disk full, I/O error) is rolled back and tried again from the same
+ * records, so nothing is lost; meanwhile the rings fill up and the workers,
+ * then the loop, stop taking more (backpressure to the broker).
+ *
+ * Invariants:
+ *   - Ring space is released only for records of a committed transaction.
+ *   - A transaction holds at most batch_rows records.
+ *   - The writer ends only after every worker is done and every egress
+ *     ring is empty (or once the store is lost for good: wr->fatal).
+ *
+ * Memory: none after start; SQLite's own is capped by store_open().
+ */
+#include "writer.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clock.h"
+#include "log.h"
+#include "thread.h"
+
+#define WRITER_MAX_RINGS      64
+#define WRITER_IDLE_WAIT_MS   1000
+#define WRITER_RETENTION_MS   1000
+#define WRITER_RETENTION_ROWS 2000
+#define WRITER_FATAL_AFTER    5 /* consecutive failures of a lost store */
+
+void writer_init(struct writer *wr)
+{
+    event_init(&wr->ev);
+    histo_reset(&wr->latency);
+    ratelimit_init(&wr->rl_err, 10000, 3);
+    atomic_init(&wr->heartbeat_ms, 0);
+    atomic_init(&wr->fatal, 0);
+    atomic_init(&wr->p50_us, 0);
+    atomic_init(&wr->p99_us, 0);
+    atomic_init(&wr->stall_for_test, false);
+}
+
+static int apply_series(struct writer *wr, const struct egress_series *s)
+{
+    const char *field = s->text + s->topic_len + 1;
+    const char *tags = s->tags_len ? field + s->field_len + 1 : NULL;
+    int rc = store_insert_series(wr->store, s->id, s->text, s->topic_len,
+                                 field, s->field_len, tags, s->tags_len,
+                                 s->created_ms);
+
+    if (rc == -EEXIST) {
+        /* Another program added this series behind our back; its rollups
+         * still land under our id. Not worth failing the batch for. */
+        log_ratelimited(&wr->rl_err, LOG_ERR,
+                        "writer: series %.200s/%.100s exists with another "
+                        "id in the store",
+                        s->text, field);
+        return 0;
+    }
+    return rc;
+}
+
+static int apply(struct writer *wr, const void *rec)
+{
+    uint32_t kind;
+
+    memcpy(&kind, rec, sizeof(kind));
+    switch (kind) {
+    case EGRESS_SERIES:
+        return apply_series(wr, rec);
+    case EGRESS_PARTIAL: {
+        const struct egress_partial *p = rec;
+        return store_merge_partial(wr->store, p->series_id, p->bucket_ms,
+                                   &p->acc);
+    }
+    case EGRESS_SAMPLE: {
+        const struct egress_sample *s = rec;
+        return store_insert_sample(wr->store, s->series_id, s->ts_ms,
+                                   s->value);
+    }
+    default:
+        assert(!"unknown egress record");
+        return -EINVAL;
+    }
+}
+
+/* Applies up to batch_rows records from the rings; cur[] gets the ends. */
+static int apply_rings(struct writer *wr, size_t *cur, unsigned *rows)
+{
+    unsigned limit = wr->cfg->store.batch_rows;
+
+    *rows = 0;
+    for (unsigned k = 0; k < wr->n_workers; k++) {
+        unsigned i = (wr->first_ring + k) % wr->n_workers;
+        struct ring *r = &wr->workers[i].egress;
+        const void *rec;
+        size_t len;
+        cur[i] = ring_cursor(r);
+        while (*rows < limit && (rec = ring_next(r, &cur[i], &len))) {
+            int rc = apply(wr, rec);
+            if (rc < 0)
+                return rc;
+            (*rows)++;
+        }
+    }
+    return 0;
+}
+
+/* COMMIT, retrying while a reader or another writer holds a lock. */
+static int commit_retry(struct writer *wr)
+{
+    uint32_t wait_ms = 10;
+    int rc;
+
+    while ((rc = store_commit(wr->store)) == -EBUSY) {
+        stats_add(&wr->stats, STAT_COMMIT_RETRIES, 1);
+        uint32_t seq = event_prepare(&wr->ev);
+        event_wait(&wr->ev, seq, wait_ms);
+        event_cancel(&wr->ev);
+        atomic_store_explicit(&wr->heartbeat_ms, clock_mono_ms(),
+                              memory_order_relaxed);
+        wait_ms = wait_ms < 500 ? wait_ms * 2 : 1000;
+    }
+    return rc;
+}
+
+/* After COMMIT: latency of what was committed, then free the space. */
+static void release_rings(struct writer *wr, const size_t *cur)
+{
+    int64_t now = clock_now_ms();
+
+    for (unsigned i = 0; i < wr->n_workers; i++) {
+        struct ring *r = &wr->workers[i].egress;
+        size_t c = ring_cursor(r);
+        const void *rec;
+        size_t len;
+        while (c != cur[i] && (rec = ring_next(r, &c, &len))) {
+            const struct egress_partial *p = rec;
+            if (p->kind == EGRESS_PARTIAL && now >= p->first_recv_ms)
+                histo_add(&wr->latency, (uint64_t) (now - p->first_recv_ms),
+                          p->acc.count);
+        }
+        ring_release(r, cur[i]);
+        event_signal(&wr->workers[i].space_ev);
+    }
+}
+
+/* One transaction. Returns rows committed, or -errno (batch kept). */
+static int write_batch(struct writer *wr)
+{
+    size_t cur[WRITER_MAX_RINGS];
+    unsigned rows;
+    int rc;
+
+    rc = store_begin(wr->store);
+    if (rc < 0)
+        return rc;
+    rc = apply_rings(wr, cur, &rows);
+    if (rc == 0)
+        rc = commit_retry(wr);
+    if (rc < 0) {
+        store_rollback(wr->store);
+        return rc;
+    }
+    release_rings(wr, cur);
+    wr->first_ring = (wr->first_ring + 1) % wr->n_workers;
+    stats_add(&wr->stats, STAT_ROWS_WRITTEN, rows);
+    stats_add(&wr->stats, STAT_COMMITS, 1);
+    return (int) rows;
+}
+
+static bool rings_empty(const struct writer *wr)
+{
+    for (unsigned i = 0; i < wr->n_workers; i++)
+        if (!ring_is_empty(&wr->workers[i].egress))
+            return false;
+    return true;
+}
+
+static bool workers_done(const struct writer *wr)
+{
+    for (unsigned i = 0; i < wr->n_workers; i++)
+        /* Acquire: pairs with the worker's release of done. */
+        if (!atomic_load_explicit(&wr->workers[i].done,
+                                  memory_order_acquire))
+            return false;
+    return true;
+}
+
+static void set_fatal(struct writer *wr, int err)
+{
+    atomic_store_explicit(&wr->fatal, err, memory_order_release);
+    uv_async_send(wr->loop_wake);
+}
+
+/* A batch failed: wait before trying again; give up on a lost store. */
+static void on_failure(struct writer *wr, int err)
+{
+    uint32_t wait_ms;
+    uint32_t seq;
+
+    if (err == -EBUSY) {
+        stats_add(&wr->stats, STAT_COMMIT_RETRIES, 1);
+        wait_ms = 20;
+    } else if (err == -ENOSPC) {
+        log_ratelimited(&wr->rl_err, LOG_ERR,
+                        "store: disk full: batch kept, retrying; ingestion "
+                        "is paused until space returns");
+        wait_ms = 1000;
+    } else {
+        wr->failures++;
+        log_err_errno(err, "store: write failed (%u of %u before giving up)",
+                      wr->failures, WRITER_FATAL_AFTER);
+        if (wr->failures >= WRITER_FATAL_AFTER) {
+            set_fatal(wr, err);
+            return;
+        }
+        wait_ms = 200u << wr->failures;
+    }
+    seq = event_prepare(&wr->ev);
+    event_wait(&wr->ev, seq, wait_ms);
+    event_cancel(&wr->ev);
+}
+
+/* Sum of every thread's counters, as one ingest_stats row. */
+static void fill_row(struct writer *wr, struct store_stats_row *row)
+{
+    struct stats_snapshot snap;
+
+    memset(&snap, 0, sizeof(snap));
+    for (unsigned i = 0; i < wr->n_all_stats; i++)
+        stats_accumulate(&snap, wr->all_stats[i]);
+    row->ts_ms = clock_now_ms();
+    row->received = snap.v[STAT_RECEIVED];
+    row->decoded = snap.v[STAT_DECODED];
+    row->samples = snap.v[STAT_SAMPLES];
+    row->dropped_overflow = snap.v[STAT_DROPPED_OVERFLOW];
+    row->dropped_oversize = snap.v[STAT_DROPPED_OVERSIZE];
+    row->dropped_invalid = snap.v[STAT_DROPPED_INVALID];
+    row->dropped_series_limit = snap.v[STAT_DROPPED_SERIES_LIMIT];
+    row->late = snap.v[STAT_LATE];
+    row->clock_skew = snap.v[STAT_CLOCK_SKEW];
+    row->series = atomic_load_explicit(&wr->limit->count,
+                                       memory_order_relaxed);
+    row->paused_ms = snap.v[STAT_PAUSED_MS];
+}
+
+/* Publishes the interval's latency percentiles and writes the row. */
+static void write_stats(struct writer *wr)
+{
+    struct store_stats_row row;
+    double p50 = histo_quantile(&wr->latency, 0.50);
+    double p99 = histo_quantile(&wr->latency, 0.99);
+    int rc;
+
+    atomic_store_explicit(&wr->p50_us, (uint64_t) (p50 * 1000),
+                          memory_order_relaxed);
+    atomic_store_explicit(&wr->p99_us, (uint64_t) (p99 * 1000),
+                          memory_order_relaxed);
+    histo_reset(&wr->latency);
+    fill_row(wr, &row);
+    row.commit_p50_ms = p50;
+    row.commit_p99_ms = p99;
+    rc = store_begin(wr->store);
+    if (rc == 0)
+        rc = store_insert_stats(wr->store, &row);
+    if (rc == 0)
+        rc = commit_retry(wr);
+    if (rc < 0)
+        store_rollback(wr->store);
+}
+
+/* One small step of retention per second, so no commit stalls ingestion. */
+static void retention_step(struct writer *wr)
+{
+    unsigned deleted = 0;
+    int rc;
+
+    rc = store_begin(wr->store);
+    if (rc == 0)
+        rc = store_retention_step(wr->store, clock_now_ms(),
+                                  WRITER_RETENTION_ROWS, &deleted);
+    if (rc == 0)
+        rc = commit_retry(wr);
+    if (rc < 0) {
+        store_rollback(wr->store);
+        return;
+    }
+    /* Give freed pages back to the file system a little at a time. */
+    if (deleted > 0 && store_vacuum_step(wr->store, 256) < 0)
+        log_debug("store: incremental vacuum skipped");
+}
+
+/* The file we write must still be the one we opened (not deleted or
+ * replaced): SQLite would go on writing to an unlinked inode. */
+static void check_file(struct writer *wr)
+{
+    struct stat sb;
+
+    if (stat(wr->cfg->store.path, &sb) < 0) {
+        log_err("store: %s is gone: %s", wr->cfg->store.path,
+                strerror(errno));
+        set_fatal(wr, -ENOENT);
+    } else if (sb.st_ino != wr->file_ino || sb.st_dev != wr->file_dev) {
+        log_err("store: %s was replaced by another file",
+                wr->cfg->store.path);
+        set_fatal(wr, -ESTALE);
+    }
+}
+
+static void maint_start(struct writer *wr)
+{
+    struct stat sb;
+    uint64_t now = clock_mono_ms();
+
+    if (stat(wr->cfg->store.path, &sb) == 0) {
+        wr->file_ino = sb.st_ino;
+        wr->file_dev = sb.st_dev;
+    }
+    wr->next_stats_ms = wr->cfg->log.stats_interval_s
+                            ? now + wr->cfg->log.stats_interval_s * 1000ull
+                            : UINT64_MAX;
+    wr->next_retention_ms = now + WRITER_RETENTION_MS;
+}
+
+static void maint_run(struct writer *wr, uint64_t now)
+{
+    if (now >= wr->next_stats_ms) {
+        write_stats(wr);
+        wr->next_stats_ms = now + wr->cfg->log.stats_interval_s * 1000ull;
+    }
+    if (now >= wr->next_retention_ms) {
+        check_file(wr);
+        retention_step(wr);
+        wr->next_retention_ms = now + WRITER_RETENTION_MS;
+    }
+}
+
+/* At a clean stop: one last ingest_stats row with the final counters. */
+static void maint_final(struct writer *wr)
+{
+    if (atomic_load_explicit(&wr->fatal, memory_order_acquire) == 0)
+        write_stats(wr);
+}
+
+static void idle_wait(struct writer *wr, uint64_t now)
+{
+    uint64_t next = wr->next_stats_ms < wr->next_retention_ms
+                        ? wr->next_stats_ms
+                        : wr->next_retention_ms;
+    uint64_t wait = next > now ? next - now : 0;
+    uint32_t seq;
+
+    if (wait > WRITER_IDLE_WAIT_MS)
+        wait = WRITER_IDLE_WAIT_MS;
+    seq = event_prepare(&wr->ev);
+    if (rings_empty(wr) && !workers_done(wr))
+        event_wait(&wr->ev, seq, (uint32_t) wait);
+    event_cancel(&wr->ev);
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *wr = arg;
+
+    thread_set_role(THREAD_WRITER, "sp-writer");
+    maint_start(wr);
+    while (atomic_load_explicit(&wr->fatal, memory_order_acquire) == 0) {
+        uint64_t now = clock_mono_ms();
+        bool done;
+        if (atomic_load_explicit(&wr->stall_for_test, memory_order_relaxed)) {
+            idle_wait(wr, now);
+            continue;
+        }
+        atomic_store_explicit(&wr->heartbeat_ms, now, memory_order_relaxed);
+        /* Read done before looking at the rings: a worker's last records
+         * are visible once its done flag is. */
+        done = workers_done(wr);
+        if (!rings_empty(wr)) {
+            int rc = write_batch(wr);
+            if (rc < 0)
+                on_failure(wr, rc);
+            else
+                wr->failures = 0;
+            continue;
+        }
+        if (done)
+            break;
+        maint_run(wr, now);
+        idle_wait(wr, now);
+    }
+    maint_final(wr);
+    return NULL;
+}
+
+int writer_start(struct writer *wr)
+{
+    int err;
+
+    assert(wr->n_workers > 0 && wr->n_workers <= WRITER_MAX_RINGS);
+    err = thread_start(&wr->thread, writer_main, wr);
+    wr->started = err == 0;
+    return err;
+}
+
+void writer_join(struct writer *wr)
+{
+    if (wr->started)
+        pthread_join(wr->thread, NULL);
+    wr->started = false;
+}

@@ -1,0 +1,291 @@
+/*
+ * spawn.c - daemon processes for integration tests (see spawn.h).
+ *
+ * Threads: the test's main thread only. Memory: test code, allocates freely.
+ */
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+extern char **environ;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *spawn_binary(void)
+{
+    const char *b = getenv("SP_DAEMON");
+
+    return b && *b ? b : "build/debug/sensorpipe";
+}
+
+int spawn_init(struct spawn *s)
+{
+    struct sockaddr_un sa;
+
+    memset(s, 0, sizeof(*s));
+    s->pid = -1;
+    snprintf(s->dir, sizeof(s->dir), "/tmp/sp-test-XXXXXX");
+    if (mkdtemp(s->dir) == NULL)
+        return -errno;
+    snprintf(s->conf_path, sizeof(s->conf_path), "%s/sp.conf", s->dir);
+    snprintf(s->db_path, sizeof(s->db_path), "%s/sp.db", s->dir);
+    snprintf(s->log_path, sizeof(s->log_path), "%s/sp.log", s->dir);
+    snprintf(s->notify_path, sizeof(s->notify_path), "%s/notify", s->dir);
+    s->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s->notify_fd < 0)
+        return -errno;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(s->notify_path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    memcpy(sa.sun_path, s->notify_path, strlen(s->notify_path) + 1);
+    if (bind(s->notify_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+        return -errno;
+    return 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL)
+        return -errno;
+    fputs(text, f);
+    return fclose(f) == 0 ? 0 : -errno;
+}
+
+static void child(struct spawn *s, const char *const *env)
+{
+    char notify[256];
+    int fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+    if (fd >= 0) {
+        dup2(fd, 2);
+        dup2(fd, 1);
+    }
+    snprintf(notify, sizeof(notify), "NOTIFY_SOCKET=%s", s->notify_path);
+    putenv(notify);
+    unsetenv("JOURNAL_STREAM");
+    for (size_t i = 0; env && env[i]; i++)
+        putenv((char *) (uintptr_t) env[i]);
+    execl(spawn_binary(), "sensorpipe", "-c", s->conf_path, (char *) NULL);
+    fprintf(stderr, "spawn: exec %s: %s\n", spawn_binary(), strerror(errno));
+    _exit(127);
+}
+
+int spawn_start(struct spawn *s, const char *conf_text,
+                const char *const *env)
+{
+    int rc = write_file(s->conf_path, conf_text);
+
+    if (rc < 0)
+        return rc;
+    s->pid = fork();
+    if (s->pid < 0)
+        return -errno;
+    if (s->pid == 0)
+        child(s, env);
+    return 0;
+}
+
+/* Reads every pending datagram into notes. */
+static void drain_notes(struct spawn *s)
+{
+    char buf[4096];
+    ssize_t n;
+
+    while ((n = recv(s->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >
+           0) {
+        size_t len = (size_t) n;
+        if (s->notes_len + len + 2 >= sizeof(s->notes))
+            s->notes_len = 0; /* keep the newest; tests wait for new ones */
+        memcpy(s->notes + s->notes_len, buf, len);
+        s->notes_len += len;
+        s->notes[s->notes_len++] = '\n';
+        s->notes[s->notes_len] = '\0';
+    }
+}
+
+int spawn_wait_notify(struct spawn *s, const char *needle, int timeout_ms)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+
+    for (;;) {
+        struct pollfd p = {.fd = s->notify_fd, .events = POLLIN};
+        int64_t left;
+        drain_notes(s);
+        if (s->notes_len && strstr(s->notes, needle))
+            return 0;
+        left = deadline - mono_ms();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        (void) poll(&p, 1, (int) (left > 100 ? 100 : left));
+    }
+}
+
+void spawn_clear_notes(struct spawn *s)
+{
+    drain_notes(s);
+    s->notes_len = 0;
+    s->notes[0] = '\0';
+}
+
+static int decode_status(int st)
+{
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    return 128 + WTERMSIG(st);
+}
+
+int spawn_wait_exit(struct spawn *s, int timeout_ms)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    int st;
+
+    if (s->pid <= 0)
+        return -ECHILD;
+    for (;;) {
+        pid_t r = waitpid(s->pid, &st, WNOHANG);
+        if (r == s->pid) {
+            s->pid = -1;
+            return decode_status(st);
+        }
+        if (mono_ms() >= deadline) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &st, 0);
+            s->pid = -1;
+            return -ETIMEDOUT;
+        }
+        usleep(2000);
+    }
+}
+
+int spawn_stop(struct spawn *s, int sig, int timeout_ms)
+{
+    if (s->pid <= 0)
+        return -ECHILD;
+    kill(s->pid, sig);
+    return spawn_wait_exit(s, timeout_ms);
+}
+
+static char *read_log(const struct spawn *s)
+{
+    FILE *f = fopen(s->log_path, "r");
+    char *buf;
+    long n;
+
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc(1, (size_t) n + 1);
+    if (buf && fread(buf, 1, (size_t) n, f) != (size_t) n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+bool spawn_log_contains(const struct spawn *s, const char *needle)
+{
+    char *log = read_log(s);
+    bool found = log && strstr(log, needle);
+
+    free(log);
+    return found;
+}
+
+int spawn_log_count(const struct spawn *s, const char *needle)
+{
+    char *log = read_log(s);
+    int n = 0;
+
+    for (char *p = log; p && (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    free(log);
+    return n;
+}
+
+void spawn_dump_log(const struct spawn *s)
+{
+    char *log = read_log(s);
+
+    fprintf(stderr, "---- daemon log %s ----\n%s---- end ----\n",
+            s->log_path, log ? log : "(none)\n");
+    free(log);
+}
+
+void spawn_cleanup(struct spawn *s)
+{
+    char cmd[256];
+
+    if (s->pid > 0)
+        (void) spawn_stop(s, SIGKILL, 5000);
+    if (s->notify_fd > 0)
+        close(s->notify_fd);
+    s->notify_fd = -1;
+    if (s->dir[0] && !getenv("SP_KEEP_TMP")) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "spawn: could not remove %s\n", s->dir);
+    }
+}
+
+static int64_t query(const char *db_path, const char *sql, double *dv)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t v = INT64_MIN;
+
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) !=
+        SQLITE_OK)
+        goto out;
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "db: %s: %s\n", sql, sqlite3_errmsg(db));
+        goto out;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        v = sqlite3_column_int64(st, 0);
+        if (dv)
+            *dv = sqlite3_column_double(st, 0);
+    }
+out:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+int64_t db_int(const char *db_path, const char *sql)
+{
+    return query(db_path, sql, NULL);
+}
+
+double db_double(const char *db_path, const char *sql)
+{
+    double v = -1e300;
+
+    (void) query(db_path, sql, &v);
+    return v;
+}
