@@ -46,7 +46,7 @@
 /* A message, as on_msg sees it. Owner: libmosquitto; borrowed for the
  * duration of the callback only (copy what must outlive it). */
 struct mqtt_msg {
-    const char *topic;  /* NUL-terminated as well */
+    const char *topic; /* NUL-terminated as well */
     size_t topic_len;
     const void *payload; /* NULL when payload_len is 0 */
     size_t payload_len;
@@ -88,8 +88,8 @@ struct mqtt_client {
     uv_loop_t *loop;
     const struct config *cfg; /* borrowed; replaced by an update */
     mqtt_message_fn on_msg;
-    mqtt_state_fn on_state;   /* may be NULL */
-    void *ctx;                /* passed to both callbacks */
+    mqtt_state_fn on_state; /* may be NULL */
+    void *ctx;              /* passed to both callbacks */
     void (*done)(struct mqtt_client *c);
 
     uv_poll_t poll;        /* the broker socket, see poll_state */
@@ -100,22 +100,23 @@ struct mqtt_client {
 
     enum mqtt_phase phase;
     enum mqtt_poll_state poll_state;
-    int poll_fd;          /* the socket poll watches; -1 when none */
-    int poll_events;      /* UV_READABLE | UV_WRITABLE now requested */
-    bool paused;          /* mqtt_pause() until mqtt_resume() */
-    bool gai_pending;     /* gai owned by libuv until its callback */
+    int poll_fd;           /* the socket poll watches; -1 when none */
+    int poll_events;       /* UV_READABLE | UV_WRITABLE now requested */
+    bool paused;           /* mqtt_pause() until mqtt_resume() */
+    bool gai_pending;      /* gai owned by libuv until its callback */
     bool attempt_deferred; /* retry fired while the poll handle closed */
-    bool next_addr;       /* retry the next resolved address, no backoff */
-    bool refused;         /* the last CONNACK refused the session */
-    bool handles_closed;  /* stop: uv_close() called on every handle */
-    unsigned closing;     /* close callbacks still to come */
-    unsigned failures;    /* failed rounds since the last CONNACK: backoff */
-    uint64_t rng;         /* xorshift state for the jitter */
+    bool next_addr;        /* retry the next resolved address, no backoff */
+    bool refused;          /* the last CONNACK refused the session */
+    bool handles_closed;   /* stop: uv_close() called on every handle */
+    unsigned closing;      /* close callbacks still to come */
+    unsigned failures;     /* failed rounds since the last CONNACK: backoff */
+    uint64_t rng;          /* xorshift state for the jitter */
 
     char addrs[MQTT_MAX_ADDRS][INET6_ADDRSTRLEN]; /* numeric, resolved */
     unsigned n_addrs;
     unsigned addr_idx;
 
+    char lib_err[160]; /* libmosquitto's last error line while connecting */
     int sub_mid[CONFIG_MAX_SUBS]; /* SUBSCRIBE message ids, per cfg->subs */
     char unsub[CONFIG_MAX_SUBS][MQTT_FILTER_MAX]; /* to unsubscribe */
     unsigned n_unsub;

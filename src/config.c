@@ -103,6 +103,7 @@ enum key_type {
 #define KEY_JSON     0x08u /* only for format = json */
 #define KEY_INFLUX   0x10u /* only for format = influx */
 
+/* Owner: the static name tables below (read-only). */
 struct enum_name {
     const char *name; /* the first name of a value is the one printed */
     int value;
@@ -222,6 +223,7 @@ static const struct key_def keys[] = {
 
 #define N_KEYS SP_ARRAY_SIZE(keys)
 
+/* Owner: the static unit tables below (read-only). */
 struct unit {
     const char *name;
     uint64_t mult;
@@ -239,6 +241,7 @@ static const struct unit size_units[] = {
     {"KB", 1000}, {"B", 1},        {NULL, 0},
 };
 
+/* One retention pair as written. Owner: the struct parser holding it. */
 struct retention_entry {
     unsigned res_s;
     uint64_t keep_ms;
@@ -259,7 +262,8 @@ struct parser {
 };
 
 /* A type's setter parses val into the key's field (dst); its printer
- * writes the field at base + k->off as text that the setter takes back. */
+ * writes the field at base + k->off as text that the setter takes back.
+ * Owner: the static type_ops[] table (read-only). */
 struct type_ops {
     int (*set)(struct parser *p, const struct key_def *k, char *val, void *dst);
     void (*print)(const struct config *cfg, const void *base,
@@ -303,7 +307,7 @@ static void str_store(char *dst, size_t size, const char *s)
 
     assert(n < size);
     memset(dst, 0, size);
-    memcpy(dst, s, n);
+    memcpy(dst, s, n + 1);
 }
 
 /* Appends to buf at *pos, clamping *pos at len - 1 when the text is cut. */
@@ -668,21 +672,26 @@ static bool level_before(const char *t, const char *lv, size_t n)
     return false;
 }
 
+/* "{name}" as one level: a word, not used by an earlier level. */
+static const char *placeholder_check(const char *t, const char *lv, size_t n)
+{
+    if (n < 3 || lv[n - 1] != '}')
+        return "a placeholder reads {name}";
+    for (size_t i = 1; i + 1 < n; i++) {
+        if (!is_word(lv[i]))
+            return "placeholder names use only A-Z, a-z, 0-9 and _";
+    }
+    return level_before(t, lv, n) ? "a placeholder is used twice" : NULL;
+}
+
 /* One level of a topic_tags template. Returns: NULL, or why it is wrong. */
 static const char *level_check(const char *t, const char *lv, size_t n,
                                bool last)
 {
     if (n == 1 && (*lv == '#' || *lv == '+'))
         return *lv == '#' && !last ? "'#' must be the last level" : NULL;
-    if (n > 0 && *lv == '{') {
-        if (n < 3 || lv[n - 1] != '}')
-            return "a placeholder reads {name}";
-        for (size_t i = 1; i + 1 < n; i++) {
-            if (!is_word(lv[i]))
-                return "placeholder names use only A-Z, a-z, 0-9 and _";
-        }
-        return level_before(t, lv, n) ? "a placeholder is used twice" : NULL;
-    }
+    if (n > 0 && *lv == '{')
+        return placeholder_check(t, lv, n);
     for (size_t i = 0; i < n; i++) {
         if (strchr("+#{}", lv[i]) != NULL)
             return "'+', '#' and {name} must each be a whole level";
@@ -841,6 +850,23 @@ static int parse_resolution(struct parser *p, const struct key_def *k,
     return 0;
 }
 
+/* The resolution after prev (0 before the first): coarser, a multiple. */
+static int check_resolution_step(struct parser *p, const struct key_def *k,
+                                 const char *item, unsigned prev, unsigned res)
+{
+    if (prev == 0)
+        return 0;
+    if (res <= prev)
+        return fail(p, p->line, k->key,
+                    "'%s' is not larger than the one before it "
+                    "(resolutions go from fine to coarse)",
+                    item);
+    if (res % prev != 0)
+        return fail(p, p->line, k->key,
+                    "'%s' is not a multiple of the one before it", item);
+    return 0;
+}
+
 static int set_resolutions(struct parser *p, const struct key_def *k, char *val,
                            void *dst)
 {
@@ -853,16 +879,10 @@ static int set_resolutions(struct parser *p, const struct key_def *k, char *val,
         if (n == CONFIG_MAX_RESOLUTIONS)
             return fail(p, p->line, k->key, "more than %d resolutions",
                         CONFIG_MAX_RESOLUTIONS);
-        if (parse_resolution(p, k, item, &res[n]) < 0)
+        if (parse_resolution(p, k, item, &res[n]) < 0 ||
+            check_resolution_step(p, k, item, n > 0 ? res[n - 1] : 0, res[n]) <
+                0)
             return -EINVAL;
-        if (n > 0 && res[n] <= res[n - 1])
-            return fail(p, p->line, k->key,
-                        "'%s' is not larger than the one before it "
-                        "(resolutions go from fine to coarse)",
-                        item);
-        if (n > 0 && res[n] % res[n - 1] != 0)
-            return fail(p, p->line, k->key,
-                        "'%s' is not a multiple of the one before it", item);
         n++;
     }
     if (n == 0)
@@ -873,41 +893,47 @@ static int set_resolutions(struct parser *p, const struct key_def *k, char *val,
     return 0;
 }
 
+/* One "RESOLUTION:DURATION" of retention, added to p->ret. */
+static int add_retention(struct parser *p, const struct key_def *k, char *item)
+{
+    char *colon = strchr(item, ':');
+    struct retention_entry *e = &p->ret[p->n_ret];
+    char *keep;
+
+    if (colon == NULL)
+        return fail(p, p->line, k->key,
+                    "'%s' should read RESOLUTION:DURATION, as in 1m:30d", item);
+    if (p->n_ret == CONFIG_MAX_RESOLUTIONS)
+        return fail(p, p->line, k->key, "more than %d entries",
+                    CONFIG_MAX_RESOLUTIONS);
+    *colon = '\0';
+    item = trim(item);
+    keep = trim(colon + 1);
+    if (parse_resolution(p, k, item, &e->res_s) < 0)
+        return -EINVAL;
+    if (config_parse_duration_ms(keep, &e->keep_ms) < 0 || e->keep_ms > k->max)
+        return fail(p, p->line, k->key,
+                    "'%s' is not a duration up to 100y (0 keeps all)", keep);
+    for (unsigned i = 0; i < p->n_ret; i++) {
+        if (p->ret[i].res_s == e->res_s)
+            return fail(p, p->line, k->key, "'%s' is listed twice", item);
+    }
+    p->n_ret++;
+    return 0;
+}
+
 /* "10s:2d, 1h:2y": kept in the parser until the resolutions are known. */
 static int set_retention(struct parser *p, const struct key_def *k, char *val,
                          void *dst)
 {
     char *cur = *val != '\0' ? val : NULL;
     char *item;
-    char *colon;
-    struct retention_entry *e;
+    int rc = 0;
 
     (void) dst; /* written by resolve_retention() */
-    while ((item = list_next(&cur)) != NULL) {
-        colon = strchr(item, ':');
-        if (colon == NULL)
-            return fail(p, p->line, k->key,
-                        "'%s' should read RESOLUTION:DURATION, as in 1m:30d",
-                        item);
-        if (p->n_ret == CONFIG_MAX_RESOLUTIONS)
-            return fail(p, p->line, k->key, "more than %d entries",
-                        CONFIG_MAX_RESOLUTIONS);
-        *colon = '\0';
-        e = &p->ret[p->n_ret];
-        if (parse_resolution(p, k, trim(item), &e->res_s) < 0)
-            return -EINVAL;
-        if (config_parse_duration_ms(trim(colon + 1), &e->keep_ms) < 0 ||
-            e->keep_ms > k->max)
-            return fail(p, p->line, k->key,
-                        "'%s' is not a duration up to 100y (0 keeps all)",
-                        trim(colon + 1));
-        for (unsigned i = 0; i < p->n_ret; i++) {
-            if (p->ret[i].res_s == e->res_s)
-                return fail(p, p->line, k->key, "'%s' is listed twice", item);
-        }
-        p->n_ret++;
-    }
-    return 0;
+    while (rc == 0 && (item = list_next(&cur)) != NULL)
+        rc = add_retention(p, k, item);
+    return rc;
 }
 
 /* ---- printers ----------------------------------------------------------- */
@@ -1102,6 +1128,14 @@ static bool sub_name_ok(const char *s)
     return true;
 }
 
+/* Whether a key given in a [subscription] suits its format. */
+static bool key_fits_format(const struct key_def *k, enum config_format f)
+{
+    if ((k->flags & KEY_JSON) && f != FORMAT_JSON)
+        return false;
+    return !(k->flags & KEY_INFLUX) || f == FORMAT_INFLUX;
+}
+
 /* Required keys and format-specific keys of the [subscription] ending. */
 static int check_sub(struct parser *p)
 {
@@ -1115,10 +1149,7 @@ static int check_sub(struct parser *p)
         if ((k->flags & KEY_REQUIRED) && p->seen[i] == 0)
             return fail(p, sub->line, k->key, "required in [subscription %s]",
                         sub->name);
-        if (p->seen[i] == 0)
-            continue;
-        if (((k->flags & KEY_JSON) && sub->format != FORMAT_JSON) ||
-            ((k->flags & KEY_INFLUX) && sub->format != FORMAT_INFLUX))
+        if (p->seen[i] != 0 && !key_fits_format(k, sub->format))
             return fail(p, p->seen[i], k->key,
                         "only for format = %s ([subscription %s] has "
                         "format = %s)",
@@ -1597,9 +1628,7 @@ static void print_section(const struct config *cfg, const void *base,
         if (k->sec != sec)
             continue;
         /* Keys for another format would be refused when read back. */
-        if (sub != NULL &&
-            (((k->flags & KEY_JSON) && sub->format != FORMAT_JSON) ||
-             ((k->flags & KEY_INFLUX) && sub->format != FORMAT_INFLUX)))
+        if (sub != NULL && !key_fits_format(k, sub->format))
             continue;
         buf[0] = '\0';
         type_ops[k->type].print(cfg, base, k, buf, sizeof(buf));

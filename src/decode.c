@@ -188,6 +188,7 @@ const char *decode_scan_number(const char *s, const char *end, unsigned flags,
 {
     struct decimal d = {0};
     const char *p = s;
+    const char *int_start;
     size_t n_int;
     bool json = (flags & DECODE_NUM_JSON) != 0;
 
@@ -195,9 +196,10 @@ const char *decode_scan_number(const char *s, const char *end, unsigned flags,
         d.negative = *p == '-';
         p++;
     }
+    int_start = p;
     p = scan_digits(p, end, &d);
     n_int = d.ndigits;
-    if (json && (n_int == 0 || (n_int > 1 && p[-n_int] == '0')))
+    if (json && (n_int == 0 || (n_int > 1 && *int_start == '0')))
         return NULL;
     if (p < end && *p == '.') {
         p = scan_digits(p + 1, end, &d);

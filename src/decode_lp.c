@@ -81,6 +81,11 @@ static enum decode_status text_put(struct lp_ctx *c, const char *s, size_t n)
     return DECODE_OK;
 }
 
+static bool needs_json_escape(unsigned char ch)
+{
+    return ch < 0x20 || ch == '"' || ch == '\\';
+}
+
 /* Writes ch JSON-escaped into dst[w..cap); returns the bytes it needs. */
 static size_t json_put(char *dst, size_t cap, size_t w, unsigned char ch)
 {
@@ -131,14 +136,14 @@ static void lp_token(struct lp_ctx *c, unsigned flags, char *dst, size_t cap,
             break;
         if (ch == '\\' && p + 1 < c->end && is_escapable(p[1], flags))
             ch = *++p;
-        if (flags & LP_JSON) {
-            w += json_put(dst, cap, w, (unsigned char) ch);
-        } else {
-            if (w < cap)
-                dst[w] = ch;
-            w++;
-        }
         p++;
+        if ((flags & LP_JSON) && needs_json_escape((unsigned char) ch)) {
+            w += json_put(dst, cap, w, (unsigned char) ch);
+            continue;
+        }
+        if (w < cap)
+            dst[w] = ch;
+        w++;
     }
     c->p = p;
     *n = w;
@@ -270,7 +275,8 @@ static bool parse_u64(const char *p, size_t n, uint64_t *out)
     for (size_t i = 0; i < n; i++) {
         unsigned d = (unsigned) (p[i] - '0');
 
-        if (p[i] < '0' || p[i] > '9' || v > (UINT64_MAX - d) / 10)
+        if (d > 9 || v > UINT64_MAX / 10 ||
+            (v == UINT64_MAX / 10 && d > UINT64_MAX % 10))
             return false;
         v = v * 10 + d;
     }
@@ -300,15 +306,18 @@ static bool parse_bool(const char *p, size_t n, double *v)
 {
     static const struct {
         const char *text;
+        size_t len;
         double value;
     } words[] = {
-        {"t", 1},     {"T", 1},     {"true", 1},  {"True", 1},
-        {"TRUE", 1},  {"f", 0},     {"F", 0},     {"false", 0},
-        {"False", 0}, {"FALSE", 0},
+        {"t", 1, 1},     {"T", 1, 1},     {"true", 4, 1},  {"True", 4, 1},
+        {"TRUE", 4, 1},  {"f", 1, 0},     {"F", 1, 0},     {"false", 5, 0},
+        {"False", 5, 0}, {"FALSE", 5, 0},
     };
 
+    if (*p != 't' && *p != 'T' && *p != 'f' && *p != 'F')
+        return false;
     for (size_t i = 0; i < SP_ARRAY_SIZE(words); i++) {
-        if (strlen(words[i].text) == n && memcmp(words[i].text, p, n) == 0) {
+        if (words[i].len == n && memcmp(words[i].text, p, n) == 0) {
             *v = words[i].value;
             return true;
         }

@@ -56,7 +56,8 @@ static const char *const prio_name[] = {
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 };
 
-/* Accepted by log_level_parse(); the first name of a level is canonical. */
+/* Accepted by log_level_parse(); the first name of a level is canonical.
+ * Owner: this static table (read-only). */
 static const struct {
     const char *name;
     int level;
@@ -88,7 +89,7 @@ static int clamp_prio(int prio)
  */
 static bool fd_is_journal(int fd)
 {
-    const char *env = getenv("JOURNAL_STREAM");
+    const char *env = getenv("JOURNAL_STREAM"); /* NOLINT: start-up only */
     unsigned long long dev;
     unsigned long long ino;
     char *end;

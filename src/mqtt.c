@@ -76,6 +76,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mqtt_protocol.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,27 +84,27 @@
 #include <unistd.h>
 
 #include <mosquitto.h>
-#include <mqtt_protocol.h>
 #include <uv.h>
 
 #include "clock.h"
 #include "log.h"
 #include "thread.h"
 
-#define READ_BUDGET       256    /* mosquitto_loop_read() calls per pass */
-#define MISC_INTERVAL_MS  1000   /* mosquitto_loop_misc() */
-#define STOP_FLUSH_MS     1000   /* how long mqtt_stop() waits for DISCONNECT */
-#define SESSION_EXPIRY_S  604800 /* 7 days: MQTT 5 persistent sessions */
-#define PASSWORD_MAX      1024   /* bytes in the password file */
-#define NAME_MAX_LEN      (CONFIG_STR_MAX + 16) /* "[host]:port" */
-#define REASON_MAX        128
-#define RL_INTERVAL_MS    60000 /* one failure line a minute at most */
+#define READ_BUDGET      256    /* mosquitto_loop_read() calls per pass */
+#define MISC_INTERVAL_MS 1000   /* mosquitto_loop_misc() */
+#define STOP_FLUSH_MS    1000   /* how long mqtt_stop() waits for DISCONNECT */
+#define SESSION_EXPIRY_S 604800 /* 7 days: MQTT 5 persistent sessions */
+#define PASSWORD_MAX     1024   /* bytes in the password file */
+#define NAME_MAX_LEN     (CONFIG_STR_MAX + 16) /* "[host]:port" */
+#define REASON_MAX       128
+#define RL_INTERVAL_MS   60000 /* one failure line a minute at most */
 
 static void on_poll(uv_poll_t *h, int status, int events);
 static void on_retry(uv_timer_t *t);
 static void begin_attempt(struct mqtt_client *c);
 static void finish_stop(struct mqtt_client *c);
 static void sync_poll(struct mqtt_client *c, int rc);
+static void log_lib(struct mqtt_client *c, bool connecting);
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -126,8 +127,7 @@ static bool use_tls(const struct mqtt_client *c)
 }
 
 /* "host:port", IPv6 literals in brackets. */
-static const char *broker_name(const struct mqtt_client *c, char *buf,
-                               size_t n)
+static const char *broker_name(const struct mqtt_client *c, char *buf, size_t n)
 {
     const char *host = c->cfg->mqtt.host;
 
@@ -184,9 +184,15 @@ static const char *rc_text(int rc, int err, char *buf, size_t n)
 static const char *ack_text(const struct mqtt_client *c, int rc, char *buf,
                             size_t n)
 {
+    static const char prefix[] = "Connection Refused: ";
+    const char *s;
+
     if (is_v5(c))
         return trim_copy(mosquitto_reason_string(rc), buf, n);
-    return trim_copy(mosquitto_connack_string(rc), buf, n);
+    s = mosquitto_connack_string(rc);
+    if (strncmp(s, prefix, sizeof(prefix) - 1) == 0)
+        s += sizeof(prefix) - 1;
+    return trim_copy(s, buf, n);
 }
 
 static int mosq_errno(int rc)
@@ -339,8 +345,8 @@ static int store_connect_props(struct mqtt_client *c)
 
     if (!is_v5(c) || c->cfg->mqtt.clean_session)
         return 0;
-    rc = mosquitto_property_add_int32(
-        &props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, SESSION_EXPIRY_S);
+    rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+                                      SESSION_EXPIRY_S);
     if (rc != MOSQ_ERR_SUCCESS)
         return mosq_errno(rc);
     rc = mosquitto_connect_bind_v5(c->mosq, NULL, 0, 0, NULL, props);
@@ -362,8 +368,7 @@ static int set_options(struct mqtt_client *c)
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     if (rc != MOSQ_ERR_SUCCESS) {
-        log_err("mqtt: cannot set client options: %s",
-                mosquitto_strerror(rc));
+        log_err("mqtt: cannot set client options: %s", mosquitto_strerror(rc));
         return mosq_errno(rc);
     }
     rc = set_credentials(c);
@@ -474,18 +479,21 @@ static void attempt_failed(struct mqtt_client *c, int rc, int err)
     }
     delay = backoff_ms(c);
     log_ratelimited(&c->rl_fail, LOG_WARNING,
-                    "mqtt: cannot connect to %s: %s, retrying in %llu ms",
+                    "mqtt: cannot connect to %s: %s%s%s%s, retrying in %llu ms",
                     broker_name(c, name, sizeof(name)),
                     rc_text(rc, err, reason, sizeof(reason)),
+                    c->lib_err[0] != '\0' ? " (" : "", c->lib_err,
+                    c->lib_err[0] != '\0' ? ")" : "",
                     (unsigned long long) delay);
+    c->lib_err[0] = '\0';
     schedule_retry(c, delay);
 }
 
 /* Clears connected; tells the owner when it was set. Returns the old value. */
 static bool mark_down(struct mqtt_client *c)
 {
-    bool was_up = atomic_exchange_explicit(&c->connected, false,
-                                           memory_order_relaxed);
+    bool was_up =
+        atomic_exchange_explicit(&c->connected, false, memory_order_relaxed);
 
     if (was_up && c->on_state != NULL)
         c->on_state(c->ctx, false);
@@ -503,6 +511,8 @@ static void connection_gone(struct mqtt_client *c, int rc, int err)
         return;
     unwatch_socket(c);
     was_up = mark_down(c);
+    if (was_up)
+        log_lib(c, true);
     if (c->phase == MQTT_STOPPING) {
         finish_stop(c);
     } else if (was_up) {
@@ -636,6 +646,7 @@ static void connect_now(struct mqtt_client *c)
 
     c->attempts++;
     c->phase = MQTT_CONNECTING;
+    c->lib_err[0] = '\0';
     errno = 0;
     rc = mosquitto_connect_bind_async(c->mosq, host, (int) cfg->mqtt.port,
                                       (int) cfg->mqtt.keepalive_s, NULL);
@@ -661,8 +672,7 @@ static void resolve_failed(struct mqtt_client *c, int status)
     schedule_retry(c, delay);
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status,
-                        struct addrinfo *res)
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct mqtt_client *c = req->data;
     unsigned n = 0;
@@ -680,9 +690,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
                         c->addrs[n], sizeof(c->addrs[n])) == 0)
             n++;
         else if (ai->ai_family == AF_INET6 &&
-                 uv_ip6_name(
-                     (const struct sockaddr_in6 *) (void *) ai->ai_addr,
-                     c->addrs[n], sizeof(c->addrs[n])) == 0)
+                 uv_ip6_name((const struct sockaddr_in6 *) (void *) ai->ai_addr,
+                             c->addrs[n], sizeof(c->addrs[n])) == 0)
             n++;
     }
     uv_freeaddrinfo(res);
@@ -733,8 +742,8 @@ static void begin_attempt(struct mqtt_client *c)
     hints.ai_socktype = SOCK_STREAM;
     snprintf(port, sizeof(port), "%u", c->cfg->mqtt.port);
     c->gai.data = c;
-    rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, c->cfg->mqtt.host,
-                        port, &hints);
+    rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, c->cfg->mqtt.host, port,
+                        &hints);
     if (rc < 0) {
         resolve_failed(c, rc);
         return;
@@ -796,8 +805,8 @@ static int subscribe_one(struct mqtt_client *c, unsigned i)
         rc = mosquitto_property_add_varint(
             &props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, i + 1);
     if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_subscribe_v5(c->mosq, &c->sub_mid[i], filter, s->qos,
-                                    0, props);
+        rc = mosquitto_subscribe_v5(c->mosq, &c->sub_mid[i], filter, s->qos, 0,
+                                    props);
     mosquitto_property_free_all(&props);
     if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN ||
         rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST)
@@ -861,11 +870,10 @@ static void on_subscribe_cb(struct mosquitto *m, void *obj, int mid,
                          : "failure");
     else if (granted[0] < c->cfg->subs[i].qos)
         log_warn("mqtt: subscription '%s' to %s granted qos %d, not %d",
-                 c->cfg->subs[i].name, filter, granted[0],
-                 c->cfg->subs[i].qos);
+                 c->cfg->subs[i].name, filter, granted[0], c->cfg->subs[i].qos);
     else
-        log_debug("mqtt: subscribed '%s' to %s (qos %d)",
-                  c->cfg->subs[i].name, filter, granted[0]);
+        log_debug("mqtt: subscribed '%s' to %s (qos %d)", c->cfg->subs[i].name,
+                  filter, granted[0]);
 }
 
 /* ---- libmosquitto callbacks --------------------------------------------- */
@@ -893,9 +901,9 @@ static void on_connect_cb(struct mosquitto *m, void *obj, int rc, int flags,
     }
     c->phase = MQTT_CONNECTED;
     c->failures = 0;
+    log_lib(c, false);
     atomic_store_explicit(&c->connected, true, memory_order_relaxed);
-    log_notice("mqtt: connected to %s as %s%s", name,
-               c->cfg->mqtt.client_id,
+    log_notice("mqtt: connected to %s as %s%s", name, c->cfg->mqtt.client_id,
                (flags & 1) != 0 ? " (session resumed)" : "");
     flush_unsubs(c);
     for (unsigned i = 0; i < c->cfg->n_subs; i++)
@@ -938,13 +946,30 @@ static void on_message_cb(struct mosquitto *m, void *obj,
     errno = saved;
 }
 
+/* Keeps libmosquitto's last error line (an OpenSSL verify failure, say)
+ * for the next "cannot connect" line. */
 static void on_log_cb(struct mosquitto *m, void *obj, int level,
                       const char *str)
 {
+    struct mqtt_client *c = obj;
+
     (void) m;
-    (void) obj;
-    (void) level;
+    if ((level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) != 0)
+        snprintf(c->lib_err, sizeof(c->lib_err), "%s", str);
     log_debug("mqtt: libmosquitto: %s", str);
+}
+
+/*
+ * libmosquitto formats (and allocates) a line for each packet when a log
+ * callback is set, so it is set only while connecting, where its errors
+ * explain failures, or when debug output is wanted.
+ */
+static void log_lib(struct mqtt_client *c, bool connecting)
+{
+    bool want = connecting || log_enabled(LOG_DEBUG);
+
+    mosquitto_log_callback_set(c->mosq, want ? on_log_cb : NULL);
+    c->lib_err[0] = '\0';
 }
 
 static void set_callbacks(struct mqtt_client *c)
@@ -953,10 +978,7 @@ static void set_callbacks(struct mqtt_client *c)
     mosquitto_disconnect_v5_callback_set(c->mosq, on_disconnect_cb);
     mosquitto_subscribe_v5_callback_set(c->mosq, on_subscribe_cb);
     mosquitto_message_v5_callback_set(c->mosq, on_message_cb);
-    /* libmosquitto formats (and allocates) each line only when a log
-     * callback is set: install it only when debug output is wanted. */
-    if (log_enabled(LOG_DEBUG))
-        mosquitto_log_callback_set(c->mosq, on_log_cb);
+    log_lib(c, true);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -972,9 +994,8 @@ static void init_handles(struct mqtt_client *c)
     c->poll.data = c;
 }
 
-int mqtt_init(struct mqtt_client *c, uv_loop_t *loop,
-              const struct config *cfg, mqtt_message_fn on_msg,
-              mqtt_state_fn on_state, void *ctx)
+int mqtt_init(struct mqtt_client *c, uv_loop_t *loop, const struct config *cfg,
+              mqtt_message_fn on_msg, mqtt_state_fn on_state, void *ctx)
 {
     const char *id = cfg->mqtt.client_id;
     int rc;
@@ -991,8 +1012,8 @@ int mqtt_init(struct mqtt_client *c, uv_loop_t *loop,
     c->rng = clock_mono_ns() ^ ((uint64_t) getpid() << 32) ^ (uintptr_t) c;
     if (c->rng == 0)
         c->rng = 1;
-    c->mosq = mosquitto_new(id[0] != '\0' ? id : NULL,
-                            cfg->mqtt.clean_session, c);
+    c->mosq =
+        mosquitto_new(id[0] != '\0' ? id : NULL, cfg->mqtt.clean_session, c);
     if (c->mosq == NULL) {
         rc = errno == ENOMEM ? -ENOMEM : -EINVAL;
         log_err("mqtt: cannot create the client '%s': %s", id,
@@ -1017,8 +1038,7 @@ void mqtt_start(struct mqtt_client *c)
 {
     ASSERT_THREAD(THREAD_LOOP);
     assert(c->phase == MQTT_IDLE);
-    uv_timer_start(&c->misc_timer, on_misc, MISC_INTERVAL_MS,
-                   MISC_INTERVAL_MS);
+    uv_timer_start(&c->misc_timer, on_misc, MISC_INTERVAL_MS, MISC_INTERVAL_MS);
     schedule_retry(c, 0);
 }
 
@@ -1155,8 +1175,8 @@ unsigned mqtt_route(const struct config *cfg, const char *topic,
     uint32_t id = 0;
     bool match;
 
-    p = mosquitto_property_read_varint(
-        props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, &id, false);
+    p = mosquitto_property_read_varint(props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER,
+                                       &id, false);
     while (p != NULL) {
         /* An identifier from before a reload may name another filter now:
          * trust it only when its filter matches the topic. */
@@ -1165,8 +1185,8 @@ unsigned mqtt_route(const struct config *cfg, const char *topic,
                                         &match) == MOSQ_ERR_SUCCESS &&
             match)
             best = id - 1;
-        p = mosquitto_property_read_varint(
-            p, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, &id, true);
+        p = mosquitto_property_read_varint(p, MQTT_PROP_SUBSCRIPTION_IDENTIFIER,
+                                           &id, true);
     }
     if (best != MQTT_NO_SUB)
         return best;

@@ -103,7 +103,7 @@ Test(cli, bad_config_exits_two_with_file_line_and_key)
 
 Test(cli, check_config_prints_settings_and_plan_without_secrets)
 {
-    char args[160];
+    char args[512];
     char pw[128];
     FILE *f;
 

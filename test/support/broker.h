@@ -29,12 +29,12 @@
 
 /* Owner: the test that started it. */
 struct broker {
-    pid_t pid;                   /* 0 when not running */
+    pid_t pid; /* 0 when not running */
     int port;
-    char dir[256];               /* mkdtemp() directory */
-    char conf[BROKER_PATH_MAX];  /* dir/mosquitto.conf */
-    char log[BROKER_PATH_MAX];   /* dir/mosquitto.log: the broker's log */
-    char out[BROKER_PATH_MAX];   /* dir/stdout.log: its stdout and stderr */
+    char dir[256];              /* mkdtemp() directory */
+    char conf[BROKER_PATH_MAX]; /* dir/mosquitto.conf */
+    char log[BROKER_PATH_MAX];  /* dir/mosquitto.log: the broker's log */
+    char out[BROKER_PATH_MAX];  /* dir/stdout.log: its stdout and stderr */
 };
 
 /*

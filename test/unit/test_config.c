@@ -61,6 +61,7 @@ static bool starts_with(const char *s, const char *prefix)
 
 /* ---- durations and sizes ------------------------------------------------ */
 
+/* Owner: the static case tables of the tests below. */
 struct scaled_case {
     const char *text;
     int rc;
@@ -161,6 +162,7 @@ Test(config, size_parser_takes_binary_and_decimal_units)
 
 /* ---- bad files ---------------------------------------------------------- */
 
+/* Owner: bad_cases[] (read-only). */
 struct bad_case {
     const char *what;
     const char *text;

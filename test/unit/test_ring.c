@@ -277,8 +277,10 @@ Test(ring, wrap_marker_at_many_offsets_keeps_every_byte)
     for (int round = 0; round < 3000; round++) {
         uint64_t first = seq;
 
-        while (push_seq(&r, seq, len_for(seq, 2, ring_max_record(&r))) == 0)
+        while (push_seq(&r, seq, len_for(seq, 2, ring_max_record(&r))) == 0) {
             seq++;
+            cr_assert_leq(seq - first, r.cap / HDR_BYTES, "never full");
+        }
         cr_assert_gt(seq, first, "an empty ring takes a record");
         distinct += drain_and_note_wraps(&r, first, seq, seen);
         cr_assert(ring_is_empty(&r));
@@ -300,8 +302,10 @@ Test(ring, full_ring_refuses_then_accepts_after_release)
 
     cr_assert_eq(ring_init(&r, 4096), 0);
     fits = r.cap / footprint(len);
-    while (push_seq(&r, n, len) == 0)
+    while (push_seq(&r, n, len) == 0) {
         n++;
+        cr_assert_leq(n, r.cap / HDR_BYTES, "never full");
+    }
     cr_assert_eq(n, fits, "pushed %llu records of %zu bytes, room for %zu",
                  (unsigned long long) n, len, fits);
     cr_assert_eq(push_seq(&r, n, len), -ENOSPC);
