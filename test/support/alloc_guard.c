@@ -6,6 +6,8 @@
  */
 #include "alloc_guard.h"
 
+#include "thread.h"
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,12 +22,21 @@ void *__wrap_realloc(void *p, size_t n);
 void __wrap_free(void *p);
 
 static _Atomic bool armed;
+static _Atomic bool daemon_only;
 static _Atomic uint64_t count;
 static _Atomic int64_t fail_after = -1;
 
 void alloc_guard_arm(void)
 {
     atomic_store(&count, 0);
+    atomic_store(&daemon_only, false);
+    atomic_store(&armed, true);
+}
+
+void alloc_guard_arm_daemon(void)
+{
+    atomic_store(&count, 0);
+    atomic_store(&daemon_only, true);
     atomic_store(&armed, true);
 }
 
@@ -50,7 +61,9 @@ static bool note_call(void)
 {
     int64_t left;
 
-    if (atomic_load_explicit(&armed, memory_order_relaxed))
+    if (atomic_load_explicit(&armed, memory_order_relaxed) &&
+        (!atomic_load_explicit(&daemon_only, memory_order_relaxed) ||
+         thread_role() != THREAD_ANY))
         atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
     left = atomic_load_explicit(&fail_after, memory_order_relaxed);
     if (left < 0)

@@ -13,6 +13,9 @@
 
 /* Thread: any. Starts counting (from zero). */
 void alloc_guard_arm(void);
+/* Thread: any. Starts counting (from zero) only calls made by threads that
+ * set a role (thread.h): the daemon's loop, workers and writer. */
+void alloc_guard_arm_daemon(void);
 /* Thread: any. Stops counting; returns how many calls were made while armed. */
 uint64_t alloc_guard_disarm(void);
 /* Thread: any. Calls made while armed so far. */

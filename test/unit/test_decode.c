@@ -386,16 +386,24 @@ Test(decode, numeric_time_detects_the_unit_by_magnitude)
 
 Test(decode, numeric_time_keeps_whole_milliseconds_of_decimal_seconds)
 {
-    /* Every millisecond of one second, sent as decimal seconds. */
-    for (int frac = 0; frac < 1000; frac++) {
-        char text[32];
-        double v;
-        int64_t ms;
+    /* Every millisecond of some seconds, sent as decimal seconds: the
+     * binary value is often a hair below (1.001 * 1000 < 1001). */
+    static const int64_t secs[] = {0, 1, 59, 123456, 1700000000,
+                                   4102444800LL, 99999999999LL};
 
-        snprintf(text, sizeof text, "1700000000.%03d", frac);
-        v = strtod(text, NULL);
-        cr_assert_eq(decode_time_numeric(v, &ms), 0);
-        cr_assert_eq(ms, 1700000000LL * 1000 + frac, "%s", text);
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+        for (int frac = 0; frac < 1000; frac++) {
+            char text[40];
+            double v;
+            int64_t ms;
+
+            snprintf(text, sizeof text, "%lld.%03d", (long long) secs[i],
+                     frac);
+            v = strtod(text, NULL);
+            cr_assert_eq(decode_time_numeric(v, &ms), 0);
+            cr_assert_eq(ms, secs[i] * 1000 + frac, "%s: %lld", text,
+                         (long long) ms);
+        }
     }
 }
 

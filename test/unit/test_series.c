@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -127,4 +128,14 @@ Test(series, no_allocation_after_init)
     cr_expect_eq(alloc_guard_disarm(), 0);
     cr_expect_eq(t.n_dirty, 1000, "each series is dirty-listed once");
     series_table_fini(&t);
+}
+
+Test(series, the_guard_sees_our_allocations)
+{
+    void *p;
+
+    alloc_guard_arm();
+    p = malloc(16);
+    cr_expect_eq(alloc_guard_disarm(), 1, "the --wrap guard is linked in");
+    free(p);
 }
