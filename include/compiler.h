@@ -15,4 +15,13 @@
 #define SP_CACHELINE     64
 #define SP_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((a) - 1))
 
+/* A spin-wait hint to the CPU (x86 PAUSE); nothing elsewhere. */
+#if defined(__x86_64__) || defined(__i386__)
+#define SP_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define SP_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define SP_CPU_RELAX() ((void) 0)
+#endif
+
 #endif

@@ -43,20 +43,20 @@ const char *decode_status_str(enum decode_status st);
 
 /* One sample. Owner: the struct decode_out it sits in. */
 struct decode_sample {
-    const char *field;   /* not NUL-terminated */
+    const char *field; /* not NUL-terminated */
     size_t field_len;
-    const char *tags;    /* JSON object text, or NULL (influx: the line's tags) */
+    const char *tags; /* JSON object text, or NULL (influx: the line's tags) */
     size_t tags_len;
-    double value;        /* finite */
-    int64_t ts_ms;       /* from the payload, or DECODE_NO_TIME */
+    double value;  /* finite */
+    int64_t ts_ms; /* from the payload, or DECODE_NO_TIME */
 };
 
 /* Owner: one worker (preallocated in struct worker); reused per message. */
 struct decode_out {
-    unsigned n;        /* samples[0..n) are valid */
-    unsigned skipped;  /* values that were not numbers: strings, null,
-                          non-finite, influx string fields */
-    size_t text_used;  /* bytes of text[] in use */
+    unsigned n;       /* samples[0..n) are valid */
+    unsigned skipped; /* values that were not numbers: strings, null,
+                         non-finite, influx string fields */
+    size_t text_used; /* bytes of text[] in use */
     struct decode_sample samples[DECODE_MAX_SAMPLES];
     char text[DECODE_TEXT_MAX];
 };
@@ -90,9 +90,10 @@ enum decode_status decode_number(const char *s, size_t len, double *out);
 
 /*
  * Scans one decimal number that starts at s and ends at or before end, and
- * computes its value, correctly rounded (exact fast path for up to 15
- * significant digits and small exponents, strtod() otherwise). *end must be
- * readable. Never reads past *end; "nan", "inf" and hex are not numbers.
+ * computes its value, correctly rounded (an exact fast path when the digits
+ * fit in 53 bits and the power of ten in 10^22, strtod() otherwise). *end
+ * must be readable; nothing past it is read. "nan", "inf" and hex are not
+ * numbers.
  * Returns: one past the number's last byte, with *out set (+-inf when the
  * value overflows), or NULL when s does not start with a number.
  * Thread: any.
@@ -107,13 +108,22 @@ bool decode_utf8_valid(const char *s, size_t len);
 /*
  * A numeric Unix time whose unit is detected by magnitude: seconds below
  * 1e11, milliseconds below 1e14, microseconds below 1e17, else nanoseconds.
- * Returns: 0 with *ts_ms set, or -EINVAL (negative, not finite).
+ * Fractions of a millisecond are floored; a value within two units in the
+ * last place of a whole millisecond is that millisecond (1.001 s is 1001
+ * ms, although 1.001 * 1000 < 1001 in binary).
+ * Returns: 0 with *ts_ms set, or -EINVAL (negative, not finite, or beyond
+ * int64_t milliseconds).
+ * Thread: any.
  */
 int decode_time_numeric(double v, int64_t *ts_ms);
 
 /*
- * RFC 3339 text: "2026-11-27T08:30:00Z", "...T08:30:00.123+01:00".
+ * RFC 3339 text: "2026-11-27T08:30:00Z", "...T08:30:00.123+01:00"; 't' or
+ * ' ' may separate date and time, 'z' stands for 'Z'. Fields are range
+ * checked (the day against its month, leap years included; second 60 is
+ * allowed); a fraction is floored to milliseconds. No locale, no timegm().
  * Returns: 0 with *ts_ms set, or -EINVAL.
+ * Thread: any.
  */
 int decode_time_rfc3339(const char *s, size_t len, int64_t *ts_ms);
 

@@ -55,6 +55,13 @@ struct mqtt_msg {
     unsigned sub_index; /* into cfg->subs; MQTT_NO_SUB when none matched */
 };
 
+/*
+ * Overlapping filters: mosquitto 2.0 sends an MQTT 5 client one copy of a
+ * message per matching subscription, each carrying that subscription's
+ * identifier, so each copy arrives with its own sub_index; an MQTT 3.1.1
+ * client gets one copy, routed to the first matching subscription.
+ */
+
 /* Thread: loop. Runs inside mosquitto_loop_read(); may call mqtt_pause(). */
 typedef void (*mqtt_message_fn)(void *ctx, const struct mqtt_msg *m);
 
@@ -138,13 +145,17 @@ struct mqtt_client {
  * never cleaned up: process exit does), the protocol version, client id,
  * keepalive, clean session, TCP_NODELAY, TLS files and credentials. The
  * password file is read here, once: it must not be readable by group or
- * others, and one trailing newline is stripped. No network traffic yet.
- * Borrows cfg until mqtt_fini() (or the next mqtt_update_subscriptions()).
+ * others, and one trailing newline ("\n" or "\r\n") is stripped. No
+ * network traffic yet. Every failure is logged with its reason (never the
+ * password). Borrows cfg until mqtt_fini() (or the next
+ * mqtt_update_subscriptions()).
  * Returns: 0;
  *   -EPERM  the password file is readable by group or others;
  *   -ENOENT, -EACCES, ... the password file cannot be read;
- *   -EINVAL a setting libmosquitto refuses (client id, TLS files, empty
- *           password file, ...), logged with the reason;
+ *   -EINVAL a setting libmosquitto refuses (no client id with a persistent
+ *           session, a password without username under MQTT 3.1.1, TLS
+ *           files), or a password file that is not a regular file or holds
+ *           1 KiB or more;
  *   -ENOMEM out of memory.
  * On failure nothing is left to clean up.
  * Thread: loop.

@@ -1385,9 +1385,9 @@ static int check_ring(struct parser *p)
     format_size(SP_ALIGN_UP(need, KIB), min, sizeof(min));
     return fail(p, p->seen[i], keys[i].key,
                 "ring_bytes = %s cannot hold 4 of the largest records "
-                "(max_payload_bytes = %s, plus 64KiB of topic and 64B of "
-                "header each): a ring must hold at least 4; set ring_bytes "
-                ">= %s or lower max_payload_bytes",
+                "(max_payload_bytes = %s + 64KiB topic + 64B header each), and "
+                "a ring must hold at least 4: set ring_bytes >= %s or lower "
+                "max_payload_bytes",
                 ring, max, min);
 }
 

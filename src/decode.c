@@ -39,8 +39,8 @@
 #define MS_PER_DAY     86400000LL
 #define EXP10_CAP      100000 /* larger exponents all mean 0 or inf */
 #define FAST_MANT_MAX  (1ULL << 53)
-#define MANT_DIGITS    19 /* decimal digits that always fit in uint64_t */
-#define SHORT_NUMBER   64 /* numbers copied before strtod() */
+#define MANT_DIGITS    19     /* decimal digits that always fit in uint64_t */
+#define SHORT_NUMBER   64     /* numbers copied before strtod() */
 #define INT64_SAFE_MAX 9.2e18 /* doubles below this convert to int64_t */
 
 static const char *const status_names[] = {
@@ -66,9 +66,9 @@ const char *decode_status_str(enum decode_status st)
 
 /* What one pass over a number found. Owner: the scanning call. */
 struct decimal {
-    uint64_t mant;   /* the digits, exact when ndigits <= MANT_DIGITS */
-    size_t ndigits;  /* digits before and after the point, zeros included */
-    int64_t exp10;   /* value = mant * 10^exp10 */
+    uint64_t mant;  /* the digits, exact when ndigits <= MANT_DIGITS */
+    size_t ndigits; /* digits before and after the point, zeros included */
+    int64_t exp10;  /* value = mant * 10^exp10 */
     bool negative;
 };
 
@@ -86,8 +86,8 @@ static bool continues_number(char ch)
 
 static bool is_space(char ch)
 {
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' ||
-           ch == '\v' || ch == '\f';
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' ||
+           ch == '\f';
 }
 
 /* Appends the digits at p to d->mant (it wraps past 19 digits: then only
@@ -133,9 +133,8 @@ static const char *scan_exponent(const char *p, const char *end,
 static bool fast_value(const struct decimal *d, double *out)
 {
     static const double pow10[] = {
-        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     };
     double v;
 
@@ -183,38 +182,42 @@ static bool slow_value(const char *s, const char *p, double *out)
     return stop == p;
 }
 
+/* Sign, integer part and fraction; NULL when the grammar refuses them. */
+static const char *scan_mantissa(const char *p, const char *end, bool json,
+                                 struct decimal *d)
+{
+    const char *int_start;
+    size_t n_int;
+
+    if (p < end && (*p == '-' || (*p == '+' && !json))) {
+        d->negative = *p == '-';
+        p++;
+    }
+    int_start = p;
+    p = scan_digits(p, end, d);
+    n_int = d->ndigits;
+    /* JSON: digits before the point, and no leading zero ("01"). */
+    if (json && (n_int == 0 || (n_int > 1 && *int_start == '0')))
+        return NULL;
+    if (p < end && *p == '.') {
+        p = scan_digits(p + 1, end, d);
+        d->exp10 = -(int64_t) (d->ndigits - n_int);
+        if (json && d->ndigits == n_int)
+            return NULL; /* JSON: digits after the point too */
+    }
+    return d->ndigits > 0 ? p : NULL;
+}
+
 const char *decode_scan_number(const char *s, const char *end, unsigned flags,
                                double *out)
 {
     struct decimal d = {0};
-    const char *p = s;
-    const char *int_start;
-    size_t n_int;
-    bool json = (flags & DECODE_NUM_JSON) != 0;
+    const char *p;
 
-    if (p < end && (*p == '-' || (*p == '+' && !json))) {
-        d.negative = *p == '-';
-        p++;
-    }
-    int_start = p;
-    p = scan_digits(p, end, &d);
-    n_int = d.ndigits;
-    if (json && (n_int == 0 || (n_int > 1 && *int_start == '0')))
-        return NULL;
-    if (p < end && *p == '.') {
-        p = scan_digits(p + 1, end, &d);
-        d.exp10 = -(int64_t) (d.ndigits - n_int);
-        if (json && d.ndigits == n_int)
-            return NULL;
-    }
-    if (d.ndigits == 0)
-        return NULL;
-    if (p < end && (*p == 'e' || *p == 'E')) {
+    p = scan_mantissa(s, end, (flags & DECODE_NUM_JSON) != 0, &d);
+    if (p && p < end && (*p == 'e' || *p == 'E'))
         p = scan_exponent(p, end, &d);
-        if (!p)
-            return NULL;
-    }
-    if (!fast_value(&d, out) && !slow_value(s, p, out))
+    if (!p || (!fast_value(&d, out) && !slow_value(s, p, out)))
         return NULL;
     return p;
 }
@@ -289,36 +292,38 @@ enum decode_status decode_payload(const struct config_sub *sub,
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 
+/* Well-formed UTF-8 by lead byte (The Unicode Standard, table 3-7): the
+ * second byte's range excludes overlong forms, surrogates and code points
+ * above U+10FFFF; later bytes are 0x80..0xbf. */
+static const struct {
+    unsigned char lead_lo;
+    unsigned char lead_hi;
+    unsigned char len;
+    unsigned char second_lo;
+    unsigned char second_hi;
+} utf8_forms[] = {
+    {0xc2, 0xdf, 2, 0x80, 0xbf}, {0xe0, 0xe0, 3, 0xa0, 0xbf},
+    {0xe1, 0xec, 3, 0x80, 0xbf}, {0xed, 0xed, 3, 0x80, 0x9f},
+    {0xee, 0xef, 3, 0x80, 0xbf}, {0xf0, 0xf0, 4, 0x90, 0xbf},
+    {0xf1, 0xf3, 4, 0x80, 0xbf}, {0xf4, 0xf4, 4, 0x80, 0x8f},
+};
+
 /* Length of the well-formed sequence at p (lead byte >= 0x80), or 0. */
 static size_t utf8_seq_len(const unsigned char *p, const unsigned char *end)
 {
-    unsigned c = p[0];
-    unsigned lo = 0x80;
-    unsigned hi = 0xbf;
+    size_t i = 0;
     size_t n;
 
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4;
-    else
+    while (i < SP_ARRAY_SIZE(utf8_forms) && p[0] > utf8_forms[i].lead_hi)
+        i++;
+    if (i == SP_ARRAY_SIZE(utf8_forms) || p[0] < utf8_forms[i].lead_lo)
         return 0;
-    /* The second byte's range excludes overlong forms, surrogates and
-     * code points above U+10FFFF (RFC 3629, section 4). */
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if ((size_t) (end - p) < n || p[1] < lo || p[1] > hi)
+    n = utf8_forms[i].len;
+    if ((size_t) (end - p) < n || p[1] < utf8_forms[i].second_lo ||
+        p[1] > utf8_forms[i].second_hi)
         return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
+    for (size_t k = 2; k < n; k++)
+        if ((p[k] & 0xc0) != 0x80)
             return 0;
     return n;
 }
@@ -351,9 +356,9 @@ static const struct {
     int64_t mul;  /* ms = v * mul / div */
     int64_t div;
 } time_units[] = {
-    {1e11, 1000, 1},    /* seconds */
-    {1e14, 1, 1},       /* milliseconds */
-    {1e17, 1, 1000},    /* microseconds */
+    {1e11, 1000, 1},        /* seconds */
+    {1e14, 1, 1},           /* milliseconds */
+    {1e17, 1, 1000},        /* microseconds */
     {INFINITY, 1, 1000000}, /* nanoseconds */
 };
 
@@ -405,8 +410,7 @@ static bool is_leap(int y)
 
 static int days_in_month(int y, int m)
 {
-    static const int days[] = {31, 28, 31, 30, 31, 30,
-                               31, 31, 30, 31, 30, 31};
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
     return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
@@ -451,27 +455,41 @@ static bool rfc3339_base(const char *s, int64_t *ms)
         mi > 59 || sec > 60)
         return false;
     *ms = days_from_civil(y, mo, d) * MS_PER_DAY +
-          ((int64_t) h * 3600 + mi * 60 + sec) * 1000;
+          ((int64_t) h * 3600 + (int64_t) mi * 60 + sec) * 1000;
     return true;
 }
 
-/* "[.frac](Z|+HH:MM|-HH:MM)" -> ms to add; the fraction is floored. */
-static bool rfc3339_tail(const char *p, const char *end, int64_t *add_ms)
+/* An optional ".digits" at p, floored to ms; NULL when '.' has no digit. */
+static const char *rfc3339_frac(const char *p, const char *end,
+                                int64_t *frac_ms)
 {
     int64_t frac = 0;
-    int oh;
-    int om;
     size_t nd = 0;
 
-    if (p < end && *p == '.') {
-        for (p++; p < end && is_digit(*p); p++, nd++)
-            if (nd < 3)
-                frac = frac * 10 + (*p - '0');
-        if (nd == 0)
-            return false;
-        for (; nd < 3; nd++)
-            frac *= 10;
-    }
+    *frac_ms = 0;
+    if (p == end || *p != '.')
+        return p;
+    for (p++; p < end && is_digit(*p); p++, nd++)
+        if (nd < 3)
+            frac = frac * 10 + (*p - '0');
+    if (nd == 0)
+        return NULL;
+    for (; nd < 3; nd++)
+        frac *= 10;
+    *frac_ms = frac;
+    return p;
+}
+
+/* "[.frac](Z|+HH:MM|-HH:MM)" -> ms to add to the local time. */
+static bool rfc3339_tail(const char *p, const char *end, int64_t *add_ms)
+{
+    int64_t frac;
+    int oh;
+    int om;
+
+    p = rfc3339_frac(p, end, &frac);
+    if (!p)
+        return false;
     if (end - p == 1 && (*p == 'Z' || *p == 'z')) {
         *add_ms = frac;
         return true;

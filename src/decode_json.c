@@ -54,7 +54,7 @@ enum json_role {
 struct json_str {
     const char *p; /* raw bytes inside the quotes, or unescaped in text */
     size_t len;
-    bool escaped;  /* p[0..len) still holds backslash escapes */
+    bool escaped; /* p[0..len) still holds backslash escapes */
 };
 
 /* A key seen in an open object. Owner: struct json_ctx. */
@@ -69,10 +69,10 @@ struct json_ctx {
     const char *end; /* payload + len; *end == '\0' */
     const struct config_sub *sub;
     struct decode_out *out;
-    size_t ts_len;                        /* 0: no timestamp_field */
-    size_t field_len[CONFIG_MAX_FIELDS];  /* lengths of sub->fields[] */
-    unsigned first;  /* first sample of the current reading */
-    bool has_ts;     /* the current reading's time was seen */
+    size_t ts_len;                       /* 0: no timestamp_field */
+    size_t field_len[CONFIG_MAX_FIELDS]; /* lengths of sub->fields[] */
+    unsigned first; /* first sample of the current reading */
+    bool has_ts;    /* the current reading's time was seen */
     int64_t ts_ms;
     size_t path_len; /* may exceed sizeof path: then path_bad is set */
     bool path_bad;   /* the prefix is too long or has an empty key */
@@ -231,7 +231,8 @@ static size_t unescape_one(const char **pp, char *t)
     cp = (unsigned) hex4(p + 2);
     *pp = p + 6;
     if (cp >= 0xd800 && cp <= 0xdbff) {
-        cp = 0x10000 + ((cp - 0xd800) << 10) + ((unsigned) hex4(p + 8) - 0xdc00);
+        cp =
+            0x10000 + ((cp - 0xd800) << 10) + ((unsigned) hex4(p + 8) - 0xdc00);
         *pp = p + 12;
     }
     return put_utf8(t, cp);
@@ -406,9 +407,8 @@ static enum decode_status scan_number(struct json_ctx *c, double *v)
     return DECODE_OK;
 }
 
-static enum decode_status member_string(struct json_ctx *c,
-                                        const struct json_str *k,
-                                        enum json_role role)
+static enum decode_status
+member_string(struct json_ctx *c, const struct json_str *k, enum json_role role)
 {
     struct json_str s;
     enum decode_status st = scan_string(c, &s);
@@ -432,9 +432,8 @@ static enum decode_status member_string(struct json_ctx *c,
     return skip_counted(c, role);
 }
 
-static enum decode_status member_scalar(struct json_ctx *c,
-                                        const struct json_str *k,
-                                        enum json_role role)
+static enum decode_status
+member_scalar(struct json_ctx *c, const struct json_str *k, enum json_role role)
 {
     bool literal = *c->p == 't' || *c->p == 'f' || *c->p == 'n';
     enum decode_status st;
@@ -450,6 +449,7 @@ static enum decode_status member_scalar(struct json_ctx *c,
     return emit(c, k, v);
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): depth <= DECODE_MAX_DEPTH + 1 */
 static enum decode_status member_object(struct json_ctx *c,
                                         const struct json_str *k,
                                         enum json_role role, unsigned depth)
@@ -470,6 +470,7 @@ static enum decode_status member_object(struct json_ctx *c,
 }
 
 /* The value at c->p of member k inside an object at depth - 1. */
+/* NOLINTNEXTLINE(misc-no-recursion): depth <= DECODE_MAX_DEPTH + 1 */
 static enum decode_status member_value(struct json_ctx *c,
                                        const struct json_str *k,
                                        enum json_role role, unsigned depth)
@@ -507,8 +508,7 @@ static enum decode_status read_key(struct json_ctx *c, unsigned base,
     if (st != DECODE_OK)
         return st;
     for (unsigned i = base; i < c->n_keys; i++)
-        if (c->keys[i].len == k->len &&
-            memcmp(c->keys[i].p, k->p, k->len) == 0)
+        if (c->keys[i].len == k->len && memcmp(c->keys[i].p, k->p, k->len) == 0)
             return DECODE_DUPLICATE_KEY;
     if (c->n_keys == DECODE_JSON_MAX_KEYS)
         return DECODE_TOO_MANY;
@@ -543,6 +543,7 @@ static enum decode_status next_element(struct json_ctx *c, char close,
 }
 
 /* The object at c->p, at nesting level depth, as part of a reading. */
+/* NOLINTNEXTLINE(misc-no-recursion): depth <= DECODE_MAX_DEPTH + 1 */
 static enum decode_status parse_object(struct json_ctx *c, unsigned depth)
 {
     unsigned base = c->n_keys;
@@ -590,6 +591,7 @@ static enum decode_status skip_key(struct json_ctx *c, struct json_str *k)
 }
 
 /* An array or object whose content is checked but not taken. */
+/* NOLINTNEXTLINE(misc-no-recursion): depth <= DECODE_MAX_DEPTH + 1 */
 static enum decode_status skip_container(struct json_ctx *c, unsigned depth)
 {
     char close = *c->p == '{' ? '}' : ']';
@@ -619,6 +621,7 @@ static enum decode_status skip_container(struct json_ctx *c, unsigned depth)
     return DECODE_OK;
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): depth <= DECODE_MAX_DEPTH + 1 */
 static enum decode_status skip_value(struct json_ctx *c, unsigned depth)
 {
     struct json_str s;

@@ -29,7 +29,7 @@
  *   - c->p never passes c->end; every scan loop checks it.
  *   - A line's text (tags, field names) sits after the previous line's in
  *     out->text, and is given back when the line yields no sample.
- * Memory: struct lp_ctx on the stack (about 1.3 KiB); names and tags go to
+ * Memory: struct lp_ctx on the stack (about 1.4 KiB); names and tags go to
  *   out->text.
  */
 #include "decode_lp.h"
@@ -97,10 +97,12 @@ static size_t json_put(char *dst, size_t cap, size_t w, unsigned char ch)
         tmp[n++] = '\\';
         tmp[n++] = (char) ch;
     } else if (ch < 0x20) {
-        memcpy(tmp, "\\u00", 4);
-        tmp[4] = hex[ch >> 4];
-        tmp[5] = hex[ch & 15];
-        n = 6;
+        tmp[n++] = '\\';
+        tmp[n++] = 'u';
+        tmp[n++] = '0';
+        tmp[n++] = '0';
+        tmp[n++] = hex[ch >> 4];
+        tmp[n++] = hex[ch & 15];
     } else {
         tmp[n++] = (char) ch;
     }
@@ -197,8 +199,7 @@ static enum decode_status lp_measurement(struct lp_ctx *c)
     return text_put(c, "\"", 1);
 }
 
-static enum decode_status check_tag_key(struct lp_ctx *c, size_t off,
-                                        size_t n)
+static enum decode_status check_tag_key(struct lp_ctx *c, size_t off, size_t n)
 {
     static const char reserved[] = "_measurement";
     const char *key = c->out->text + off;
@@ -309,8 +310,8 @@ static bool parse_bool(const char *p, size_t n, double *v)
         size_t len;
         double value;
     } words[] = {
-        {"t", 1, 1},     {"T", 1, 1},     {"true", 4, 1},  {"True", 4, 1},
-        {"TRUE", 4, 1},  {"f", 1, 0},     {"F", 1, 0},     {"false", 5, 0},
+        {"t", 1, 1},     {"T", 1, 1},     {"true", 4, 1}, {"True", 4, 1},
+        {"TRUE", 4, 1},  {"f", 1, 0},     {"F", 1, 0},    {"false", 5, 0},
         {"False", 5, 0}, {"FALSE", 5, 0},
     };
 

@@ -14,9 +14,12 @@
  * last call completed a packet (errno is not EAGAIN) and the client is not
  * paused, up to READ_BUDGET calls so the loop stays responsive; epoll is
  * level-triggered and wakes us for the rest. With TLS, OpenSSL may hold
- * decrypted bytes that poll cannot see, so when the budget runs out, and on
- * resume, an idle handle runs another pass on the next loop turn instead of
- * waiting for the socket.
+ * decrypted bytes that poll cannot see. libmosquitto 2.0.11 itself keeps
+ * reading inside one call while OpenSSL has bytes pending (so on_msg can
+ * run a few times after a pause requested from on_msg), but it stops early
+ * when errno happens to read EAGAIN; so when the budget runs out, and on
+ * resume, an idle handle runs another pass on the next loop turn instead
+ * of trusting poll.
  *
  * Connecting never blocks the loop: the host name is resolved with
  * uv_getaddrinfo() (AF_UNSPEC, SOCK_STREAM; a numeric host skips it), and
@@ -68,7 +71,9 @@
  * Memory: the struct is the caller's. libmosquitto allocates internally
  * (per packet, out of our control); this file allocates nothing on the
  * message path: on_message only builds a struct mqtt_msg on the stack.
- * SUBSCRIBE properties are allocated per (re)connect.
+ * SUBSCRIBE properties are allocated per (re)connect, and libmosquitto's
+ * log callback (which makes it format a line per packet) is installed only
+ * while connecting or when debug output is on.
  */
 #include "mqtt.h"
 
@@ -672,6 +677,18 @@ static void resolve_failed(struct mqtt_client *c, int status)
     schedule_retry(c, delay);
 }
 
+/* The numeric text of one resolved address. */
+static bool addr_text(const struct addrinfo *ai, char *buf, size_t n)
+{
+    const void *sa = ai->ai_addr;
+
+    if (ai->ai_family == AF_INET)
+        return uv_ip4_name(sa, buf, n) == 0;
+    if (ai->ai_family == AF_INET6)
+        return uv_ip6_name(sa, buf, n) == 0;
+    return false;
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct mqtt_client *c = req->data;
@@ -684,16 +701,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     for (struct addrinfo *ai = res; ai != NULL && n < MQTT_MAX_ADDRS;
-         ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET &&
-            uv_ip4_name((const struct sockaddr_in *) (void *) ai->ai_addr,
-                        c->addrs[n], sizeof(c->addrs[n])) == 0)
+         ai = ai->ai_next)
+        if (addr_text(ai, c->addrs[n], sizeof(c->addrs[n])))
             n++;
-        else if (ai->ai_family == AF_INET6 &&
-                 uv_ip6_name((const struct sockaddr_in6 *) (void *) ai->ai_addr,
-                             c->addrs[n], sizeof(c->addrs[n])) == 0)
-            n++;
-    }
     uv_freeaddrinfo(res);
     c->n_addrs = n;
     c->addr_idx = 0;
@@ -845,6 +855,7 @@ static void flush_unsubs(struct mqtt_client *c)
     c->n_unsub = 0;
 }
 
+/* NOLINTNEXTLINE(readability-function-size): libmosquitto's signature */
 static void on_subscribe_cb(struct mosquitto *m, void *obj, int mid,
                             int n_granted, const int *granted,
                             const mosquitto_property *props)
@@ -994,6 +1005,7 @@ static void init_handles(struct mqtt_client *c)
     c->poll.data = c;
 }
 
+/* NOLINTNEXTLINE(readability-function-size): six parameters, as mqtt.h */
 int mqtt_init(struct mqtt_client *c, uv_loop_t *loop, const struct config *cfg,
               mqtt_message_fn on_msg, mqtt_state_fn on_state, void *ctx)
 {

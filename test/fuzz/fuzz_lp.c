@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memset(&sub, 0, sizeof sub);
     sub.format = FORMAT_INFLUX;
-    sub.precision = (enum config_precision) (data[0] & 3);
+    sub.precision = (enum config_precision)(data[0] & 3);
     data++;
     size--;
     buf = malloc(size + 1);

@@ -49,7 +49,8 @@ static void check_bare(const char *buf, size_t len)
     sub.format = FORMAT_NUMBER;
     st = decode_payload(&sub, buf, len, &out);
     st2 = len ? decode_number(buf, len, &v) : DECODE_EMPTY;
-    if (st != st2 || (st == DECODE_OK && (out.n != 1 || out.samples[0].value != v)))
+    if (st != st2 ||
+        (st == DECODE_OK && (out.n != 1 || out.samples[0].value != v)))
         abort();
     if (st != DECODE_OK)
         return;

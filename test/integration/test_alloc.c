@@ -102,6 +102,7 @@ Test(alloc, message_path_allocates_nothing_after_start, .timeout = 120)
     setenv("NOTIFY_SOCKET", sp.notify_path, 1);
     cr_assert_eq(pthread_create(&t, NULL, run_daemon, path), 0);
     cr_assert_eq(spawn_wait_notify(&sp, "READY=1", WAIT_MS), 0);
+    cr_assert_eq(spawn_wait_notify(&sp, "subscribed", WAIT_MS), 0);
 
     cr_assert_eq(pub_open(&p, broker.port, "alloc-pub", 1), 0);
     /* Warm-up: the first message of each series creates it. */

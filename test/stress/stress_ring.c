@@ -36,7 +36,7 @@
 #define RING_BYTES      ((size_t) 64 * 1024)
 #define MAX_LEN         2000u
 #define PATTERN_BYTES   4096u
-#define DEFAULT_RECORDS 1000000u
+#define DEFAULT_RECORDS 600000u
 #define MAX_LOOKAHEAD   64u
 #define WAIT_MS         5000u /* a wait this long means a lost wake-up */
 
@@ -56,7 +56,7 @@ struct stress {
 /* Written once by main before the threads start, then only read. */
 static uint8_t pattern[PATTERN_BYTES + MAX_LEN];
 
-static void die(const char *what, uint64_t seq)
+_Noreturn static void die(const char *what, uint64_t seq)
 {
     fprintf(stderr, "stress_ring: record %llu: %s\n", (unsigned long long) seq,
             what);

@@ -228,7 +228,7 @@ static int reap(struct broker *b, int sig, int timeout_ms)
     return 0;
 }
 
-int broker_stop(struct broker *b)
+int broker_halt(struct broker *b)
 {
     int rc;
 
@@ -249,7 +249,7 @@ int broker_kill(struct broker *b)
 
 int broker_restart(struct broker *b)
 {
-    int rc = broker_stop(b);
+    int rc = broker_halt(b);
 
     if (rc == 0)
         rc = spawn(b);
@@ -267,12 +267,15 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
     return remove(path) == 0 ? 0 : -1;
 }
 
-void broker_remove(struct broker *b)
+int broker_stop(struct broker *b)
 {
-    (void) broker_stop(b);
-    if (b->dir[0] != '\0')
-        (void) nftw(b->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    int rc = broker_halt(b);
+
+    if (b->dir[0] != '\0' &&
+        nftw(b->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS) != 0 && rc == 0)
+        rc = -errno;
     b->dir[0] = '\0';
+    return rc;
 }
 
 int broker_log_count(const struct broker *b, const char *needle)
@@ -298,7 +301,7 @@ int broker_passwd(const char *file, const char *user, const char *password,
     char p[128];
     char *argv[] = {MOSQUITTO_PASS, "-b", "-c", f, u, p, NULL};
     char *argv_add[] = {MOSQUITTO_PASS, "-b", f, u, p, NULL};
-    pid_t pid;
+    pid_t pid = 0;
     int status;
     int rc;
 

@@ -10,11 +10,11 @@
  *     struct broker b;
  *     cr_assert_eq(broker_start(&b, NULL), 0);
  *     ... b.port ...
- *     broker_stop(&b);       - the process ends, the directory stays
+ *     broker_halt(&b);       - the process ends, the directory stays
  *     broker_restart(&b);    - same port, same persistence directory
- *     broker_remove(&b);     - stop if running, delete the directory
+ *     broker_stop(&b);       - the process ends, the directory is deleted
  *
- * Every test ends with broker_remove(). Only the PID spawned here is ever
+ * Every test ends with broker_stop(). Only the PID spawned here is ever
  * signalled.
  */
 #ifndef SP_BROKER_H
@@ -49,23 +49,24 @@ struct broker {
  */
 SP_MUST_CHECK int broker_start(struct broker *b, const char *extra_conf);
 
-/* SIGTERM, then SIGKILL after 5 s; keeps the directory. No-op when not
- * running. Returns: 0 or -errno. */
+/* SIGTERM (SIGKILL after 5 s) if running, then deletes the directory.
+ * Idempotent. Returns: 0 or -errno. */
 int broker_stop(struct broker *b);
+
+/* SIGTERM (SIGKILL after 5 s); keeps the directory for broker_restart().
+ * No-op when not running. Returns: 0 or -errno. */
+int broker_halt(struct broker *b);
 
 /* SIGKILL: no clean shutdown, no persistence save. Keeps the directory.
  * Returns: 0 or -errno. */
 int broker_kill(struct broker *b);
 
 /*
- * Stops the broker if it runs and starts it again with the same port,
+ * Halts the broker if it runs and starts it again with the same port,
  * configuration and persistence directory.
  * Returns: as broker_start(); -EADDRINUSE when the port was taken meanwhile.
  */
 SP_MUST_CHECK int broker_restart(struct broker *b);
-
-/* Stops the broker if it runs and deletes its directory. */
-void broker_remove(struct broker *b);
 
 /* Lines of the broker's log that contain needle. Returns: the count, or
  * -errno when the log cannot be read. */

@@ -289,3 +289,16 @@ double db_double(const char *db_path, const char *sql)
     (void) query(db_path, sql, &v);
     return v;
 }
+
+int spawn_wait_log(const struct spawn *s, const char *needle, int count,
+                   int timeout_ms)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+
+    while (spawn_log_count(s, needle) < count) {
+        if (mono_ms() >= deadline)
+            return -ETIMEDOUT;
+        usleep(5000);
+    }
+    return 0;
+}

@@ -52,6 +52,11 @@ int spawn_wait_exit(struct spawn *s, int timeout_ms);
 /* True when the daemon's log contains needle. */
 bool spawn_log_contains(const struct spawn *s, const char *needle);
 
+/* Waits until the log contains needle at least count times.
+ * Returns 0 or -ETIMEDOUT. */
+int spawn_wait_log(const struct spawn *s, const char *needle, int count,
+                   int timeout_ms);
+
 /* Counts the lines of the log that contain needle. */
 int spawn_log_count(const struct spawn *s, const char *needle);
 

@@ -20,12 +20,7 @@
 
 #include <criterion/criterion.h>
 
-/* alloc_guard.h mentions "src/" "*.o" inside a comment, which -Wcomment
- * reports as a nested comment opener. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "alloc_guard.h"
-#pragma GCC diagnostic pop
 #include "config.h"
 
 #define SAMPLE_CONF "config/sensorpipe.conf"

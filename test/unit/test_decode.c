@@ -242,8 +242,8 @@ Test(decode, number_hard_cases_match_strtod)
         "2.2250738585072011e-308", /* below the smallest normal */
         "4.9e-324",                /* smallest subnormal */
         "0.30000000000000004",
-        "1234567890123456789",     /* 19 digits */
-        "12345678901234567890",    /* 20 digits */
+        "1234567890123456789",  /* 19 digits */
+        "12345678901234567890", /* 20 digits */
         "0.000000000000000000000000000000000000000000000000000000000000000"
         "00000000000000000000000000000000000000000001", /* long: in place */
         "1797693134862315708145274237317043567980705675258449965989174768"
@@ -257,37 +257,36 @@ Test(decode, number_hard_cases_match_strtod)
         double want = strtod(texts[i], NULL);
         double got = 0;
 
-        cr_assert_eq(decode_number(texts[i], strlen(texts[i]), &got),
-                     DECODE_OK, "'%s'", texts[i]);
+        cr_assert_eq(decode_number(texts[i], strlen(texts[i]), &got), DECODE_OK,
+                     "'%s'", texts[i]);
         cr_assert_eq(memcmp(&got, &want, sizeof got), 0, "'%s'", texts[i]);
     }
 }
 
-/* ---- decode_scan_number: the JSON grammar --------------------------------- */
+/* ---- decode_scan_number: the JSON grammar ---------------------------------
+ */
 
 static const struct {
     const char *text;
     size_t used; /* bytes of text that form the number; 0 = refused */
     double value;
 } json_number_cases[] = {
-    {"0", 1, 0.0},          {"-0", 2, -0.0},        {"1.5", 3, 1.5},
-    {"1e5", 3, 1e5},        {"1E+5", 4, 1e5},       {"2e-3", 4, 2e-3},
-    {"-0.0e0", 6, -0.0},    {"10", 2, 10.0},        {"1.5,", 3, 1.5},
-    {"7}", 1, 7.0},         {"3 ", 1, 3.0},         {"01", 0, 0},
-    {"-01", 0, 0},          {"00", 0, 0},           {"+1", 0, 0},
-    {".5", 0, 0},           {"1.", 0, 0},           {"1.e3", 0, 0},
-    {"-", 0, 0},            {"1e", 0, 0},           {"1e+", 0, 0},
-    {"-x", 0, 0},           {"", 0, 0},             {"NaN", 0, 0},
+    {"0", 1, 0.0},    {"-0", 2, -0.0},   {"1.5", 3, 1.5},     {"1e5", 3, 1e5},
+    {"1E+5", 4, 1e5}, {"2e-3", 4, 2e-3}, {"-0.0e0", 6, -0.0}, {"10", 2, 10.0},
+    {"1.5,", 3, 1.5}, {"7}", 1, 7.0},    {"3 ", 1, 3.0},      {"01", 0, 0},
+    {"-01", 0, 0},    {"00", 0, 0},      {"+1", 0, 0},        {".5", 0, 0},
+    {"1.", 0, 0},     {"1.e3", 0, 0},    {"-", 0, 0},         {"1e", 0, 0},
+    {"1e+", 0, 0},    {"-x", 0, 0},      {"", 0, 0},          {"NaN", 0, 0},
 };
 
 Test(decode, scan_number_json_grammar_table)
 {
-    for (size_t i = 0; i < sizeof json_number_cases / sizeof json_number_cases[0];
-         i++) {
+    for (size_t i = 0;
+         i < sizeof json_number_cases / sizeof json_number_cases[0]; i++) {
         const char *t = json_number_cases[i].text;
         double v = 12345;
-        const char *end = decode_scan_number(t, t + strlen(t),
-                                             DECODE_NUM_JSON, &v);
+        const char *end =
+            decode_scan_number(t, t + strlen(t), DECODE_NUM_JSON, &v);
 
         if (json_number_cases[i].used == 0) {
             cr_assert_null(end, "'%s' accepted", t);
@@ -317,20 +316,20 @@ Test(decode, utf8_validation_table)
     } cases[] = {
         {"", true},
         {"abc", true},
-        {"\xc3\xa9", true},             /* é */
-        {"\xe2\x82\xac", true},         /* € */
-        {"\xf0\x9f\x98\x80", true},     /* 😀 */
-        {"\xf4\x8f\xbf\xbf", true},     /* U+10FFFF */
-        {"\xef\xbf\xbd", true},         /* U+FFFD */
-        {"\xc0\x80", false},            /* overlong NUL */
-        {"\xc1\xbf", false},            /* overlong */
-        {"\xe0\x80\x80", false},        /* overlong */
-        {"\xed\xa0\x80", false},        /* surrogate U+D800 */
-        {"\xf0\x80\x80\x80", false},    /* overlong */
-        {"\xf4\x90\x80\x80", false},    /* above U+10FFFF */
+        {"\xc3\xa9", true},          /* é */
+        {"\xe2\x82\xac", true},      /* € */
+        {"\xf0\x9f\x98\x80", true},  /* 😀 */
+        {"\xf4\x8f\xbf\xbf", true},  /* U+10FFFF */
+        {"\xef\xbf\xbd", true},      /* U+FFFD */
+        {"\xc0\x80", false},         /* overlong NUL */
+        {"\xc1\xbf", false},         /* overlong */
+        {"\xe0\x80\x80", false},     /* overlong */
+        {"\xed\xa0\x80", false},     /* surrogate U+D800 */
+        {"\xf0\x80\x80\x80", false}, /* overlong */
+        {"\xf4\x90\x80\x80", false}, /* above U+10FFFF */
         {"\xf5\x80\x80\x80", false},
-        {"\x80", false},                /* lone continuation */
-        {"\xc3", false},                /* cut short */
+        {"\x80", false}, /* lone continuation */
+        {"\xc3", false}, /* cut short */
         {"\xe2\x82", false},
         {"a\xe2\x82z", false},
         {"\xff", false},
@@ -364,9 +363,9 @@ Test(decode, numeric_time_detects_the_unit_by_magnitude)
         {0.5, 0, 500},
         {1.0005, 0, 1000},
         {99999999999.0, 0, 99999999999LL * 1000}, /* just below 1e11: s */
-        {1e11, 0, 100000000000LL},                 /* 1e11: ms */
-        {1e14, 0, 100000000000LL},                 /* 1e14: us */
-        {1e17, 0, 100000000000LL},                 /* 1e17: ns */
+        {1e11, 0, 100000000000LL},                /* 1e11: ms */
+        {1e14, 0, 100000000000LL},                /* 1e14: us */
+        {1e17, 0, 100000000000LL},                /* 1e17: ns */
         {-1.0, -EINVAL, 0},
         {-0.001, -EINVAL, 0},
         {NAN, -EINVAL, 0},
@@ -388,8 +387,8 @@ Test(decode, numeric_time_keeps_whole_milliseconds_of_decimal_seconds)
 {
     /* Every millisecond of some seconds, sent as decimal seconds: the
      * binary value is often a hair below (1.001 * 1000 < 1001). */
-    static const int64_t secs[] = {0, 1, 59, 123456, 1700000000,
-                                   4102444800LL, 99999999999LL};
+    static const int64_t secs[] = {
+        0, 1, 59, 123456, 1700000000, 4102444800LL, 99999999999LL};
 
     for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
         for (int frac = 0; frac < 1000; frac++) {
@@ -397,8 +396,7 @@ Test(decode, numeric_time_keeps_whole_milliseconds_of_decimal_seconds)
             double v;
             int64_t ms;
 
-            snprintf(text, sizeof text, "%lld.%03d", (long long) secs[i],
-                     frac);
+            snprintf(text, sizeof text, "%lld.%03d", (long long) secs[i], frac);
             v = strtod(text, NULL);
             cr_assert_eq(decode_time_numeric(v, &ms), 0);
             cr_assert_eq(ms, secs[i] * 1000 + frac, "%s: %lld", text,
@@ -494,8 +492,8 @@ Test(decode, rfc3339_agrees_with_timegm_over_four_centuries)
                 tm.tm_hour = (y + mo) % 24;
                 tm.tm_min = (d * 7) % 60;
                 tm.tm_sec = (y * 3) % 60;
-                snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02dZ",
-                         y, mo, d, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02dZ", y,
+                         mo, d, tm.tm_hour, tm.tm_min, tm.tm_sec);
                 cr_assert_eq(decode_time_rfc3339(text, strlen(text), &ms), 0,
                              "%s", text);
                 cr_assert_eq(ms, (int64_t) timegm(&tm) * 1000, "%s", text);
@@ -518,13 +516,13 @@ Test(decode, rfc3339_knows_the_last_day_of_every_month)
             gmtime_r(&t, &last);
             snprintf(text, sizeof text, "%04d-%02d-%02dT00:00:00Z", y, mo,
                      last.tm_mday);
-            cr_assert_eq(decode_time_rfc3339(text, strlen(text), &ms), 0,
-                         "%s", text);
+            cr_assert_eq(decode_time_rfc3339(text, strlen(text), &ms), 0, "%s",
+                         text);
             cr_assert_eq(ms, (int64_t) t * 1000, "%s", text);
             snprintf(text, sizeof text, "%04d-%02d-%02dT00:00:00Z", y, mo,
                      last.tm_mday + 1);
-            cr_assert_eq(decode_time_rfc3339(text, strlen(text), &ms),
-                         -EINVAL, "%s", text);
+            cr_assert_eq(decode_time_rfc3339(text, strlen(text), &ms), -EINVAL,
+                         "%s", text);
         }
     }
 }
@@ -552,8 +550,7 @@ Test(decode, decoding_allocates_nothing)
     alloc_guard_arm();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sub.format = cases[i].fmt;
-        (void) decode_payload(&sub, cases[i].text, strlen(cases[i].text),
-                              &out);
+        (void) decode_payload(&sub, cases[i].text, strlen(cases[i].text), &out);
     }
     n = alloc_guard_disarm();
     cr_assert_eq(n, 0, "%llu allocations", (unsigned long long) n);

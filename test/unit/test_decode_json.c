@@ -92,10 +92,10 @@ static void expect_samples(const char *what, const struct want *w)
 
         cr_assert(field_is(s, w[i].field), "%s: sample %u is '%.*s', want '%s'",
                   what, i, (int) s->field_len, s->field, w[i].field);
-        cr_assert_eq(s->value, w[i].value, "%s: %s = %.17g", what,
-                     w[i].field, s->value);
-        cr_assert_eq(s->ts_ms, w[i].ts_ms, "%s: %s at %lld", what,
-                     w[i].field, (long long) s->ts_ms);
+        cr_assert_eq(s->value, w[i].value, "%s: %s = %.17g", what, w[i].field,
+                     s->value);
+        cr_assert_eq(s->ts_ms, w[i].ts_ms, "%s: %s at %lld", what, w[i].field,
+                     (long long) s->ts_ms);
         cr_assert_null(s->tags, "%s", what);
         cr_assert(isfinite(s->value));
     }
@@ -113,23 +113,47 @@ struct jcase {
 };
 
 static const struct jcase ok_cases[] = {
-    {"{\"temp\":21.5,\"hum\":40}", {0}, DECODE_OK, 0,
+    {"{\"temp\":21.5,\"hum\":40}",
+     {0},
+     DECODE_OK,
+     0,
      {{"temp", 21.5, NT}, {"hum", 40, NT}}},
-    {" \n\t{ \"a\" : 1 ,\r\n \"b\":-2.5e1 }\n ", {0}, DECODE_OK, 0,
+    {" \n\t{ \"a\" : 1 ,\r\n \"b\":-2.5e1 }\n ",
+     {0},
+     DECODE_OK,
+     0,
      {{"a", 1, NT}, {"b", -25, NT}}},
-    {"{\"env\":{\"temp\":1,\"deep\":{\"x\":2}},\"y\":3}", {0}, DECODE_OK, 0,
+    {"{\"env\":{\"temp\":1,\"deep\":{\"x\":2}},\"y\":3}",
+     {0},
+     DECODE_OK,
+     0,
      {{"env.temp", 1, NT}, {"env.deep.x", 2, NT}, {"y", 3, NT}}},
-    {"{\"a\":[1,2,{\"b\":3}],\"c\":1,\"d\":[]}", {0}, DECODE_OK, 2,
+    {"{\"a\":[1,2,{\"b\":3}],\"c\":1,\"d\":[]}",
+     {0},
+     DECODE_OK,
+     2,
      {{"c", 1, NT}}},
-    {"{\"on\":true,\"off\":false}", {0}, DECODE_OK, 0,
+    {"{\"on\":true,\"off\":false}",
+     {0},
+     DECODE_OK,
+     0,
      {{"on", 1, NT}, {"off", 0, NT}}},
     {"{\"s\":\"12.5\",\"t\":\"x\"}", {0}, DECODE_NO_NUMBER, 2, {{0}}},
     {"{\"s\":\"12.5\",\"t\":\"x\",\"u\":\" 7 \",\"e\":\"1\\u0032\"}",
-     {.numeric_strings = true}, DECODE_OK, 2, {{"s", 12.5, NT}, {"u", 7, NT}}},
+     {.numeric_strings = true},
+     DECODE_OK,
+     2,
+     {{"s", 12.5, NT}, {"u", 7, NT}}},
     {"{\"n\":null,\"v\":1}", {0}, DECODE_OK, 1, {{"v", 1, NT}}},
-    {"{\"big\":1e999,\"neg\":-1e999,\"v\":2}", {0}, DECODE_OK, 2,
+    {"{\"big\":1e999,\"neg\":-1e999,\"v\":2}",
+     {0},
+     DECODE_OK,
+     2,
      {{"v", 2, NT}}},
-    {"{\"z\":-0,\"tiny\":1e-400}", {0}, DECODE_OK, 0,
+    {"{\"z\":-0,\"tiny\":1e-400}",
+     {0},
+     DECODE_OK,
+     0,
      {{"z", 0, NT}, {"tiny", 0, NT}}},
     {"{}", {0}, DECODE_NO_NUMBER, 0, {{0}}},
     {"[]", {0}, DECODE_NO_NUMBER, 0, {{0}}},
@@ -141,25 +165,40 @@ static const struct jcase ok_cases[] = {
     {"\"7\"", {0}, DECODE_NO_NUMBER, 1, {{0}}},
     {"\"7\"", {.numeric_strings = true}, DECODE_OK, 0, {{"value", 7, NT}}},
     {"3", {.fields = {"other"}}, DECODE_OK, 0, {{"value", 3, NT}}},
-    {"[{\"a\":1},{\"a\":2}]", {0}, DECODE_OK, 0,
-     {{"a", 1, NT}, {"a", 2, NT}}},
+    {"[{\"a\":1},{\"a\":2}]", {0}, DECODE_OK, 0, {{"a", 1, NT}, {"a", 2, NT}}},
     {"[1,{\"a\":1},\"x\",[2],null]", {0}, DECODE_OK, 4, {{"a", 1, NT}}},
     /* sub->fields: the listed paths only; names are the paths. */
     {"{\"env\":{\"temp\":1,\"hum\":5},\"hum\":2,\"other\":3}",
-     {.fields = {"env.temp", "hum", "missing"}}, DECODE_OK, 0,
+     {.fields = {"env.temp", "hum", "missing"}},
+     DECODE_OK,
+     0,
      {{"env.temp", 1, NT}, {"hum", 2, NT}}},
-    {"{\"other\":1,\"s\":\"x\"}", {.fields = {"temp"}}, DECODE_NO_NUMBER, 0,
+    {"{\"other\":1,\"s\":\"x\"}",
+     {.fields = {"temp"}},
+     DECODE_NO_NUMBER,
+     0,
      {{0}}},
-    {"{\"s\":\"x\",\"t\":\"y\",\"n\":null}", {.fields = {"s", "n"}},
-     DECODE_NO_NUMBER, 2, {{0}}},
-    {"{\"a\":{\"b\":{\"c\":7}},\"x\":[1]}", {.fields = {"a.b.c", "x"}},
-     DECODE_OK, 1, {{"a.b.c", 7, NT}}},
-    {"{\"a.b\":1,\"a\":{\"b\":2}}", {.fields = {"a.b"}}, DECODE_OK, 0,
+    {"{\"s\":\"x\",\"t\":\"y\",\"n\":null}",
+     {.fields = {"s", "n"}},
+     DECODE_NO_NUMBER,
+     2,
+     {{0}}},
+    {"{\"a\":{\"b\":{\"c\":7}},\"x\":[1]}",
+     {.fields = {"a.b.c", "x"}},
+     DECODE_OK,
+     1,
+     {{"a.b.c", 7, NT}}},
+    {"{\"a.b\":1,\"a\":{\"b\":2}}",
+     {.fields = {"a.b"}},
+     DECODE_OK,
+     0,
      {{"a.b", 1, NT}, {"a.b", 2, NT}}},
     /* Keys with escapes are unescaped to UTF-8. */
     {"{\"a\\\"b\":1,\"c\\\\d\":2,\"e\\/f\":3,\"g\\nh\":4,\"\\u00e9\":5,"
      "\"\\ud83d\\ude00\":6,\"\\b\\f\\r\\t\":7}",
-     {0}, DECODE_OK, 0,
+     {0},
+     DECODE_OK,
+     0,
      {{"a\"b", 1, NT},
       {"c\\d", 2, NT},
       {"e/f", 3, NT},
@@ -168,12 +207,21 @@ static const struct jcase ok_cases[] = {
       {"\xf0\x9f\x98\x80", 6, NT},
       {"\b\f\r\t", 7, NT}}},
     {"{\"a\\u002eb\":{\"c\":1}}", {0}, DECODE_OK, 0, {{"a.b.c", 1, NT}}},
-    {"{\"\xc3\xa9t\xc3\xa9\":1}", {0}, DECODE_OK, 0,
+    {"{\"\xc3\xa9t\xc3\xa9\":1}",
+     {0},
+     DECODE_OK,
+     0,
      {{"\xc3\xa9t\xc3\xa9", 1, NT}}},
-    {"{\"s\":\"caf\xc3\xa9 \\\" \\u20ac\",\"v\":1}", {0}, DECODE_OK, 1,
+    {"{\"s\":\"caf\xc3\xa9 \\\" \\u20ac\",\"v\":1}",
+     {0},
+     DECODE_OK,
+     1,
      {{"v", 1, NT}}},
     /* Keys repeat freely across objects and readings. */
-    {"{\"a\":{\"x\":1},\"b\":{\"x\":2}}", {0}, DECODE_OK, 0,
+    {"{\"a\":{\"x\":1},\"b\":{\"x\":2}}",
+     {0},
+     DECODE_OK,
+     0,
      {{"a.x", 1, NT}, {"b.x", 2, NT}}},
     {"{\"\":\"x\",\"v\":1}", {0}, DECODE_OK, 1, {{"v", 1, NT}}},
 };
@@ -205,8 +253,7 @@ Test(decode_json, plain_keys_point_into_the_payload)
 
 Test(decode_json, composed_names_live_in_out_text)
 {
-    cr_assert_eq(decode(NULL, "{\"env\":{\"t\":1},\"k\\u0031\":2}"),
-                 DECODE_OK);
+    cr_assert_eq(decode(NULL, "{\"env\":{\"t\":1},\"k\\u0031\":2}"), DECODE_OK);
     for (unsigned i = 0; i < out.n; i++) {
         const char *f = out.samples[i].field;
 
@@ -224,46 +271,79 @@ Test(decode_json, negative_zero_is_zero)
 /* ---- timestamps ---------------------------------------------------------- */
 
 static const struct jcase ts_cases[] = {
-    {"{\"ts\":1700000000,\"t\":1}", {.ts_field = "ts"}, DECODE_OK, 0,
+    {"{\"ts\":1700000000,\"t\":1}",
+     {.ts_field = "ts"},
+     DECODE_OK,
+     0,
      {{"t", 1, T1700}}},
-    {"{\"t\":1,\"ts\":1700000000}", {.ts_field = "ts"}, DECODE_OK, 0,
+    {"{\"t\":1,\"ts\":1700000000}",
+     {.ts_field = "ts"},
+     DECODE_OK,
+     0,
      {{"t", 1, T1700}}},
-    {"{\"ts\":1700000000.5,\"t\":1}", {.ts_field = "ts"}, DECODE_OK, 0,
+    {"{\"ts\":1700000000.5,\"t\":1}",
+     {.ts_field = "ts"},
+     DECODE_OK,
+     0,
      {{"t", 1, T1700 + 500}}},
-    {"{\"ts\":1700000000123,\"t\":1}", {.ts_field = "ts"}, DECODE_OK, 0,
+    {"{\"ts\":1700000000123,\"t\":1}",
+     {.ts_field = "ts"},
+     DECODE_OK,
+     0,
      {{"t", 1, T1700 + 123}}},
-    {"{\"ts\":1700000000123456,\"t\":1}", {.ts_field = "ts"}, DECODE_OK, 0,
+    {"{\"ts\":1700000000123456,\"t\":1}",
+     {.ts_field = "ts"},
+     DECODE_OK,
+     0,
      {{"t", 1, T1700 + 123}}},
-    {"{\"ts\":1700000000123456789,\"t\":1}", {.ts_field = "ts"}, DECODE_OK, 0,
+    {"{\"ts\":1700000000123456789,\"t\":1}",
+     {.ts_field = "ts"},
+     DECODE_OK,
+     0,
      {{"t", 1, T1700 + 123}}},
     {"{\"ts\":\"2023-11-14T22:13:20.250Z\",\"t\":1,\"u\":2}",
-     {.ts_field = "ts"}, DECODE_OK, 0,
+     {.ts_field = "ts"},
+     DECODE_OK,
+     0,
      {{"t", 1, T1700 + 250}, {"u", 2, T1700 + 250}}},
-    {"{\"ts\":\"2023-11-15T00:13:20+02:00\",\"t\":1}", {.ts_field = "ts"},
-     DECODE_OK, 0, {{"t", 1, T1700}}},
+    {"{\"ts\":\"2023-11-15T00:13:20+02:00\",\"t\":1}",
+     {.ts_field = "ts"},
+     DECODE_OK,
+     0,
+     {{"t", 1, T1700}}},
     {"{\"ts\":\"1700000000\",\"t\":1}",
-     {.ts_field = "ts", .numeric_strings = true}, DECODE_OK, 0,
+     {.ts_field = "ts", .numeric_strings = true},
+     DECODE_OK,
+     0,
      {{"t", 1, T1700}}},
     {"{\"t\":1}", {.ts_field = "ts"}, DECODE_OK, 0, {{"t", 1, NT}}},
     {"{\"ts\":1700000000}", {.ts_field = "ts"}, DECODE_NO_NUMBER, 0, {{0}}},
     {"{\"meta\":{\"time\":1700000000,\"seq\":4},\"t\":1}",
-     {.ts_field = "meta.time"}, DECODE_OK, 0,
+     {.ts_field = "meta.time"},
+     DECODE_OK,
+     0,
      {{"meta.seq", 4, T1700}, {"t", 1, T1700}}},
     {"{\"ts\":1700000000,\"t\":1,\"ts2\":5}",
-     {.ts_field = "ts", .fields = {"t", "ts"}}, DECODE_OK, 0,
+     {.ts_field = "ts", .fields = {"t", "ts"}},
+     DECODE_OK,
+     0,
      {{"t", 1, T1700}}},
     /* Readings: each element carries its own time, in any unit. */
     {"[{\"ts\":1700000000,\"v\":1},{\"ts\":1700000001000,\"v\":2},"
      "{\"ts\":1700000002000000,\"v\":3},"
      "{\"ts\":\"2023-11-14T22:13:23Z\",\"v\":4},{\"v\":5}]",
-     {.ts_field = "ts"}, DECODE_OK, 0,
+     {.ts_field = "ts"},
+     DECODE_OK,
+     0,
      {{"v", 1, T1700},
       {"v", 2, T1700 + 1000},
       {"v", 3, T1700 + 2000},
       {"v", 4, T1700 + 3000},
       {"v", 5, NT}}},
     {"[{\"ts\":1700000000,\"temp\":1},{\"ts\":1700000001,\"temp\":2}]",
-     {.ts_field = "ts"}, DECODE_OK, 0,
+     {.ts_field = "ts"},
+     DECODE_OK,
+     0,
      {{"temp", 1, T1700}, {"temp", 2, T1700 + 1000}}},
 };
 
@@ -384,12 +464,9 @@ Test(decode_json, nul_inside_the_text_is_a_syntax_error)
 Test(decode_json, duplicate_keys_table)
 {
     static const char *const dups[] = {
-        "{\"a\":1,\"a\":2}",
-        "{\"a\":1,\"\\u0061\":2}",
-        "{\"a\":{\"x\":1,\"x\":2}}",
-        "{\"a\":\"s\",\"b\":1,\"a\":1}",
-        "{\"a\":{},\"a\":{}}",
-        "[{\"a\":1},{\"b\":1,\"b\":2}]",
+        "{\"a\":1,\"a\":2}",         "{\"a\":1,\"\\u0061\":2}",
+        "{\"a\":{\"x\":1,\"x\":2}}", "{\"a\":\"s\",\"b\":1,\"a\":1}",
+        "{\"a\":{},\"a\":{}}",       "[{\"a\":1},{\"b\":1,\"b\":2}]",
     };
 
     for (size_t i = 0; i < sizeof dups / sizeof dups[0]; i++)
@@ -518,8 +595,8 @@ static char *many_members(int n, const char *value)
     cr_assert_not_null(buf);
     buf[w++] = '{';
     for (int i = 0; i < n; i++)
-        w += (size_t) snprintf(buf + w, cap - w, "%s\"k%d\":%s",
-                               i ? "," : "", i, value ? value : "1");
+        w += (size_t) snprintf(buf + w, cap - w, "%s\"k%d\":%s", i ? "," : "",
+                               i, value ? value : "1");
     snprintf(buf + w, cap - w, "}");
     return buf;
 }
@@ -573,15 +650,15 @@ Test(decode_json, composed_text_is_bounded)
     cr_assert_not_null(buf);
     w = (size_t) snprintf(buf, cap, "{\"%0*d\":{", 240, 0);
     for (int i = 0; i < 100; i++)
-        w += (size_t) snprintf(buf + w, cap - w, "%s\"k%d\":1", i ? "," : "",
-                               i);
+        w +=
+            (size_t) snprintf(buf + w, cap - w, "%s\"k%d\":1", i ? "," : "", i);
     snprintf(buf + w, cap - w, "}}");
     cr_assert_eq(decode(NULL, buf), DECODE_TOO_MANY);
     /* The same with 60 samples fits (60 * 245 < DECODE_TEXT_MAX). */
     w = (size_t) snprintf(buf, cap, "{\"%0*d\":{", 240, 0);
     for (int i = 0; i < 60; i++)
-        w += (size_t) snprintf(buf + w, cap - w, "%s\"k%d\":1", i ? "," : "",
-                               i);
+        w +=
+            (size_t) snprintf(buf + w, cap - w, "%s\"k%d\":1", i ? "," : "", i);
     snprintf(buf + w, cap - w, "}}");
     cr_assert_eq(decode(NULL, buf), DECODE_OK);
     cr_assert_eq(out.n, 60);

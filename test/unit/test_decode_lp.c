@@ -41,8 +41,7 @@ static enum decode_status decode_prec_len(enum config_precision prec,
     return decode_payload(&sub, payload_copy, len, &out);
 }
 
-static enum decode_status decode_prec(enum config_precision prec,
-                                      const char *s)
+static enum decode_status decode_prec(enum config_precision prec, const char *s)
 {
     return decode_prec_len(prec, s, strlen(s));
 }
@@ -97,8 +96,8 @@ static void expect(const struct lcase *c)
         cr_assert_eq(s->ts_ms, w->ts_ms, "'%s': %s at %lld", c->payload,
                      w->field, (long long) s->ts_ms);
         cr_assert(text_is(s->tags, s->tags_len, tags),
-                  "'%s': tags '%.*s', want '%s'", c->payload,
-                  (int) s->tags_len, s->tags, tags);
+                  "'%s': tags '%.*s', want '%s'", c->payload, (int) s->tags_len,
+                  s->tags, tags);
     }
 }
 
@@ -107,8 +106,8 @@ static void run_table(const struct lcase *cases, size_t n)
     for (size_t i = 0; i < n; i++) {
         enum decode_status st = decode(cases[i].payload);
 
-        cr_assert_eq(st, cases[i].st, "case %zu '%s': %s", i,
-                     cases[i].payload, decode_status_str(st));
+        cr_assert_eq(st, cases[i].st, "case %zu '%s': %s", i, cases[i].payload,
+                     decode_status_str(st));
         expect(&cases[i]);
     }
 }
@@ -119,13 +118,19 @@ static void run_table(const struct lcase *cases, size_t n)
 /* ---- values and lines ---------------------------------------------------- */
 
 static const struct lcase value_cases[] = {
-    {"weather,site=north\\ gate temp=21.5 1700000000000000000", DECODE_OK, 0,
+    {"weather,site=north\\ gate temp=21.5 1700000000000000000",
+     DECODE_OK,
+     0,
      {{"weather.temp", 21.5, T1700, TAGS_W}}},
-    {"weather,site=north\\ gate temp=21.5,hum=40i,ok=t", DECODE_OK, 0,
+    {"weather,site=north\\ gate temp=21.5,hum=40i,ok=t",
+     DECODE_OK,
+     0,
      {{"weather.temp", 21.5, NT, TAGS_W},
       {"weather.hum", 40, NT, NULL},
       {"weather.ok", 1, NT, NULL}}},
-    {"m a=1,b=-1.5,c=-1e3,d=1.,e=.5,f=+2,g=1E2", DECODE_OK, 0,
+    {"m a=1,b=-1.5,c=-1e3,d=1.,e=.5,f=+2,g=1E2",
+     DECODE_OK,
+     0,
      {{"m.a", 1, NT, TAGS_M},
       {"m.b", -1.5, NT, NULL},
       {"m.c", -1000, NT, NULL},
@@ -133,37 +138,49 @@ static const struct lcase value_cases[] = {
       {"m.e", 0.5, NT, NULL},
       {"m.f", 2, NT, NULL},
       {"m.g", 100, NT, NULL}}},
-    {"m a=12i,b=-12i,c=12u,d=0u,e=9223372036854775807i", DECODE_OK, 0,
+    {"m a=12i,b=-12i,c=12u,d=0u,e=9223372036854775807i",
+     DECODE_OK,
+     0,
      {{"m.a", 12, NT, TAGS_M},
       {"m.b", -12, NT, NULL},
       {"m.c", 12, NT, NULL},
       {"m.d", 0, NT, NULL},
       {"m.e", 9223372036854775807.0, NT, NULL}}},
-    {"m a=-9223372036854775808i,b=18446744073709551615u", DECODE_OK, 0,
+    {"m a=-9223372036854775808i,b=18446744073709551615u",
+     DECODE_OK,
+     0,
      {{"m.a", -9223372036854775808.0, NT, TAGS_M},
       {"m.b", 18446744073709551615.0, NT, NULL}}},
-    {"m a=t,b=T,c=true,d=True,e=TRUE", DECODE_OK, 0,
+    {"m a=t,b=T,c=true,d=True,e=TRUE",
+     DECODE_OK,
+     0,
      {{"m.a", 1, NT, TAGS_M},
       {"m.b", 1, NT, NULL},
       {"m.c", 1, NT, NULL},
       {"m.d", 1, NT, NULL},
       {"m.e", 1, NT, NULL}}},
-    {"m a=f,b=F,c=false,d=False,e=FALSE", DECODE_OK, 0,
+    {"m a=f,b=F,c=false,d=False,e=FALSE",
+     DECODE_OK,
+     0,
      {{"m.a", 0, NT, TAGS_M},
       {"m.b", 0, NT, NULL},
       {"m.c", 0, NT, NULL},
       {"m.d", 0, NT, NULL},
       {"m.e", 0, NT, NULL}}},
-    {"m s=\"hello\",v=1,t=\"a\\\"b, c=d\"", DECODE_OK, 2,
+    {"m s=\"hello\",v=1,t=\"a\\\"b, c=d\"",
+     DECODE_OK,
+     2,
      {{"m.v", 1, NT, TAGS_M}}},
     {"m s=\"only strings\"", DECODE_NO_NUMBER, 1, {{0}}},
     {"m s=\"\"", DECODE_NO_NUMBER, 1, {{0}}},
     /* Several lines: CRLF, blank lines, comments, leading blanks. */
     {"# header\n\nm a=1\r\n  \n\t# indented comment\nm b=2 1000000\n"
      "  m c=3 2000000  \r\n\n",
-     DECODE_OK, 0,
+     DECODE_OK,
+     0,
      {{"m.a", 1, NT, TAGS_M}, {"m.b", 2, 1, NULL}, {"m.c", 3, 2, NULL}}},
-    {"a,x=1 v=1 1700000000000000000\nb,x=2 v=2 1700000001000000000", DECODE_OK,
+    {"a,x=1 v=1 1700000000000000000\nb,x=2 v=2 1700000001000000000",
+     DECODE_OK,
      0,
      {{"a.v", 1, T1700, "{\"_measurement\":\"a\",\"x\":\"1\"}"},
       {"b.v", 2, T1700 + 1000, "{\"_measurement\":\"b\",\"x\":\"2\"}"}}},
@@ -204,66 +221,87 @@ Test(decode_lp, a_line_of_strings_gives_its_text_back)
 
 static const struct lcase escape_cases[] = {
     /* Measurement name with spaces. */
-    {"my\\ Measurement fieldKey=\"string value\"", DECODE_NO_NUMBER, 1,
-     {{0}}},
-    {"my\\ Measurement fieldKey=\"string value\",n=1", DECODE_OK, 1,
-     {{"my Measurement.n", 1, NT,
-       "{\"_measurement\":\"my Measurement\"}"}}},
+    {"my\\ Measurement fieldKey=\"string value\"", DECODE_NO_NUMBER, 1, {{0}}},
+    {"my\\ Measurement fieldKey=\"string value\",n=1",
+     DECODE_OK,
+     1,
+     {{"my Measurement.n", 1, NT, "{\"_measurement\":\"my Measurement\"}"}}},
     /* Double quotes in a string field value. */
     {"myMeasurement fieldKey=\"\\\"string\\\" within a string\",n=2",
-     DECODE_OK, 1,
+     DECODE_OK,
+     1,
      {{"myMeasurement.n", 2, NT, "{\"_measurement\":\"myMeasurement\"}"}}},
     /* Tag keys and values with spaces. */
     {"myMeasurement,tag\\ Key1=tag\\ Value1,tag\\ Key2=tag\\ Value2 "
      "fieldKey=100",
-     DECODE_OK, 0,
+     DECODE_OK,
+     0,
      {{"myMeasurement.fieldKey", 100, NT,
        "{\"_measurement\":\"myMeasurement\",\"tag Key1\":\"tag Value1\","
        "\"tag Key2\":\"tag Value2\"}"}}},
     /* Emojis. */
     {"myMeasurement,tagKey=\xf0\x9f\x8d\xad fieldKey=\"Launch "
      "\xf0\x9f\x9a\x80\",n=3 1556813561098000000",
-     DECODE_OK, 1,
+     DECODE_OK,
+     1,
      {{"myMeasurement.n", 3, 1556813561098LL,
-       "{\"_measurement\":\"myMeasurement\",\"tagKey\":\"\xf0\x9f\x8d\xad\"}"}}},
+       "{\"_measurement\":\"myMeasurement\",\"tagKey\":"
+       "\"\xf0\x9f\x8d\xad\"}"}}},
     /* Quotes, emoji, escaped commas and spaces everywhere; "\e" is literal. */
     {"\"measurement\\ with\\ quo\xe2\x9a\xa1\xef\xb8\x8f"
      "es\\ and\\ emoji\",tag\\ key\\ with\\ sp\xf0\x9f\x9a\x80"
      "ces=tag\\,value\\,with\"commas\" field_k\\ey=\"string field value, "
      "only \\\" need be esc\xf0\x9f\x8d\xad"
      "ped\",n=4",
-     DECODE_OK, 1,
+     DECODE_OK,
+     1,
      {{"\"measurement with quo\xe2\x9a\xa1\xef\xb8\x8f"
        "es and emoji\".n",
        4, NT,
        "{\"_measurement\":\"\\\"measurement with quo\xe2\x9a\xa1\xef\xb8\x8f"
        "es and emoji\\\"\",\"tag key with sp\xf0\x9f\x9a\x80"
        "ces\":\"tag,value,with\\\"commas\\\"\"}"}}},
-    {"\"m\\ q\",t\\ k=v\\,w field_k\\ey=5", DECODE_OK, 0,
+    {"\"m\\ q\",t\\ k=v\\,w field_k\\ey=5",
+     DECODE_OK,
+     0,
      {{"\"m q\".field_k\\ey", 5, NT,
        "{\"_measurement\":\"\\\"m q\\\"\",\"t k\":\"v,w\"}"}}},
     /* Escaped comma in the measurement; '=' needs no escape there. */
-    {"cpu\\,01,host=a v=1", DECODE_OK, 0,
-     {{"cpu,01.v", 1, NT,
-       "{\"_measurement\":\"cpu,01\",\"host\":\"a\"}"}}},
-    {"a=b v=1", DECODE_OK, 0,
-     {{"a=b.v", 1, NT, "{\"_measurement\":\"a=b\"}"}}},
+    {"cpu\\,01,host=a v=1",
+     DECODE_OK,
+     0,
+     {{"cpu,01.v", 1, NT, "{\"_measurement\":\"cpu,01\",\"host\":\"a\"}"}}},
+    {"a=b v=1", DECODE_OK, 0, {{"a=b.v", 1, NT, "{\"_measurement\":\"a=b\"}"}}},
     /* Escaped equals in tag keys, tag values and field keys. */
-    {"m,k\\=1=a\\=b f\\,x\\=y\\ z=1", DECODE_OK, 0,
+    {"m,k\\=1=a\\=b f\\,x\\=y\\ z=1",
+     DECODE_OK,
+     0,
      {{"m.f,x=y z", 1, NT, "{\"_measurement\":\"m\",\"k=1\":\"a=b\"}"}}},
     /* Backslashes: "\\" is one, a lone one before other bytes is itself. */
-    {"m,k=a\\\\b v=1", DECODE_OK, 0,
+    {"m,k=a\\\\b v=1",
+     DECODE_OK,
+     0,
      {{"m.v", 1, NT, "{\"_measurement\":\"m\",\"k\":\"a\\\\b\"}"}}},
-    {"m,k=a\\b v=1", DECODE_OK, 0,
+    {"m,k=a\\b v=1",
+     DECODE_OK,
+     0,
      {{"m.v", 1, NT, "{\"_measurement\":\"m\",\"k\":\"a\\\\b\"}"}}},
-    {"m,k=a\\\\\\\\b v=1", DECODE_OK, 0,
+    {"m,k=a\\\\\\\\b v=1",
+     DECODE_OK,
+     0,
      {{"m.v", 1, NT, "{\"_measurement\":\"m\",\"k\":\"a\\\\\\\\b\"}"}}},
-    {"m,k=a\\\\\\b v=1", DECODE_OK, 0,
+    {"m,k=a\\\\\\b v=1",
+     DECODE_OK,
+     0,
      {{"m.v", 1, NT, "{\"_measurement\":\"m\",\"k\":\"a\\\\\\\\b\"}"}}},
-    {"m\\\\x v=1", DECODE_OK, 0,
+    {"m\\\\x v=1",
+     DECODE_OK,
+     0,
      {{"m\\x.v", 1, NT, "{\"_measurement\":\"m\\\\x\"}"}}},
     /* Control bytes in tags come out as \u00XX. */
-    {"m,k=a\tb\x01 v=1", DECODE_OK, 0,
+    {"m,k=a\tb\x01 v=1",
+     DECODE_OK,
+     0,
      {{"m.v", 1, NT, "{\"_measurement\":\"m\",\"k\":\"a\\u0009b\\u0001\"}"}}},
     /* String values may hold commas, equals, spaces and escaped quotes. */
     {"m s=\"a,b=c d\\\\\",v=1", DECODE_OK, 1, {{"m.v", 1, NT, TAGS_M}}},
@@ -309,8 +347,8 @@ Test(decode_lp, every_precision_converts_to_floored_ms)
         st = decode_prec(cases[i].prec, line);
         cr_assert_eq(st, DECODE_OK, "'%s' (precision %d): %s", line,
                      cases[i].prec, decode_status_str(st));
-        cr_assert_eq(out.samples[0].ts_ms, cases[i].ms, "'%s' (%d): %lld",
-                     line, cases[i].prec, (long long) out.samples[0].ts_ms);
+        cr_assert_eq(out.samples[0].ts_ms, cases[i].ms, "'%s' (%d): %lld", line,
+                     cases[i].prec, (long long) out.samples[0].ts_ms);
     }
 }
 
@@ -393,8 +431,7 @@ Test(decode_lp, nul_bytes_are_refused)
 {
     cr_assert_eq(decode_prec_len(PRECISION_NS, "m f=1\0", 6), DECODE_SYNTAX);
     cr_assert_eq(decode_prec_len(PRECISION_NS, "m\0 f=1", 6), DECODE_SYNTAX);
-    cr_assert_eq(decode_prec_len(PRECISION_NS, "m,t=\0 f=1", 9),
-                 DECODE_SYNTAX);
+    cr_assert_eq(decode_prec_len(PRECISION_NS, "m,t=\0 f=1", 9), DECODE_SYNTAX);
 }
 
 Test(decode_lp, duplicate_and_reserved_tag_keys)
@@ -411,12 +448,12 @@ Test(decode_lp, field_names_are_bounded)
     char line[600];
 
     /* "measurement.key" of exactly DECODE_FIELD_MAX bytes is kept. */
-    snprintf(line, sizeof line, "%0*d %0*d=1", 200, 0,
-             DECODE_FIELD_MAX - 201, 0);
+    snprintf(line, sizeof line, "%0*d %0*d=1", 200, 0, DECODE_FIELD_MAX - 201,
+             0);
     cr_assert_eq(decode(line), DECODE_OK);
     cr_assert_eq(out.samples[0].field_len, DECODE_FIELD_MAX);
-    snprintf(line, sizeof line, "%0*d %0*d=1", 200, 0,
-             DECODE_FIELD_MAX - 200, 0);
+    snprintf(line, sizeof line, "%0*d %0*d=1", 200, 0, DECODE_FIELD_MAX - 200,
+             0);
     cr_assert_eq(decode(line), DECODE_BAD_FIELD);
     snprintf(line, sizeof line, "%0*d f=1", DECODE_FIELD_MAX - 1, 0);
     cr_assert_eq(decode(line), DECODE_BAD_FIELD);
@@ -431,8 +468,8 @@ Test(decode_lp, sample_and_tag_counts_are_bounded)
     cr_assert_not_null(buf);
     w = (size_t) snprintf(buf, cap, "m ");
     for (int i = 0; i < DECODE_MAX_SAMPLES; i++)
-        w += (size_t) snprintf(buf + w, cap - w, "%sf%d=%d", i ? "," : "", i,
-                               i);
+        w +=
+            (size_t) snprintf(buf + w, cap - w, "%sf%d=%d", i ? "," : "", i, i);
     cr_assert_eq(decode(buf), DECODE_OK);
     cr_assert_eq(out.n, DECODE_MAX_SAMPLES);
     cr_assert_eq(out.samples[DECODE_MAX_SAMPLES - 1].value,

@@ -9,6 +9,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -148,6 +149,32 @@ Test(event, timed_wait_without_signal_returns_after_timeout, .timeout = 10)
     cr_assert_geq(s.slept_ms, 50, "slept only %llu ms",
                   (unsigned long long) s.slept_ms);
     cr_assert_lt(s.slept_ms, WOKEN_WITHIN_MS);
+}
+
+static void on_sigusr1(int signo)
+{
+    (void) signo;
+}
+
+Test(event, interrupted_wait_still_lasts_its_timeout, .timeout = 10)
+{
+    struct event ev;
+    struct sleeper s = {.ev = &ev, .timeout_ms = 300};
+    struct sigaction sa = {.sa_handler = on_sigusr1};
+    pthread_t t;
+
+    /* No SA_RESTART: futex(2) returns EINTR to the sleeper. */
+    cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+    event_init(&ev);
+    cr_assert_eq(pthread_create(&t, NULL, sleeper_main, &s), 0);
+    while (!atomic_load(&s.prepared))
+        sched_yield();
+    cr_assert(await_blocked_in_futex(atomic_load(&s.tid)));
+    cr_assert_eq(pthread_kill(t, SIGUSR1), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_geq(s.slept_ms, 300, "an interrupted wait ended after %llu ms",
+                  (unsigned long long) s.slept_ms);
+    cr_assert_eq(atomic_load(&ev.seq), s.seq_at_prepare);
 }
 
 Test(event, zero_timeout_returns_at_once, .timeout = 10)
