@@ -55,6 +55,8 @@ struct writer {
     _Atomic uint64_t p50_us;         /* last stats interval's latency */
     _Atomic uint64_t p99_us;
     _Atomic bool stall_for_test;     /* test hook: stop writing while set */
+    const char *stall_file;          /* test hook: stall while it exists
+                                        (SENSORPIPE_TEST_STALL_FILE) */
 };
 
 /* Thread: start-up. Fields above "Owned by" must be set by the caller. */

@@ -56,6 +56,7 @@ struct daemon {
     uv_signal_t sig_hup;
     uv_timer_t stats_timer;
     uv_timer_t watchdog_timer;
+    uv_timer_t reload_timer;  /* while a reload waits for empty rings */
     uv_async_t wake;          /* workers: ring drained; writer: fatal */
     struct mqtt_client mqtt;
     struct store store;
@@ -72,6 +73,8 @@ struct daemon {
     uint64_t last_snap_ms;
     struct ratelimit rl_drop;
     bool stopping;
+    bool reload_pending;      /* new subscriptions wait for empty rings */
+    struct config next_cfg;   /* the file as re-read by SIGHUP */
     bool mqtt_up;
     int exit_code;
 
@@ -169,7 +172,7 @@ static void maybe_resume(struct daemon *d)
     uint64_t now;
 
     if (!atomic_load_explicit(&d->paused, memory_order_relaxed) ||
-        d->stopping || !rings_half_free(d))
+        d->stopping || d->reload_pending || !rings_half_free(d))
         return;
     atomic_store_explicit(&d->paused, false, memory_order_relaxed);
     now = clock_mono_ms();
@@ -363,6 +366,7 @@ static void on_mqtt_stopped(struct mqtt_client *c)
     close_handle((uv_handle_t *) &d->sig_hup);
     close_handle((uv_handle_t *) &d->stats_timer);
     close_handle((uv_handle_t *) &d->watchdog_timer);
+    close_handle((uv_handle_t *) &d->reload_timer);
     /* `wake` is unreferenced: it stays open until the threads are joined. */
 }
 
@@ -396,28 +400,92 @@ static void on_wake(uv_async_t *a)
 
 /* ---- signals ------------------------------------------------------------- */
 
+/* Names the sections whose changes only a restart applies. */
+static void note_restart_needed(const struct config *a, const struct config *b)
+{
+    if (memcmp(&a->mqtt, &b->mqtt, sizeof(a->mqtt)) != 0)
+        log_notice("config: changes in [mqtt] need a restart");
+    if (memcmp(&a->pipeline, &b->pipeline, sizeof(a->pipeline)) != 0)
+        log_notice("config: changes in [pipeline] need a restart");
+    if (memcmp(&a->aggregate, &b->aggregate, sizeof(a->aggregate)) != 0)
+        log_notice("config: changes in [aggregate] need a restart");
+    if (memcmp(&a->store, &b->store, sizeof(a->store)) != 0)
+        log_notice("config: changes in [store] need a restart");
+    if (a->log.stats_interval_s != b->log.stats_interval_s)
+        log_notice("config: a new stats_interval_s needs a restart");
+}
+
+static bool subs_differ(const struct config *a, const struct config *b)
+{
+    return a->n_subs != b->n_subs ||
+           memcmp(a->subs, b->subs, sizeof(a->subs[0]) * a->n_subs) != 0;
+}
+
+/*
+ * Second half of a reload that changes subscriptions: once every ingress
+ * ring is empty no worker reads the subscription table, so it can be
+ * replaced (a worker's release of its ring happens after its last read,
+ * and our acquire of the tail orders the copy after that).
+ */
+static void finish_reload(struct daemon *d)
+{
+    static struct config prev;
+    int rc;
+
+    for (unsigned i = 0; i < d->n_workers; i++)
+        if (!ring_is_empty(&d->workers[i].ingress))
+            return;
+    uv_timer_stop(&d->reload_timer);
+    prev = d->cfg;
+    memcpy(d->cfg.subs, d->next_cfg.subs, sizeof(d->cfg.subs));
+    d->cfg.n_subs = d->next_cfg.n_subs;
+    /* The client diffs its current table against the new one: show it
+     * the old copy, since d->cfg already holds the new. */
+    d->mqtt.cfg = &prev;
+    rc = mqtt_update_subscriptions(&d->mqtt, &d->cfg);
+    if (rc < 0)
+        log_err_errno(rc, "config: subscriptions not fully applied");
+    d->reload_pending = false;
+    log_notice("config: reloaded %s: %u subscriptions", d->cfg.path,
+               d->cfg.n_subs);
+    maybe_resume(d);
+    sd_notify(0, "READY=1");
+}
+
+static void on_reload_timer(uv_timer_t *t)
+{
+    finish_reload(t->data);
+}
+
 static void reload(struct daemon *d)
 {
-    static struct config next;
     char err[CONFIG_ERR_MAX];
 
+    if (d->reload_pending || d->stopping)
+        return;
     sd_notify(0, "RELOADING=1");
-    if (config_load(&next, d->cfg.path, err, sizeof(err)) < 0) {
+    if (config_load(&d->next_cfg, d->cfg.path, err, sizeof(err)) < 0) {
         log_err("config: reload refused, old settings kept: %s", err);
-    } else {
-        if (next.log.level != d->cfg.log.level) {
-            log_set_level(next.log.level);
-            log_notice("config: log level is now %s",
-                       log_level_str(next.log.level));
-        }
-        d->cfg.log.level = next.log.level;
-        if (memcmp(&next, &d->cfg, sizeof(next)) != 0)
-            log_notice("config: other changes in %s need a restart",
-                       d->cfg.path);
-        else
-            log_notice("config: reloaded %s", d->cfg.path);
+        sd_notify(0, "READY=1");
+        return;
     }
-    sd_notify(0, "READY=1");
+    if (d->next_cfg.log.level != d->cfg.log.level) {
+        log_set_level(d->next_cfg.log.level);
+        log_notice("config: log level is now %s",
+                   log_level_str(d->next_cfg.log.level));
+        d->cfg.log.level = d->next_cfg.log.level;
+    }
+    note_restart_needed(&d->cfg, &d->next_cfg);
+    if (!subs_differ(&d->cfg, &d->next_cfg)) {
+        log_notice("config: reloaded %s", d->cfg.path);
+        sd_notify(0, "READY=1");
+        return;
+    }
+    /* Stop reading until the workers are done with the old table. */
+    d->reload_pending = true;
+    if (!atomic_load_explicit(&d->paused, memory_order_relaxed))
+        pause_reading(d);
+    uv_timer_start(&d->reload_timer, on_reload_timer, 0, 5);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -520,7 +588,9 @@ static void start_handles(struct daemon *d)
     uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
     uv_timer_init(&d->loop, &d->stats_timer);
     uv_timer_init(&d->loop, &d->watchdog_timer);
+    uv_timer_init(&d->loop, &d->reload_timer);
     d->stats_timer.data = d->watchdog_timer.data = d;
+    d->reload_timer.data = d;
     if (d->cfg.log.stats_interval_s > 0)
         uv_timer_start(&d->stats_timer, on_stats_timer,
                        d->cfg.log.stats_interval_s * 1000ull,

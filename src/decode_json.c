@@ -5,8 +5,9 @@
  * the heap (cJSON, jansson, json-c) or fill a token array and leave paths,
  * duplicate keys and our bounds to a second pass (jsmn); this file checks
  * the RFC 8259 grammar, the bounds and takes the samples in a single pass
- * over the text, with every byte it needs in struct decode_out or on the
- * stack.
+ * over the text (only escaped keys, non-ASCII strings and strings tried as
+ * numbers or times are read twice), with every byte it needs in struct
+ * decode_out or on the stack.
  *
  * Shape of a payload:
  *   - an object is one reading: numeric members are samples named by their
@@ -21,6 +22,15 @@
  * skipped. sub->timestamp_field times the samples of its reading, wherever
  * it sits in the reading; it is never a sample itself. Strings with escapes
  * are never numbers or times.
+ *
+ * Verdicts: the first problem found refuses the whole payload. Grammar
+ * (including invalid UTF-8, unpaired surrogates and trailing bytes) is
+ * DECODE_SYNTAX; more than DECODE_MAX_DEPTH open containers is
+ * DECODE_TOO_DEEP; a key twice in one object (compared unescaped) is
+ * DECODE_DUPLICATE_KEY; a sample whose dotted name is too long or has an
+ * empty part, or whose key holds "\u0000", is DECODE_BAD_FIELD; a
+ * timestamp that is not a time is DECODE_BAD_TIMESTAMP; more samples,
+ * text or open keys than the bounds is DECODE_TOO_MANY.
  *
  * Threads: pure function of its arguments; out is the caller's.
  * Invariants:
@@ -39,7 +49,6 @@
 #include "decode_json.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <math.h>
 #include <string.h>
 

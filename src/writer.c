@@ -24,7 +24,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -38,6 +40,7 @@
 
 void writer_init(struct writer *wr)
 {
+    wr->stall_file = getenv("SENSORPIPE_TEST_STALL_FILE");
     event_init(&wr->ev);
     histo_reset(&wr->latency);
     ratelimit_init(&wr->rl_err, 10000, 3);
@@ -352,6 +355,14 @@ static void maint_final(struct writer *wr)
         write_stats(wr);
 }
 
+/* Test hook: the writer makes no progress while stalled, as if the disk
+ * hung, so tests can watch backpressure and the watchdog. */
+static bool stalled(const struct writer *wr)
+{
+    return atomic_load_explicit(&wr->stall_for_test, memory_order_relaxed) ||
+           (wr->stall_file != NULL && access(wr->stall_file, F_OK) == 0);
+}
+
 static void idle_wait(struct writer *wr, uint64_t now)
 {
     uint64_t next = wr->next_stats_ms < wr->next_retention_ms
@@ -377,8 +388,10 @@ static void *writer_main(void *arg)
     while (atomic_load_explicit(&wr->fatal, memory_order_acquire) == 0) {
         uint64_t now = clock_mono_ms();
         bool done;
-        if (atomic_load_explicit(&wr->stall_for_test, memory_order_relaxed)) {
-            idle_wait(wr, now);
+        if (stalled(wr)) {
+            uint32_t seq = event_prepare(&wr->ev);
+            event_wait(&wr->ev, seq, 50);
+            event_cancel(&wr->ev);
             continue;
         }
         atomic_store_explicit(&wr->heartbeat_ms, now, memory_order_relaxed);

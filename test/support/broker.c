@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -117,17 +118,22 @@ static int write_conf(const struct broker *b, const char *extra)
 
 /*
  * Runs argv[0] with stdin on /dev/null and stdout (and stderr, when
- * both) appended to out; every other descriptor closed. In the child only
- * async-signal-safe calls run.
+ * both) appended to out; every other descriptor closed; SIGTERM when the
+ * test process dies. In the child only async-signal-safe calls run.
  */
 static int run_child(char *const argv[], const char *out, bool both, pid_t *pid)
 {
+    pid_t parent = getpid();
     pid_t p = fork();
     int fd;
 
     if (p < 0)
         return -errno;
     if (p == 0) {
+        /* A test process that dies without its teardown takes the broker
+         * with it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+            _exit(126);
         fd = open("/dev/null", O_RDONLY);
         if (fd >= 0 && fd != 0)
             dup2(fd, 0);

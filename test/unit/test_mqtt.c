@@ -93,41 +93,59 @@ static bool cl_is_stopped(void *arg)
     return ((struct cl *) arg)->stopped;
 }
 
-static void cl_stop(struct cl *k)
+/* Returns: 0, or -ETIMEDOUT when done() did not run within 3 s. */
+static int cl_stop_quiet(struct cl *k)
 {
     if (!k->running)
-        return;
-    mqtt_stop(&k->c, on_done);
-    cr_assert_eq(run_loop_until(&fx.loop, cl_is_stopped, k, 3000), 0,
-                 "done() did not run");
+        return 0;
+    if (!k->stopped)
+        mqtt_stop(&k->c, on_done);
+    if (run_loop_until(&fx.loop, cl_is_stopped, k, 3000) < 0)
+        return -ETIMEDOUT;
     mqtt_fini(&k->c);
     k->running = false;
+    return 0;
 }
 
-/* SP_TEST_SHOW_LOG=1 prints what the client logged, for debugging. */
-static void show_log(void)
+static void cl_stop(struct cl *k)
+{
+    cr_assert_eq(cl_stop_quiet(k), 0, "done() did not run");
+}
+
+static void cat_file(const char *path)
 {
     char buf[4096];
     ssize_t n;
-    int fd;
+    int fd = open(path, O_RDONLY);
 
-    if (getenv("SP_TEST_SHOW_LOG") == NULL)
-        return;
-    fd = open(fx.log_path, O_RDONLY);
     while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
         fwrite(buf, 1, (size_t) n, stderr);
     if (fd >= 0)
         close(fd);
 }
 
+/* SP_TEST_SHOW_LOG=1 prints the client's and the broker's logs. */
+static void show_log(void)
+{
+    if (getenv("SP_TEST_SHOW_LOG") == NULL)
+        return;
+    cat_file(fx.log_path);
+    if (fx.b.dir[0] != '\0')
+        cat_file(fx.b.log);
+}
+
 static void teardown(void)
 {
     char cmd[128];
 
-    show_log();
+    int stopped[2];
+
+    /* Everything is released before anything is asserted, so that a
+     * failure here leaves no broker behind. */
     pub_close(fx.pub);
     for (unsigned i = 0; i < 2; i++)
-        cl_stop(&fx.cl[i]);
+        stopped[i] = cl_stop_quiet(&fx.cl[i]);
+    show_log();
     (void) broker_stop(&fx.b);
     (void) uv_loop_close(&fx.loop);
     close(fx.log_fd);
@@ -135,6 +153,8 @@ static void teardown(void)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", fx.dir);
     if (system(cmd) != 0)
         cr_log_warn("cannot remove %s", fx.dir);
+    for (unsigned i = 0; i < 2; i++)
+        cr_assert_eq(stopped[i], 0, "client %u: done() did not run", i);
 }
 
 TestSuite(mqtt, .init = setup, .fini = teardown, .timeout = 60);
