@@ -64,7 +64,7 @@ TOOLS     := $(patsubst tools/%.c,$(B)/%,$(wildcard tools/sensorpipe-*.c))
 WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
 .PHONY: all deps run test test-plain asan tsan fuzz bench lint format \
-	format-check verify-unit clean units integ stress tools
+	format-check verify-unit clean units integ stress tools install
 .DEFAULT_GOAL := all
 
 all: $(B)/sensorpipe tools
@@ -159,6 +159,26 @@ lint: format-check
 
 verify-unit:
 	@scripts/verify-unit.sh
+
+# Installs the release build. PREFIX and DESTDIR as usual; the unit goes to
+# the systemd system unit directory, the example configuration to
+# /etc/sensorpipe (never over an existing one).
+PREFIX  ?= /usr
+SYSCONF ?= /etc
+UNITDIR ?= /lib/systemd/system
+install: all
+	install -D -m 0755 $(B)/sensorpipe $(DESTDIR)$(PREFIX)/bin/sensorpipe
+	install -D -m 0755 $(B)/sensorpipe-load $(DESTDIR)$(PREFIX)/bin/sensorpipe-load
+	sed 's|/usr/bin/sensorpipe|$(PREFIX)/bin/sensorpipe|g' \
+		systemd/sensorpipe.service >$(B)/sensorpipe.service
+	install -D -m 0644 $(B)/sensorpipe.service $(DESTDIR)$(UNITDIR)/sensorpipe.service
+	install -D -m 0644 systemd/sensorpipe.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/sensorpipe.conf
+	install -D -m 0644 man/sensorpipe.8 $(DESTDIR)$(PREFIX)/share/man/man8/sensorpipe.8
+	install -D -m 0644 man/sensorpipe.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/sensorpipe.conf.5
+	sed 's|^path = ./var/sensorpipe.db|path = /var/lib/sensorpipe/sensorpipe.db|' \
+		config/sensorpipe.conf >$(B)/sensorpipe.conf
+	test -e $(DESTDIR)$(SYSCONF)/sensorpipe/sensorpipe.conf || \
+		install -D -m 0640 $(B)/sensorpipe.conf $(DESTDIR)$(SYSCONF)/sensorpipe/sensorpipe.conf
 
 clean:
 	rm -rf build
