@@ -87,8 +87,8 @@ enum mqtt_poll_state {
 
 /*
  * Owner: the loop thread, which calls every function below but
- * mqtt_is_connected(). The uv handles live here: the struct must stay put
- * from mqtt_init() until done() has run.
+ * mqtt_is_connected() and mqtt_route(). The uv handles live here: the
+ * struct must stay put from mqtt_init() until done() has run.
  */
 struct mqtt_client {
     struct mosquitto *mosq;
@@ -125,6 +125,7 @@ struct mqtt_client {
 
     char lib_err[160]; /* libmosquitto's last error line while connecting */
     int sub_mid[CONFIG_MAX_SUBS]; /* SUBSCRIBE message ids, per cfg->subs */
+    unsigned subs_pending;        /* SUBSCRIBEs sent without SUBACK yet */
     char unsub[CONFIG_MAX_SUBS][MQTT_FILTER_MAX]; /* to unsubscribe */
     unsigned n_unsub;
 
@@ -196,6 +197,14 @@ bool mqtt_is_paused(const struct mqtt_client *c);
 
 /* Thread: any. True between an accepted CONNACK and the connection's end. */
 bool mqtt_is_connected(const struct mqtt_client *c);
+
+/*
+ * True while connected and every SUBSCRIBE sent since the CONNACK (or the
+ * last mqtt_update_subscriptions()) has its SUBACK, granted or refused
+ * (refusals are logged): from then on the broker routes to us everything
+ * the subscriptions match. Thread: loop.
+ */
+bool mqtt_is_subscribed(const struct mqtt_client *c);
 
 /*
  * SIGHUP: switches to newcfg's subscriptions. Filters no longer wanted are

@@ -7,8 +7,8 @@
 # runs for SECONDS on a temporary copy of test/fuzz/corpus/<name>/ (<name>
 # is the part after fuzz_); new inputs it finds are not kept. SECONDS=0 is
 # regression mode: every corpus input runs once (-runs=0).
-# A crash, leak, sanitizer report or build failure fails that harness;
-# crashing inputs are saved as build/fuzz/crash-<name>-*.
+# A crash, leak, sanitizer report or build failure fails that harness; the
+# input that failed is saved as build/fuzz/<name>-crash-* (or -leak-*, ...).
 # Prints one summary line, "fuzz: N passed, M failed"; exits 1 on any failure.
 set -u
 
@@ -38,7 +38,11 @@ sources_for() {
     case $1 in
     json | lp | number) echo "$DECODE_SRCS" ;;
     config) echo "src/config.c src/log.c src/clock.c" ;;
-    *) ls src/*.c | grep -v '^src/main\.c$' ;;
+    *)
+        for f in src/*.c; do
+            [ "$f" = src/main.c ] || echo "$f"
+        done
+        ;;
     esac
 }
 packages_for() {
@@ -89,7 +93,7 @@ run_one() {
         set -- -max_total_time="$SECS" -max_len=20000 -timeout=10 \
             -rss_limit_mb=2048 -print_final_stats=1
     fi
-    "$bin" "$@" -artifact_prefix="$OUT/crash-$short-" "$corpus"
+    "$bin" "$@" -artifact_prefix="$OUT/$short-" "$corpus"
 }
 
 for src in test/fuzz/fuzz_*.c; do

@@ -57,6 +57,7 @@ struct daemon {
     uv_timer_t stats_timer;
     uv_timer_t watchdog_timer;
     uv_timer_t reload_timer;  /* while a reload waits for empty rings */
+    uv_timer_t sub_timer;     /* until every SUBACK is in */
     uv_async_t wake;          /* workers: ring drained; writer: fatal */
     struct mqtt_client mqtt;
     struct store store;
@@ -244,11 +245,37 @@ static void on_message(void *ctx, const struct mqtt_msg *m)
         pause_reading(d);
 }
 
+/* Watches for the SUBACKs after a (re)connect or a reload, then says so:
+ * from that moment on the broker routes every matching message to us. */
+static void on_sub_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+
+    if (!mqtt_is_connected(&d->mqtt)) {
+        uv_timer_stop(t);
+        return;
+    }
+    if (!mqtt_is_subscribed(&d->mqtt))
+        return;
+    uv_timer_stop(t);
+    log_info("mqtt: subscribed to all %u subscriptions", d->cfg.n_subs);
+    sd_notifyf(0, "STATUS=broker up, subscribed to %u subscriptions",
+               d->cfg.n_subs);
+}
+
+static void watch_subscriptions(struct daemon *d)
+{
+    if (!d->stopping)
+        uv_timer_start(&d->sub_timer, on_sub_timer, 0, 5);
+}
+
 static void on_mqtt_state(void *ctx, bool connected)
 {
     struct daemon *d = ctx;
 
     d->mqtt_up = connected;
+    if (connected)
+        watch_subscriptions(d);
 }
 
 /* ---- stats, watchdog, status --------------------------------------------- */
@@ -367,6 +394,7 @@ static void on_mqtt_stopped(struct mqtt_client *c)
     close_handle((uv_handle_t *) &d->stats_timer);
     close_handle((uv_handle_t *) &d->watchdog_timer);
     close_handle((uv_handle_t *) &d->reload_timer);
+    close_handle((uv_handle_t *) &d->sub_timer);
     /* `wake` is unreferenced: it stays open until the threads are joined. */
 }
 
@@ -448,6 +476,7 @@ static void finish_reload(struct daemon *d)
     d->reload_pending = false;
     log_notice("config: reloaded %s: %u subscriptions", d->cfg.path,
                d->cfg.n_subs);
+    watch_subscriptions(d);
     maybe_resume(d);
     sd_notify(0, "READY=1");
 }
@@ -589,8 +618,9 @@ static void start_handles(struct daemon *d)
     uv_timer_init(&d->loop, &d->stats_timer);
     uv_timer_init(&d->loop, &d->watchdog_timer);
     uv_timer_init(&d->loop, &d->reload_timer);
+    uv_timer_init(&d->loop, &d->sub_timer);
     d->stats_timer.data = d->watchdog_timer.data = d;
-    d->reload_timer.data = d;
+    d->reload_timer.data = d->sub_timer.data = d;
     if (d->cfg.log.stats_interval_s > 0)
         uv_timer_start(&d->stats_timer, on_stats_timer,
                        d->cfg.log.stats_interval_s * 1000ull,
@@ -600,6 +630,22 @@ static void start_handles(struct daemon *d)
     /* Also the safety net for resuming a paused loop: once a second. */
     uv_timer_start(&d->watchdog_timer, on_watchdog_timer, 0,
                    d->watchdog_usec ? d->watchdog_usec / 2000 + 1 : 1000);
+}
+
+/* Test hook: SENSORPIPE_TEST_MAX_PAGES caps the file's size in pages, so
+ * tests can fill the "disk" without a small file system. */
+static void apply_test_page_limit(struct daemon *d)
+{
+    const char *pages = getenv("SENSORPIPE_TEST_MAX_PAGES");
+    char sql[64];
+
+    if (pages == NULL)
+        return;
+    snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+             strtoll(pages, NULL, 10));
+    if (sqlite3_exec(d->store.db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        log_err("store: test page limit refused: %s",
+                sqlite3_errmsg(d->store.db));
 }
 
 /* Everything before the loop runs. Returns an exit status, OK to go on. */
@@ -620,6 +666,8 @@ static int start(struct daemon *d, const char *path)
         rc = store_open(&d->store, &d->cfg);
     if (rc == 0)
         rc = store_load_series(&d->store, load_one_series, d);
+    if (rc == 0)
+        apply_test_page_limit(d);
     if (rc < 0) {
         log_err_errno(rc, "daemon: cannot start");
         return DAEMON_EXIT_RUNTIME;

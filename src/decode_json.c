@@ -503,6 +503,16 @@ static enum decode_status member_value(struct json_ctx *c,
 
 /* ---- containers --------------------------------------------------------- */
 
+/* Keys often share a prefix ("temp1", "temp2"): look at the last byte
+ * before calling memcmp(). */
+static bool same_key(const struct json_key *a, const struct json_str *k)
+{
+    if (a->len != k->len)
+        return false;
+    return k->len == 0 || (a->p[k->len - 1] == k->p[k->len - 1] &&
+                           memcmp(a->p, k->p, k->len) == 0);
+}
+
 /* Reads "key" : and records the key; c->p is then at the value. */
 static enum decode_status read_key(struct json_ctx *c, unsigned base,
                                    struct json_str *k)
@@ -517,7 +527,7 @@ static enum decode_status read_key(struct json_ctx *c, unsigned base,
     if (st != DECODE_OK)
         return st;
     for (unsigned i = base; i < c->n_keys; i++)
-        if (c->keys[i].len == k->len && memcmp(c->keys[i].p, k->p, k->len) == 0)
+        if (same_key(&c->keys[i], k))
             return DECODE_DUPLICATE_KEY;
     if (c->n_keys == DECODE_JSON_MAX_KEYS)
         return DECODE_TOO_MANY;

@@ -818,6 +818,8 @@ static int subscribe_one(struct mqtt_client *c, unsigned i)
         rc = mosquitto_subscribe_v5(c->mosq, &c->sub_mid[i], filter, s->qos, 0,
                                     props);
     mosquitto_property_free_all(&props);
+    if (rc == MOSQ_ERR_SUCCESS)
+        c->subs_pending++;
     if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN ||
         rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST)
         return 0;
@@ -873,6 +875,8 @@ static void on_subscribe_cb(struct mosquitto *m, void *obj, int mid,
     if (i == c->cfg->n_subs || n_granted < 1)
         return;
     c->sub_mid[i] = 0;
+    if (c->subs_pending > 0)
+        c->subs_pending--;
     sub_filter(&c->cfg->subs[i], filter, sizeof(filter));
     if (granted[0] >= 0x80)
         log_err("mqtt: subscription '%s' to %s refused by the broker: %s",
@@ -912,6 +916,7 @@ static void on_connect_cb(struct mosquitto *m, void *obj, int rc, int flags,
     }
     c->phase = MQTT_CONNECTED;
     c->failures = 0;
+    c->subs_pending = 0;
     log_lib(c, false);
     atomic_store_explicit(&c->connected, true, memory_order_relaxed);
     log_notice("mqtt: connected to %s as %s%s", name, c->cfg->mqtt.client_id,
@@ -1085,6 +1090,12 @@ bool mqtt_is_connected(const struct mqtt_client *c)
     return atomic_load_explicit(&c->connected, memory_order_relaxed);
 }
 
+bool mqtt_is_subscribed(const struct mqtt_client *c)
+{
+    ASSERT_THREAD(THREAD_LOOP);
+    return c->phase == MQTT_CONNECTED && c->subs_pending == 0;
+}
+
 int mqtt_update_subscriptions(struct mqtt_client *c,
                               const struct config *newcfg)
 {
@@ -1104,7 +1115,9 @@ int mqtt_update_subscriptions(struct mqtt_client *c,
         }
     }
     c->cfg = newcfg;
-    memset(c->sub_mid, 0, sizeof(c->sub_mid)); /* old indexes */
+    /* SUBACKs still due name old indexes: ignore them from now on. */
+    memset(c->sub_mid, 0, sizeof(c->sub_mid));
+    c->subs_pending = 0;
     if (c->phase != MQTT_CONNECTED)
         return 0; /* the next CONNACK sends everything */
     flush_unsubs(c);

@@ -5,7 +5,7 @@
  *
  *   sensorpipe-bench [-n COUNT] [-s SERIES] [-f json|number|influx]
  *                    [-w WORKERS] [--stage all|decode|series|ring|store|
- *                    pipeline] [--dir DIR] [--csv FILE]
+ *                    pipeline|none] [--dir DIR] [--csv FILE]
  *
  * The feed: COUNT messages on SERIES topics sensors/site{i % 10}/dev{i},
  * payloads as sensorpipe-load --payload-ts makes them (json
@@ -33,6 +33,8 @@
  *             worker drained and the writer committed everything (the
  *             clean-stop path), and the stored sum(count) of the finest
  *             rollups is checked against the samples the workers kept.
+ *   none      only makes the feed: scripts/bench.sh subtracts its
+ *             instruction count from the others'.
  *
  * Exit status: 0, 1 when a stage fails or the check does not add up, 2 for
  * a usage error.
@@ -135,10 +137,11 @@ static FILE *csv_out;
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sensorpipe-bench [-n COUNT] [-s SERIES] "
-                 "[-f json|number|influx] [-w WORKERS]\n"
-                 "         [--stage all|decode|series|ring|store|pipeline] "
-                 "[--dir DIR] [--csv FILE]\n");
+    fprintf(out,
+            "usage: sensorpipe-bench [-n COUNT] [-s SERIES] "
+            "[-f json|number|influx] [-w WORKERS]\n"
+            "         [--stage all|decode|series|ring|store|pipeline|none] "
+            "[--dir DIR] [--csv FILE]\n");
 }
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -171,8 +174,8 @@ static int parse_format(const char *s, enum config_format *f)
 
 static bool stage_known(const char *s)
 {
-    static const char *const names[] = {"all",  "decode", "series",
-                                        "ring", "store",  "pipeline"};
+    static const char *const names[] = {"all",   "decode",   "series", "ring",
+                                        "store", "pipeline", "none"};
 
     for (size_t i = 0; i < SP_ARRAY_SIZE(names); i++)
         if (strcmp(s, names[i]) == 0)
@@ -678,7 +681,7 @@ static int pipe_check(const struct bench_feed *fd, struct bench_pipe *p)
     memset(&s, 0, sizeof(s));
     for (unsigned i = 0; i < p->n_workers + 2; i++)
         stats_accumulate(&s, p->all_stats[i]);
-    printf("bench: pipeline: %u workers, %" PRIu64 " messages, %" PRIu64
+    printf("bench: pipeline: %u worker(s), %" PRIu64 " messages, %" PRIu64
            " samples kept, %" PRIu64
            " egress records (series + partials) in %" PRIu64
            " commits (%.3f per message), stored sum(count) at %us = "
@@ -705,8 +708,8 @@ static int stage_pipeline(const struct bench_feed *fd, struct bench_pipe *p)
     uint64_t t0;
     int rc = pipe_start(p);
 
-    snprintf(name, sizeof(name), "pipeline end to end (%u workers, SQLite)",
-             p->n_workers);
+    snprintf(name, sizeof(name), "pipeline end to end (%u worker%s, SQLite)",
+             p->n_workers, p->n_workers == 1 ? "" : "s");
     t0 = clock_mono_ns();
     for (uint64_t k = 0; k < fd->n && rc == 0; k++) {
         size_t tlen;
