@@ -66,6 +66,8 @@ WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 .PHONY: all deps run test test-plain asan tsan fuzz bench lint format \
 	format-check verify-unit clean units integ stress tools install
 .DEFAULT_GOAL := all
+# Keep the objects of test and tool binaries (they are chained targets).
+.SECONDARY:
 
 all: $(B)/sensorpipe tools
 

@@ -34,6 +34,7 @@ else
     TESTS_DIR=$B
     if [ "$MODE" = asan ]; then
         export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=67"
+        export LSAN_OPTIONS="suppressions=$PWD/test/support/lsan.supp:print_suppressions=0"
         export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     fi
     for t in "$B"/test/unit/test_*; do

@@ -139,7 +139,8 @@ int worker_push(struct worker *w, int64_t recv_ms, unsigned sub_index,
     r->reserved = 0;
     memcpy(r->data, topic, topic_len);
     r->data[topic_len] = '\0';
-    memcpy(r->data + topic_len + 1, payload, payload_len);
+    if (payload_len > 0) /* an empty payload may come as NULL */
+        memcpy(r->data + topic_len + 1, payload, payload_len);
     r->data[topic_len + 1 + payload_len] = '\0';
     ring_commit(&w->ingress);
     event_signal(&w->ingress_ev);
