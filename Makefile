@@ -119,8 +119,13 @@ test-plain: units integ stress
 	@scripts/run-tests.sh $(B) $(VARIANT)
 
 # `make test` runs every pass; each one is a sub-make so variants never mix.
+FUZZ_SMOKE_SECONDS ?= 5
 test: deps
 	$(MAKE) VARIANT=debug test-plain
+	$(MAKE) VARIANT=release build/release/sensorpipe
+	@scripts/verify-unit.sh $(CURDIR)/build/release/sensorpipe
+	@scripts/fuzz.sh 0
+	@scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
 	$(MAKE) VARIANT=asan test-plain
 	$(MAKE) tsan
 
