@@ -326,6 +326,7 @@ run_daemon() {
     say "b. the daemon under the same load: $N messages"
     start_daemon load
     t0=$(now_ms)
+    D_T0=$t0
     sampler "$DPID" "$DB" "$RESULTS/daemon_samples.csv" "$t0" &
     SAMPLER_PID=$!
     PIDS+=("$SAMPLER_PID")
@@ -377,6 +378,7 @@ run_latency() {
     say "c. latency: $N_LAT messages at $LAT_RATE msg/s with the publish time"
     start_daemon latency
     t0=$(now_ms)
+    L_T0=$t0
     sampler "$DPID" "$DB" "$RESULTS/latency_samples.csv" "$t0" &
     SAMPLER_PID=$!
     PIDS+=("$SAMPLER_PID")
@@ -443,10 +445,11 @@ pct_loss() { # PUBLISHED STORED
 }
 
 report() {
-    local loss ratio stored_rate cpu_m
+    local loss ratio stored_rate cpu_m rx_cell="$D_RX_RATE msg/s"
+    [ "$D_RX_RATE" != "n/a" ] || rx_cell="n/a (shorter than two stats rows)"
     loss=$(pct_loss "$D_PUB" "$D_STORED")
     ratio=$(awk -v d="$D_RX_RATE" -v n="$NULL_RATE" \
-        'BEGIN { if (d == "n/a" || n <= 0) print "n/a"; else printf "%.2f\n", d / n }')
+        'BEGIN { if (d !~ /^[0-9]+$/ || n <= 0) print "n/a"; else printf "%.2f\n", d / n }')
     stored_rate=$(awk -v n="$D_STORED" -v t="$D_T_DONE" 'BEGIN { printf "%.0f\n", (t > 0 ? n * 1000 / t : 0) }')
     cpu_m=$(awk -v c="$D_CPU" -v n="$D_PUB" 'BEGIN { printf "%.2f\n", (n > 0 ? c * 1e6 / n : 0) }')
     cat <<TABLE
@@ -460,7 +463,7 @@ $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), mosquitto $("$MO
 | a. publisher rate in that run | $NULL_PUB_RATE msg/s |
 | a. null subscriber got | $NULL_RX of $N |
 | b. messages published | $D_PUB (at $D_PUB_RATE msg/s) |
-| b. daemon received, steady (n/a: run shorter than 2 stats rows) | $D_RX_RATE msg/s |
+| b. daemon received, steady | $rx_cell |
 | b. daemon stored, end to end | $stored_rate msg/s |
 | b. loss (published - stored) / published | $loss % |
 | b. daemon / null subscriber | $ratio |
@@ -502,13 +505,14 @@ TABLE
     fi
 }
 
-# Per-second series for the chart: t_s and a value, from the raw CSVs.
+# Per-second series for the chart, in seconds since each run's first
+# publish (ingest_stats times are wall clock, as T0).
 chart_data() {
-    awk -F, -v t0="$(head -2 "$RESULTS/load_ingest_stats.csv" | tail -1 | cut -d, -f1)" \
-        'NR > 2 { dt = $1 - pt; if (dt > 0) printf "%.1f,%.0f\n", ($1 - t0) / 1000, ($2 - pr) * 1000 / dt }
-         NR > 1 { pt = $1; pr = $2 }' "$RESULTS/load_ingest_stats.csv" >"$W/rx_rate.csv"
-    awk -F, -v t0="$(head -2 "$RESULTS/latency_ingest_stats.csv" | tail -1 | cut -d, -f1)" \
-        'NR > 1 && $13 != "" { printf "%.1f,%s,%s\n", ($1 - t0) / 1000, $13, $14 }' \
+    awk -F, -v t0="$D_T0" 'NR > 1 { if (pt) { dt = $1 - pt
+            if (dt > 0) printf "%.1f,%.0f\n", ($1 - t0) / 1000, ($2 - pr) * 1000 / dt }
+            pt = $1; pr = $2 }' "$RESULTS/load_ingest_stats.csv" >"$W/rx_rate.csv"
+    awk -F, -v t0="$L_T0" 'NR > 1 && $13 != "" && $13 > 0 {
+            printf "%.1f,%s,%s\n", ($1 - t0) / 1000, $13, $14 }' \
         "$RESULTS/latency_ingest_stats.csv" >"$W/latency.csv"
 }
 
@@ -527,17 +531,18 @@ set grid
 set xlabel "time (s)"
 set ylabel "msg/s"
 set title "rate: null subscriber (a) and daemon receive (b)"
-plot "$RESULTS/null_sub.csv" every ::1 using 1:3 with linespoints title "null subscriber received", \
-     "$W/rx_rate.csv" using 1:2 with linespoints title "daemon received"
+plot "$RESULTS/null_sub.csv" skip 1 using 1:3 with linespoints title "a. null subscriber received", \
+     "$RESULTS/daemon_pub.csv" skip 1 using 1:3 with linespoints title "b. published", \
+     "$W/rx_rate.csv" using 1:2 with linespoints title "b. daemon received"
 set ylabel "ms"
 set title "latency run (c) at $LAT_RATE msg/s: receive -> commit per stats interval, and stored lag"
 plot "$W/latency.csv" using 1:2 with linespoints title "p50", \
      "$W/latency.csv" using 1:3 with linespoints title "p99", \
-     "$RESULTS/latency_samples.csv" every ::1 using (\$1/1000):(\$4 > 0 && \$4 < $L_PUB ? \$1 - \$4*1000/$LAT_RATE : 1/0) with lines title "publish -> visible lag"
+     "$RESULTS/latency_samples.csv" skip 1 using (\$1/1000):(\$4 > 0 && \$4 < $L_PUB ? \$1 - \$4*1000/$LAT_RATE : 1/0) with lines title "publish -> visible lag"
 set ylabel "MiB"
 set title "daemon resident memory (b, then c)"
-plot "$RESULTS/daemon_samples.csv" every ::1 using (\$1/1000):(\$2/1024) with lines title "RSS, run b", \
-     "$RESULTS/latency_samples.csv" every ::1 using (\$1/1000):(\$2/1024) with lines title "RSS, run c"
+plot "$RESULTS/daemon_samples.csv" skip 1 using (\$1/1000):(\$2/1024) with lines title "RSS, run b", \
+     "$RESULTS/latency_samples.csv" skip 1 using (\$1/1000):(\$2/1024) with lines title "RSS, run c"
 unset multiplot
 PLOT
 }

@@ -87,38 +87,15 @@ static void start_daemon(const char *extra)
     char conf[4096];
 
     make_conf(conf, sizeof(conf), extra);
-    spawn_clear_notes(&sp);
-    cr_assert_eq(spawn_start(&sp, conf, NULL), 0);
-    cr_assert_eq(spawn_wait_notify(&sp, "READY=1", WAIT_MS), 0,
-                 "daemon never became ready");
-    /* Messages published before the broker has the subscriptions are not
-     * for us: wait until every SUBACK is in (the daemon says so in its
-     * STATUS). */
-    cr_assert_eq(spawn_wait_notify(&sp, "subscribed", WAIT_MS), 0,
-                 "daemon never subscribed");
+    cr_assert_eq(spawn_start_ready(&sp, conf, NULL, WAIT_MS), 0,
+                 "daemon not ready and subscribed");
 }
 
-static bool stored_at_least(int64_t want)
-{
-    int64_t n = db_int(sp.db_path, "SELECT coalesce(sum(count), 0) FROM "
-                                   "rollups WHERE resolution_s = 10");
-    return n >= want;
-}
-
-/* Awaits a condition on the database (a poll with a deadline, no sleep). */
 static void await_stored(int64_t want)
 {
-    int64_t deadline = now_ms() + WAIT_MS;
-
-    while (!stored_at_least(want)) {
-        cr_assert(now_ms() < deadline, "only %lld of %lld samples stored",
-                  (long long) db_int(sp.db_path,
-                                     "SELECT sum(count) FROM rollups "
-                                     "WHERE resolution_s = 10"),
-                  (long long) want);
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
+    cr_assert_eq(spawn_await_stored(&sp, 10, want, WAIT_MS), 0,
+                 "only %lld of %lld samples stored",
+                 (long long) spawn_stored(&sp, 10), (long long) want);
 }
 
 /* ---- the reference computation ---------------------------------------- */
@@ -289,18 +266,10 @@ Test(ingest, rollups_match_an_independent_computation)
                         "'{\"site\":\"lab\",\"device\":\"dev2\"}'"),
                  2, "topic_tags give each series its tags");
     /* Exact accounting in the final ingest_stats row. */
-    cr_expect_eq(db_int(sp.db_path, "SELECT received FROM ingest_stats "
-                                    "ORDER BY ts_ms DESC LIMIT 1"),
-                 201);
-    cr_expect_eq(db_int(sp.db_path, "SELECT decoded FROM ingest_stats "
-                                    "ORDER BY ts_ms DESC LIMIT 1"),
-                 201);
-    cr_expect_eq(db_int(sp.db_path, "SELECT samples FROM ingest_stats "
-                                    "ORDER BY ts_ms DESC LIMIT 1"),
-                 samples);
-    cr_expect_eq(db_int(sp.db_path, "SELECT late FROM ingest_stats "
-                                    "ORDER BY ts_ms DESC LIMIT 1"),
-                 late);
+    cr_expect_eq(spawn_stat(&sp, "received"), 201);
+    cr_expect_eq(spawn_stat(&sp, "decoded"), 201);
+    cr_expect_eq(spawn_stat(&sp, "samples"), samples);
+    cr_expect_eq(spawn_stat(&sp, "late"), late);
     pub_close(p);
 }
 
@@ -391,13 +360,8 @@ Test(ingest, bad_payloads_are_counted_and_the_daemon_goes_on)
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
     await_stored(1);
     cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
-    cr_expect_eq(db_int(sp.db_path, "SELECT dropped_invalid FROM "
-                                    "ingest_stats ORDER BY ts_ms DESC "
-                                    "LIMIT 1"),
-                 6);
-    cr_expect_eq(db_int(sp.db_path, "SELECT received FROM ingest_stats "
-                                    "ORDER BY ts_ms DESC LIMIT 1"),
-                 7);
+    cr_expect_eq(spawn_stat(&sp, "dropped_invalid"), 6);
+    cr_expect_eq(spawn_stat(&sp, "received"), 7);
     cr_expect(spawn_log_contains(&sp, "sensors/bad/x"),
               "the warning names the topic");
     pub_close(p);

@@ -302,3 +302,51 @@ int spawn_wait_log(const struct spawn *s, const char *needle, int count,
     }
     return 0;
 }
+
+int spawn_start_ready(struct spawn *s, const char *conf_text,
+                      const char *const *env, int timeout_ms)
+{
+    int rc;
+
+    spawn_clear_notes(s);
+    rc = spawn_start(s, conf_text, env);
+    if (rc == 0)
+        rc = spawn_wait_notify(s, "READY=1", timeout_ms);
+    if (rc == 0)
+        rc = spawn_wait_notify(s, "subscribed", timeout_ms);
+    return rc;
+}
+
+int64_t spawn_stored(const struct spawn *s, int res_s)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce(sum(count), 0) FROM rollups WHERE "
+             "resolution_s = %d",
+             res_s);
+    int64_t n = db_int(s->db_path, sql);
+    return n < 0 ? 0 : n;
+}
+
+int spawn_await_stored(const struct spawn *s, int res_s, int64_t want,
+                       int timeout_ms)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+
+    while (spawn_stored(s, res_s) < want) {
+        if (mono_ms() >= deadline)
+            return -ETIMEDOUT;
+        usleep(10000);
+    }
+    return 0;
+}
+
+int64_t spawn_stat(const struct spawn *s, const char *name)
+{
+    char sql[160];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT %s FROM ingest_stats ORDER BY ts_ms DESC LIMIT 1", name);
+    return db_int(s->db_path, sql);
+}

@@ -63,6 +63,22 @@ int spawn_log_count(const struct spawn *s, const char *needle);
 /* Prints the daemon's log to stderr (for failing tests). */
 void spawn_dump_log(const struct spawn *s);
 
+/* spawn_start(), then waits for READY=1 and for the STATUS saying every
+ * subscription is acknowledged (messages published earlier would not reach
+ * the daemon). Returns 0, or -ETIMEDOUT / -errno. */
+int spawn_start_ready(struct spawn *s, const char *conf_text,
+                      const char *const *env, int timeout_ms);
+
+/* Sum of count over the rollups at resolution res_s (0 when none). */
+int64_t spawn_stored(const struct spawn *s, int res_s);
+
+/* Waits until spawn_stored(s, res_s) >= want. Returns 0 or -ETIMEDOUT. */
+int spawn_await_stored(const struct spawn *s, int res_s, int64_t want,
+                       int timeout_ms);
+
+/* The column `name` of the newest ingest_stats row, INT64_MIN if none. */
+int64_t spawn_stat(const struct spawn *s, const char *name);
+
 /* Removes the directory (after a stop). */
 void spawn_cleanup(struct spawn *s);
 
