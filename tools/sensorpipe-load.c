@@ -128,6 +128,7 @@ struct load_client {
     pthread_mutex_t mu;       /* guards nothing but the cv wait */
     pthread_cond_t cv;
     _Atomic int connack; /* -1 until CONNACK */
+    _Atomic bool lost;   /* the connection dropped: stop, report */
     _Atomic uint64_t end_ns;
     _Atomic bool failed;
 };
@@ -457,6 +458,19 @@ static void on_pub_publish(struct mosquitto *m, void *obj, int mid)
     }
 }
 
+static void on_pub_disconnect(struct mosquitto *m, void *obj, int rc)
+{
+    struct load_client *c = obj;
+
+    (void) m;
+    if (rc != 0) { /* not our own mosquitto_disconnect() */
+        atomic_store(&c->lost, true);
+        pthread_mutex_lock(&c->mu);
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
 /* Connects and waits for the CONNACK. Returns: 0 or -ECONNREFUSED. */
 static int client_open(struct load_client *c)
 {
@@ -469,6 +483,7 @@ static int client_open(struct load_client *c)
         return -ENOMEM;
     mosquitto_connect_callback_set(c->mosq, on_pub_connect);
     mosquitto_publish_callback_set(c->mosq, on_pub_publish);
+    mosquitto_disconnect_callback_set(c->mosq, on_pub_disconnect);
     /* Our own window bounds what is in flight, not libmosquitto's 20. */
     (void) mosquitto_max_inflight_messages_set(c->mosq, 0);
     if (mosquitto_connect(c->mosq, c->o->host, c->o->port, LOAD_KEEPALIVE_S) !=
@@ -483,10 +498,13 @@ static int client_open(struct load_client *c)
     return atomic_load(&c->connack) == 0 ? 0 : -ECONNREFUSED;
 }
 
-/* Waits until done reaches target, or the deadline (monotonic ns). */
-static bool client_wait_done(struct load_client *c, uint64_t target,
-                             uint64_t deadline_ns)
+/*
+ * Waits until done reaches target. Returns: true; false when the
+ * connection dropped or LOAD_DRAIN_MS passed without reaching it.
+ */
+static bool client_wait_done(struct load_client *c, uint64_t target)
 {
+    uint64_t deadline = clock_mono_ns() + LOAD_DRAIN_MS * 1000000ull;
     bool ok = true;
 
     pthread_mutex_lock(&c->mu);
@@ -494,7 +512,7 @@ static bool client_wait_done(struct load_client *c, uint64_t target,
     while (atomic_load(&c->done) < target) {
         uint64_t t = clock_mono_ns() + 2000000; /* a missed wake costs 2 ms */
         struct timespec ts = {(time_t) (t / NS_PER_S), (long) (t % NS_PER_S)};
-        if (t > deadline_ns) {
+        if (t > deadline || atomic_load(&c->lost)) {
             ok = atomic_load(&c->done) >= target;
             break;
         }
@@ -521,7 +539,10 @@ static bool time_is_up(const struct load_client *c, uint64_t now)
            now - c->t0_ns >= (uint64_t) (c->o->duration_s * 1e9);
 }
 
-/* The publishing loop. Returns: 0 or -EIO (libmosquitto refused). */
+/*
+ * The publishing loop. Returns: 0; -EIO when libmosquitto refused a
+ * message; -ECONNRESET when the connection dropped or stalled.
+ */
 static int client_publish(struct load_client *c)
 {
     const struct load_opts *o = c->o;
@@ -540,8 +561,10 @@ static int client_publish(struct load_client *c)
             if (c->rate > 0)
                 pace(c, k, now);
         }
-        if (k - atomic_load_explicit(&c->done, memory_order_relaxed) >= window)
-            (void) client_wait_done(c, k - window + window / 8, UINT64_MAX);
+        if (k - atomic_load_explicit(&c->done, memory_order_relaxed) >=
+                window &&
+            !client_wait_done(c, k - window + window / 8))
+            return -ECONNRESET;
         if (mosquitto_publish(
                 c->mosq, NULL, topics + (size_t) i * LOAD_TOPIC_STRIDE,
                 (int) len, payload, o->qos, false) != MOSQ_ERR_SUCCESS)
@@ -565,8 +588,7 @@ static void *client_main(void *arg)
     if (rc == 0)
         rc = client_publish(c);
     sent = atomic_load(&c->sent);
-    if (rc < 0 || !client_wait_done(
-                      c, sent, clock_mono_ns() + LOAD_DRAIN_MS * 1000000ull))
+    if (rc < 0 || !client_wait_done(c, sent))
         atomic_store(&c->failed, true);
     atomic_store(&c->end_ns, clock_mono_ns());
     if (c->mosq != NULL) {
