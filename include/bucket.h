@@ -21,7 +21,7 @@ struct bucket_acc {
     double sum;
     double min;
     double max;
-    double last;     /* value with the greatest ts; later one wins ties */
+    double last; /* value with the greatest ts; later one wins ties */
     int64_t last_ms;
 };
 

@@ -20,15 +20,15 @@ enum daemon_exit {
 
 /* What the daemon preallocates for a configuration. Owner: the caller. */
 struct daemon_plan {
-    unsigned workers;         /* resolved: 0 in the file = one per CPU */
-    uint32_t series_cap;      /* per shard */
-    size_t arena_bytes;       /* per shard */
-    size_t ingress_bytes;     /* per shard, rounded to a power of two */
-    size_t egress_bytes;      /* per shard */
-    size_t series_bytes;      /* per shard: index + entries + arena */
-    size_t scratch_bytes;     /* per shard: decode and tags buffers */
-    size_t total_bytes;       /* everything above, all shards */
-    size_t sqlite_bytes;      /* hard heap limit */
+    unsigned workers;     /* resolved: 0 in the file = one per CPU */
+    uint32_t series_cap;  /* per shard */
+    size_t arena_bytes;   /* per shard */
+    size_t ingress_bytes; /* per shard, rounded to a power of two */
+    size_t egress_bytes;  /* per shard */
+    size_t series_bytes;  /* per shard: index + entries + arena */
+    size_t scratch_bytes; /* per shard: decode and tags buffers */
+    size_t total_bytes;   /* everything above, all shards */
+    size_t sqlite_bytes;  /* hard heap limit */
 };
 
 /* Thread: any. Computes the memory plan of cfg. */

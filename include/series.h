@@ -24,34 +24,42 @@
 
 /* Owner: shared by every shard (atomics only). */
 struct series_limit {
-    uint32_t max;             /* max_series; set before threads start */
-    _Atomic uint32_t count;   /* series known, all shards */
-    _Atomic int64_t next_id;  /* next id to hand out (store ids are > 0) */
+    uint32_t max;            /* max_series; set before threads start */
+    _Atomic uint32_t count;  /* series known, all shards */
+    _Atomic int64_t next_id; /* next id to hand out (store ids are > 0) */
+};
+
+/* The key of a series, borrowed from the caller. Owner: the caller. */
+struct series_key {
+    const char *topic; /* not NUL-terminated */
+    size_t topic_len;
+    const char *field;
+    size_t field_len;
 };
 
 /* One series. Owner: the worker of its shard. */
 struct series_entry {
     int64_t id;
-    uint32_t key_off;        /* arena: topic '\0' field '\0' */
+    uint32_t key_off; /* arena: topic '\0' field '\0' */
     uint32_t topic_len;
     uint32_t field_len;
-    bool dirty;              /* partial holds samples not handed off */
-    int64_t bucket_ms;       /* start of the partial's finest bucket */
-    int64_t first_recv_ms;   /* earliest receive time in the partial */
+    bool dirty;            /* partial holds samples not handed off */
+    int64_t bucket_ms;     /* start of the partial's finest bucket */
+    int64_t first_recv_ms; /* earliest receive time in the partial */
     struct bucket_acc partial;
 };
 
 /* Owner: the worker of the shard; start-up code fills it before. */
 struct series_table {
-    uint64_t *index;         /* (hash high 32 bits << 32) | (entry + 1); 0 = free */
+    uint64_t *index; /* (hash high 32 bits << 32) | (entry + 1); 0 = free */
     uint32_t index_mask;
     struct series_entry *entries;
-    uint32_t n;              /* entries in use */
-    uint32_t cap;            /* entries allocated */
+    uint32_t n;   /* entries in use */
+    uint32_t cap; /* entries allocated */
     char *arena;
     size_t arena_len;
     size_t arena_used;
-    uint32_t *dirty;         /* entry numbers with dirty partials */
+    uint32_t *dirty; /* entry numbers with dirty partials */
     uint32_t n_dirty;
     struct series_limit *limit;
 };
@@ -73,9 +81,8 @@ size_t series_table_bytes(uint32_t cap, size_t arena_bytes);
 uint64_t series_topic_hash(const char *topic, size_t len);
 
 /* Thread: the shard's. Entry for (topic, field), or NULL. */
-struct series_entry *series_find(struct series_table *t, const char *topic,
-                                 size_t topic_len, const char *field,
-                                 size_t field_len);
+struct series_entry *series_find(struct series_table *t,
+                                 const struct series_key *k);
 
 /*
  * Adds a series. id <= 0 asks for a new id from the shared limit (and counts
@@ -84,10 +91,8 @@ struct series_entry *series_find(struct series_table *t, const char *topic,
  * shard's entries or arena are full); -EEXIST (already there; *out set).
  * Thread: the shard's (start-up for loads).
  */
-SP_MUST_CHECK int series_add(struct series_table *t, const char *topic,
-                             size_t topic_len, const char *field,
-                             size_t field_len, int64_t id,
-                             struct series_entry **out);
+SP_MUST_CHECK int series_add(struct series_table *t, const struct series_key *k,
+                             int64_t id, struct series_entry **out);
 
 /* Thread: the shard's. Key text of e (NUL-terminated). */
 const char *series_topic(const struct series_table *t,

@@ -33,7 +33,7 @@ enum stats_counter {
     STAT_CLOCK_SKEW,
     STAT_SKIPPED_VALUES, /* non-numeric values inside decoded payloads */
     STAT_PAUSED_MS,
-    STAT_ROWS_WRITTEN,   /* egress records committed by the writer */
+    STAT_ROWS_WRITTEN, /* egress records committed by the writer */
     STAT_COMMITS,
     STAT_COMMIT_RETRIES,
     STAT__COUNT

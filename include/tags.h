@@ -16,6 +16,15 @@
 
 #include "compiler.h"
 
+/* What a series' tags are made of. Owner: the caller (borrowed). */
+struct tags_src {
+    const char *tmpl;  /* topic_tags template, "" for none */
+    const char *topic; /* not NUL-terminated */
+    size_t topic_len;
+    const char *extra; /* the payload's tags as a JSON object, or NULL */
+    size_t extra_len;
+};
+
 /*
  * Builds the tags of a new series into out (NUL-terminated). tmpl may be ""
  * (no topic tags); extra is a JSON object text or NULL. Topic levels that the
@@ -25,9 +34,8 @@
  * Returns: the length written (0 = no tags at all), or -ENOSPC when out is
  * too small. Thread: any.
  */
-SP_MUST_CHECK int tags_build(const char *tmpl, const char *topic,
-                             size_t topic_len, const char *extra,
-                             size_t extra_len, char *out, size_t out_len);
+SP_MUST_CHECK int tags_build(const struct tags_src *src, char *out,
+                             size_t out_len);
 
 /*
  * Appends s[0..len) to out as the inside of a JSON string (quotes,

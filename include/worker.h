@@ -29,6 +29,16 @@
 
 #define WORKER_TAGS_MAX 16384 /* a series' tags as JSON text */
 
+/* A message as the loop hands it over. Owner: the caller (borrowed). */
+struct worker_msg {
+    int64_t recv_ms;
+    unsigned sub_index;
+    const char *topic;
+    size_t topic_len;
+    const void *payload; /* may be NULL when payload_len is 0 */
+    size_t payload_len;
+};
+
 /* One MQTT message in an ingress ring. Owner: the ring (loop writes it,
  * the worker reads it in place). */
 struct ingress_rec {
@@ -93,20 +103,20 @@ struct worker {
     /* Owned by the worker thread. */
     struct series_table series;
     int64_t finest_ms;
-    uint64_t next_flush_ms;    /* monotonic */
+    uint64_t next_flush_ms; /* monotonic */
     struct ratelimit rl_invalid;
     struct ratelimit rl_series;
-    struct decode_out *dec;    /* preallocated: large */
-    char *tags;                /* WORKER_TAGS_MAX bytes */
+    struct decode_out *dec; /* preallocated: large */
+    char *tags;             /* WORKER_TAGS_MAX bytes */
 
     /* Shared. */
-    struct event ingress_ev;   /* we sleep here; the loop signals */
-    struct event space_ev;     /* we sleep here on a full egress ring;
-                                  the writer signals */
-    struct stats_counters stats;     /* written here only */
-    _Atomic uint64_t heartbeat_ms;   /* written here, read by the watchdog */
-    _Atomic bool stop;               /* loop -> worker: drain, flush, end */
-    _Atomic bool done;               /* worker -> writer: all handed off */
+    struct event ingress_ev;       /* we sleep here; the loop signals */
+    struct event space_ev;         /* we sleep here on a full egress ring;
+                                      the writer signals */
+    struct stats_counters stats;   /* written here only */
+    _Atomic uint64_t heartbeat_ms; /* written here, read by the watchdog */
+    _Atomic bool stop;             /* loop -> worker: drain, flush, end */
+    _Atomic bool done;             /* worker -> writer: all handed off */
 };
 
 /* What worker_init() needs from the daemon. Owner: the caller. */
@@ -116,8 +126,8 @@ struct worker_shared {
     struct event *writer_ev;
     uv_async_t *loop_wake;
     _Atomic bool *loop_paused;
-    uint32_t series_cap;   /* entries per shard */
-    size_t arena_bytes;    /* key text per shard */
+    uint32_t series_cap; /* entries per shard */
+    size_t arena_bytes;  /* key text per shard */
     size_t egress_bytes;
 };
 
@@ -154,10 +164,7 @@ size_t worker_record_bytes(size_t topic_len, size_t payload_len);
  * Returns: 0, -ENOSPC (ring full now), -EMSGSIZE (larger than a ring record).
  * Thread: loop (the ring's producer).
  */
-SP_MUST_CHECK int worker_push(struct worker *w, int64_t recv_ms,
-                              unsigned sub_index, const char *topic,
-                              size_t topic_len, const void *payload,
-                              size_t payload_len);
+SP_MUST_CHECK int worker_push(struct worker *w, const struct worker_msg *m);
 
 /*
  * Registers a series loaded from the store in this shard.

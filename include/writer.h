@@ -27,10 +27,10 @@
 struct writer {
     /* Set before start, read-only afterwards. */
     const struct config *cfg;
-    struct store *store;          /* taken over at writer_start() */
-    struct worker *workers;       /* the egress rings' producers */
+    struct store *store;    /* taken over at writer_start() */
+    struct worker *workers; /* the egress rings' producers */
     unsigned n_workers;
-    uv_async_t *loop_wake;        /* told when the writer fails for good */
+    uv_async_t *loop_wake; /* told when the writer fails for good */
     struct stats_counters *const *all_stats; /* every counter set, for rows */
     unsigned n_all_stats;
     struct series_limit *limit;
@@ -38,25 +38,25 @@ struct writer {
     bool started;
 
     /* Owned by the writer thread. */
-    struct histo latency;         /* receive -> commit, ms, per sample */
-    uint64_t next_stats_ms;       /* monotonic */
-    uint64_t next_retention_ms;   /* monotonic */
-    unsigned first_ring;          /* round-robin start of the next batch */
-    unsigned failures;            /* consecutive failed batches */
-    ino_t file_ino;               /* identity of the file at start */
+    struct histo latency;       /* receive -> commit, ms, per sample */
+    uint64_t next_stats_ms;     /* monotonic */
+    uint64_t next_retention_ms; /* monotonic */
+    unsigned first_ring;        /* round-robin start of the next batch */
+    unsigned failures;          /* consecutive failed batches */
+    ino_t file_ino;             /* identity of the file at start */
     dev_t file_dev;
     struct ratelimit rl_err;
 
     /* Shared. */
-    struct event ev;                 /* the writer sleeps here */
-    struct stats_counters stats;     /* written here only */
-    _Atomic uint64_t heartbeat_ms;   /* read by the watchdog */
-    _Atomic int fatal;               /* -errno once the store is lost */
-    _Atomic uint64_t p50_us;         /* last stats interval's latency */
+    struct event ev;               /* the writer sleeps here */
+    struct stats_counters stats;   /* written here only */
+    _Atomic uint64_t heartbeat_ms; /* read by the watchdog */
+    _Atomic int fatal;             /* -errno once the store is lost */
+    _Atomic uint64_t p50_us;       /* last stats interval's latency */
     _Atomic uint64_t p99_us;
-    _Atomic bool stall_for_test;     /* test hook: stop writing while set */
-    const char *stall_file;          /* test hook: stall while it exists
-                                        (SENSORPIPE_TEST_STALL_FILE) */
+    _Atomic bool stall_for_test; /* test hook: stop writing while set */
+    const char *stall_file;      /* test hook: stall while it exists
+                                    (SENSORPIPE_TEST_STALL_FILE) */
 };
 
 /* Thread: start-up. Fields above "Owned by" must be set by the caller. */

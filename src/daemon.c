@@ -56,16 +56,16 @@ struct daemon {
     uv_signal_t sig_hup;
     uv_timer_t stats_timer;
     uv_timer_t watchdog_timer;
-    uv_timer_t reload_timer;  /* while a reload waits for empty rings */
-    uv_timer_t sub_timer;     /* until every SUBACK is in */
-    uv_async_t wake;          /* workers: ring drained; writer: fatal */
+    uv_timer_t reload_timer; /* while a reload waits for empty rings */
+    uv_timer_t sub_timer;    /* until every SUBACK is in */
+    uv_async_t wake;         /* workers: ring drained; writer: fatal */
     struct mqtt_client mqtt;
     struct store store;
     struct series_limit limit;
     struct worker *workers;
     unsigned n_workers;
     struct writer writer;
-    struct stats_counters stats;  /* the loop's own counters */
+    struct stats_counters stats; /* the loop's own counters */
     struct stats_counters **all_stats;
     size_t max_record;
     uint64_t paused_since_ms;
@@ -74,8 +74,8 @@ struct daemon {
     uint64_t last_snap_ms;
     struct ratelimit rl_drop;
     bool stopping;
-    bool reload_pending;      /* new subscriptions wait for empty rings */
-    struct config next_cfg;   /* the file as re-read by SIGHUP */
+    bool reload_pending;    /* new subscriptions wait for empty rings */
+    struct config next_cfg; /* the file as re-read by SIGHUP */
     bool mqtt_up;
     int exit_code;
 
@@ -183,13 +183,12 @@ static void maybe_resume(struct daemon *d)
 
 /* overflow = pause, ring full anyway: wait for the worker; never drop. */
 static int push_blocking(struct daemon *d, struct worker *w,
-                         const struct mqtt_msg *m, int64_t now)
+                         const struct worker_msg *m)
 {
     uint64_t start = clock_mono_ms();
     int rc;
 
-    while ((rc = worker_push(w, now, m->sub_index, m->topic, m->topic_len,
-                             m->payload, m->payload_len)) == -ENOSPC) {
+    while ((rc = worker_push(w, m)) == -ENOSPC) {
         if (atomic_load_explicit(&d->writer.fatal, memory_order_acquire))
             break;
         usleep(500);
@@ -211,8 +210,9 @@ static void count_drop(struct daemon *d, enum stats_counter k,
 static void on_message(void *ctx, const struct mqtt_msg *m)
 {
     struct daemon *d = ctx;
+    struct worker_msg wm = {clock_now_ms(), m->sub_index, m->topic,
+                            m->topic_len,   m->payload,   m->payload_len};
     struct worker *w;
-    int64_t now = clock_now_ms();
     int rc;
 
     stats_add(&d->stats, STAT_RECEIVED, 1);
@@ -225,18 +225,14 @@ static void on_message(void *ctx, const struct mqtt_msg *m)
                    "payload over max_payload_bytes");
         return;
     }
-    w = &d->workers[series_topic_hash(m->topic, m->topic_len) %
-                    d->n_workers];
-    rc = worker_push(w, now, m->sub_index, m->topic, m->topic_len,
-                     m->payload, m->payload_len);
+    w = &d->workers[series_topic_hash(m->topic, m->topic_len) % d->n_workers];
+    rc = worker_push(w, &wm);
     if (rc == -ENOSPC && d->cfg.pipeline.overflow == OVERFLOW_PAUSE)
-        rc = push_blocking(d, w, m, now);
+        rc = push_blocking(d, w, &wm);
     if (rc < 0) {
-        count_drop(d,
-                   rc == -ENOSPC ? STAT_DROPPED_OVERFLOW
-                                 : STAT_DROPPED_OVERSIZE,
-                   m,
-                   rc == -ENOSPC ? "ingress ring full" : "record too large");
+        count_drop(
+            d, rc == -ENOSPC ? STAT_DROPPED_OVERFLOW : STAT_DROPPED_OVERSIZE, m,
+            rc == -ENOSPC ? "ingress ring full" : "record too large");
         return;
     }
     if (d->cfg.pipeline.overflow == OVERFLOW_PAUSE &&
@@ -404,8 +400,7 @@ static void begin_stop(struct daemon *d, const char *why)
         return;
     d->stopping = true;
     sd_notify(0, "STOPPING=1");
-    log_notice("daemon: stopping (%s): draining rings and open buckets",
-               why);
+    log_notice("daemon: stopping (%s): draining rings and open buckets", why);
     /* Let the rings drain: the loop will not read again anyway. */
     atomic_store_explicit(&d->paused, false, memory_order_relaxed);
     mqtt_stop(&d->mqtt, on_mqtt_stopped);
@@ -428,16 +423,23 @@ static void on_wake(uv_async_t *a)
 
 /* ---- signals ------------------------------------------------------------- */
 
+/* Byte equality of two sections: config_load() starts from a zeroed
+ * struct (config_defaults), so padding compares equal too. */
+static bool same(const void *a, const void *b, size_t n)
+{
+    return memcmp(a, b, n) == 0;
+}
+
 /* Names the sections whose changes only a restart applies. */
 static void note_restart_needed(const struct config *a, const struct config *b)
 {
-    if (memcmp(&a->mqtt, &b->mqtt, sizeof(a->mqtt)) != 0)
+    if (!same(&a->mqtt, &b->mqtt, sizeof(a->mqtt)))
         log_notice("config: changes in [mqtt] need a restart");
-    if (memcmp(&a->pipeline, &b->pipeline, sizeof(a->pipeline)) != 0)
+    if (!same(&a->pipeline, &b->pipeline, sizeof(a->pipeline)))
         log_notice("config: changes in [pipeline] need a restart");
-    if (memcmp(&a->aggregate, &b->aggregate, sizeof(a->aggregate)) != 0)
+    if (!same(&a->aggregate, &b->aggregate, sizeof(a->aggregate)))
         log_notice("config: changes in [aggregate] need a restart");
-    if (memcmp(&a->store, &b->store, sizeof(a->store)) != 0)
+    if (!same(&a->store, &b->store, sizeof(a->store)))
         log_notice("config: changes in [store] need a restart");
     if (a->log.stats_interval_s != b->log.stats_interval_s)
         log_notice("config: a new stats_interval_s needs a restart");
@@ -446,7 +448,7 @@ static void note_restart_needed(const struct config *a, const struct config *b)
 static bool subs_differ(const struct config *a, const struct config *b)
 {
     return a->n_subs != b->n_subs ||
-           memcmp(a->subs, b->subs, sizeof(a->subs[0]) * a->n_subs) != 0;
+           !same(a->subs, b->subs, sizeof(a->subs[0]) * a->n_subs);
 }
 
 /*
@@ -568,7 +570,7 @@ static int open_pipeline(struct daemon *d)
 
     d->n_workers = d->plan.workers;
     d->workers = calloc(d->n_workers, sizeof(*d->workers));
-    d->all_stats = calloc(d->n_workers + 2, sizeof(*d->all_stats));
+    d->all_stats = calloc(d->n_workers + 2, sizeof(struct stats_counters *));
     if (!d->workers || !d->all_stats)
         return -ENOMEM;
     d->limit.max = d->cfg.pipeline.max_series;
@@ -582,7 +584,8 @@ static int open_pipeline(struct daemon *d)
     }
     d->all_stats[d->n_workers] = &d->stats;
     d->all_stats[d->n_workers + 1] = &d->writer.stats;
-    d->max_record = worker_record_bytes(65535, d->cfg.pipeline.max_payload_bytes);
+    d->max_record =
+        worker_record_bytes(65535, d->cfg.pipeline.max_payload_bytes);
     return 0;
 }
 
@@ -596,8 +599,7 @@ static int start_threads(struct daemon *d)
     d->writer.workers = d->workers;
     d->writer.n_workers = d->n_workers;
     d->writer.loop_wake = &d->wake;
-    d->writer.all_stats =
-        (struct stats_counters *const *) d->all_stats;
+    d->writer.all_stats = (struct stats_counters *const *) d->all_stats;
     d->writer.n_all_stats = d->n_workers + 2;
     d->writer.limit = &d->limit;
     err = writer_start(&d->writer);
@@ -675,9 +677,9 @@ static int start(struct daemon *d, const char *path)
     log_notice("daemon: sensorpipe %s: store %s, %u series known, "
                "preallocated %.1f MiB (%u workers), SQLite heap limit "
                "%.1f MiB",
-               SP_VERSION, d->cfg.store.path,
-               atomic_load(&d->limit.count), mib(d->plan.total_bytes),
-               d->plan.workers, mib(d->plan.sqlite_bytes));
+               SP_VERSION, d->cfg.store.path, atomic_load(&d->limit.count),
+               mib(d->plan.total_bytes), d->plan.workers,
+               mib(d->plan.sqlite_bytes));
     return DAEMON_EXIT_OK;
 }
 
@@ -689,12 +691,11 @@ static int start_loop(struct daemon *d)
     uv_async_init(&d->loop, &d->wake, on_wake);
     d->wake.data = d;
     uv_unref((uv_handle_t *) &d->wake);
-    rc = mqtt_init(&d->mqtt, &d->loop, &d->cfg, on_message, on_mqtt_state,
-                   d);
+    rc = mqtt_init(&d->mqtt, &d->loop, &d->cfg, on_message, on_mqtt_state, d);
     if (rc < 0) {
         log_err_errno(rc, "mqtt: cannot set up the client");
         return rc == -EPERM || rc == -EINVAL ? DAEMON_EXIT_CONFIG
-                                              : DAEMON_EXIT_RUNTIME;
+                                             : DAEMON_EXIT_RUNTIME;
     }
     rc = start_threads(d);
     if (rc < 0) {

@@ -63,8 +63,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "sensorpipe: unexpected argument '%s'\n",
-                argv[optind]);
+        fprintf(stderr, "sensorpipe: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return DAEMON_EXIT_CONFIG;
     }

@@ -45,8 +45,8 @@ size_t series_table_bytes(uint32_t cap, size_t arena_bytes)
            arena_bytes;
 }
 
-int series_table_init(struct series_table *t, uint32_t cap,
-                      size_t arena_bytes, struct series_limit *limit)
+int series_table_init(struct series_table *t, uint32_t cap, size_t arena_bytes,
+                      struct series_limit *limit)
 {
     size_t slots;
 
@@ -88,29 +88,26 @@ uint64_t series_topic_hash(const char *topic, size_t len)
     return XXH3_64bits(topic, len);
 }
 
-static uint64_t key_hash(const char *topic, size_t topic_len,
-                         const char *field, size_t field_len)
+static uint64_t key_hash(const struct series_key *k)
 {
-    return XXH3_64bits_withSeed(field, field_len,
-                                XXH3_64bits(topic, topic_len));
+    return XXH3_64bits_withSeed(k->field, k->field_len,
+                                XXH3_64bits(k->topic, k->topic_len));
 }
 
 static bool entry_matches(const struct series_table *t,
-                          const struct series_entry *e, const char *topic,
-                          size_t topic_len, const char *field,
-                          size_t field_len)
+                          const struct series_entry *e,
+                          const struct series_key *k)
 {
     const char *key = t->arena + e->key_off;
 
-    return e->topic_len == topic_len && e->field_len == field_len &&
-           memcmp(key, topic, topic_len) == 0 &&
-           memcmp(key + topic_len + 1, field, field_len) == 0;
+    return e->topic_len == k->topic_len && e->field_len == k->field_len &&
+           memcmp(key, k->topic, k->topic_len) == 0 &&
+           memcmp(key + k->topic_len + 1, k->field, k->field_len) == 0;
 }
 
 /* Slot holding the key, or the free slot where it would go. */
 static uint32_t probe(const struct series_table *t, uint64_t h,
-                      const char *topic, size_t topic_len, const char *field,
-                      size_t field_len)
+                      const struct series_key *k)
 {
     uint64_t tag = h & 0xffffffff00000000u;
     uint32_t i = (uint32_t) h & t->index_mask;
@@ -119,23 +116,17 @@ static uint32_t probe(const struct series_table *t, uint64_t h,
         uint64_t slot = t->index[i];
         if (slot == 0)
             return i;
-        if ((slot & 0xffffffff00000000u) == tag) {
-            const struct series_entry *e =
-                &t->entries[(uint32_t) slot - 1];
-            if (entry_matches(t, e, topic, topic_len, field, field_len))
-                return i;
-        }
+        if ((slot & 0xffffffff00000000u) == tag &&
+            entry_matches(t, &t->entries[(uint32_t) slot - 1], k))
+            return i;
         i = (i + 1) & t->index_mask;
     }
 }
 
-struct series_entry *series_find(struct series_table *t, const char *topic,
-                                 size_t topic_len, const char *field,
-                                 size_t field_len)
+struct series_entry *series_find(struct series_table *t,
+                                 const struct series_key *k)
 {
-    uint64_t h = key_hash(topic, topic_len, field, field_len);
-    uint64_t slot =
-        t->index[probe(t, h, topic, topic_len, field, field_len)];
+    uint64_t slot = t->index[probe(t, key_hash(k), k)];
 
     return slot ? &t->entries[(uint32_t) slot - 1] : NULL;
 }
@@ -144,41 +135,49 @@ struct series_entry *series_find(struct series_table *t, const char *topic,
 static bool limit_take(struct series_limit *l)
 {
     /* Relaxed: the count is a budget, it orders no other memory. */
-    uint32_t old = atomic_fetch_add_explicit(&l->count, 1,
-                                             memory_order_relaxed);
+    uint32_t old =
+        atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
     if (old < l->max)
         return true;
     atomic_fetch_sub_explicit(&l->count, 1, memory_order_relaxed);
     return false;
 }
 
-int series_add(struct series_table *t, const char *topic, size_t topic_len,
-               const char *field, size_t field_len, int64_t id,
+/* Copies the key into the arena as topic '\0' field '\0'. */
+static void store_key(struct series_table *t, struct series_entry *e,
+                      const struct series_key *k)
+{
+    char *dst = t->arena + t->arena_used;
+
+    e->key_off = (uint32_t) t->arena_used;
+    e->topic_len = (uint32_t) k->topic_len;
+    e->field_len = (uint32_t) k->field_len;
+    memcpy(dst, k->topic, k->topic_len);
+    dst[k->topic_len] = '\0';
+    memcpy(dst + k->topic_len + 1, k->field, k->field_len);
+    dst[k->topic_len + 1 + k->field_len] = '\0';
+    t->arena_used += k->topic_len + k->field_len + 2;
+}
+
+int series_add(struct series_table *t, const struct series_key *k, int64_t id,
                struct series_entry **out)
 {
-    uint64_t h = key_hash(topic, topic_len, field, field_len);
-    uint32_t i = probe(t, h, topic, topic_len, field, field_len);
-    size_t need = topic_len + field_len + 2;
+    uint64_t h = key_hash(k);
+    uint32_t i = probe(t, h, k);
     struct series_entry *e;
 
     if (t->index[i] != 0) {
         *out = &t->entries[(uint32_t) t->index[i] - 1];
         return -EEXIST;
     }
-    if (t->n == t->cap || t->arena_len - t->arena_used < need)
+    if (t->n == t->cap ||
+        t->arena_len - t->arena_used < k->topic_len + k->field_len + 2)
         return -ENOSPC;
     if (!limit_take(t->limit))
         return -ENOSPC;
     e = &t->entries[t->n];
     memset(e, 0, sizeof(*e));
-    e->key_off = (uint32_t) t->arena_used;
-    e->topic_len = (uint32_t) topic_len;
-    e->field_len = (uint32_t) field_len;
-    memcpy(t->arena + t->arena_used, topic, topic_len);
-    t->arena[t->arena_used + topic_len] = '\0';
-    memcpy(t->arena + t->arena_used + topic_len + 1, field, field_len);
-    t->arena[t->arena_used + need - 1] = '\0';
-    t->arena_used += need;
+    store_key(t, e, k);
     if (id <= 0)
         id = atomic_fetch_add_explicit(&t->limit->next_id, 1,
                                        memory_order_relaxed);

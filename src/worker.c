@@ -86,8 +86,8 @@ int worker_init(struct worker *w, unsigned index,
     if (err == 0)
         err = ring_init(&w->egress, sh->egress_bytes);
     if (err == 0)
-        err = series_table_init(&w->series, sh->series_cap,
-                                sh->arena_bytes, sh->limit);
+        err = series_table_init(&w->series, sh->series_cap, sh->arena_bytes,
+                                sh->limit);
     if (err == 0) {
         w->dec = calloc(1, sizeof(*w->dec));
         w->tags = calloc(1, WORKER_TAGS_MAX);
@@ -113,17 +113,15 @@ void worker_fini(struct worker *w)
 int worker_load_series(struct worker *w, int64_t id, const char *topic,
                        const char *field)
 {
+    struct series_key k = {topic, strlen(topic), field, strlen(field)};
     struct series_entry *e;
 
-    return series_add(&w->series, topic, strlen(topic), field,
-                      strlen(field), id, &e);
+    return series_add(&w->series, &k, id, &e);
 }
 
-int worker_push(struct worker *w, int64_t recv_ms, unsigned sub_index,
-                const char *topic, size_t topic_len, const void *payload,
-                size_t payload_len)
+int worker_push(struct worker *w, const struct worker_msg *m)
 {
-    size_t len = worker_record_bytes(topic_len, payload_len);
+    size_t len = worker_record_bytes(m->topic_len, m->payload_len);
     struct ingress_rec *r;
 
     ASSERT_THREAD(THREAD_LOOP);
@@ -132,16 +130,16 @@ int worker_push(struct worker *w, int64_t recv_ms, unsigned sub_index,
     r = ring_reserve(&w->ingress, len);
     if (r == NULL)
         return -ENOSPC;
-    r->recv_ms = recv_ms;
-    r->sub_index = sub_index;
-    r->topic_len = (uint32_t) topic_len;
-    r->payload_len = (uint32_t) payload_len;
+    r->recv_ms = m->recv_ms;
+    r->sub_index = m->sub_index;
+    r->topic_len = (uint32_t) m->topic_len;
+    r->payload_len = (uint32_t) m->payload_len;
     r->reserved = 0;
-    memcpy(r->data, topic, topic_len);
-    r->data[topic_len] = '\0';
-    if (payload_len > 0) /* an empty payload may come as NULL */
-        memcpy(r->data + topic_len + 1, payload, payload_len);
-    r->data[topic_len + 1 + payload_len] = '\0';
+    memcpy(r->data, m->topic, m->topic_len);
+    r->data[m->topic_len] = '\0';
+    if (m->payload_len > 0) /* an empty payload may come as NULL */
+        memcpy(r->data + m->topic_len + 1, m->payload, m->payload_len);
+    r->data[m->topic_len + 1 + m->payload_len] = '\0';
     ring_commit(&w->ingress);
     event_signal(&w->ingress_ev);
     return 0;
@@ -206,8 +204,8 @@ static void flush_all(struct worker *w)
 static void emit_series(struct worker *w, const struct series_entry *e,
                         const char *tags, size_t tags_len, int64_t now_ms)
 {
-    size_t len = sizeof(struct egress_series) + e->topic_len +
-                 e->field_len + tags_len + 3;
+    size_t len = sizeof(struct egress_series) + e->topic_len + e->field_len +
+                 tags_len + 3;
     struct egress_series *s = egress_reserve(w, len);
 
     s->kind = EGRESS_SERIES;
@@ -230,23 +228,22 @@ static struct series_entry *lookup_series(struct worker *w,
                                           const struct decode_sample *s)
 {
     const struct config_sub *sub = &w->cfg->subs[r->sub_index];
-    struct series_entry *e;
+    struct series_key k = {r->data, r->topic_len, s->field, s->field_len};
+    struct series_entry *e = series_find(&w->series, &k);
     int n;
 
-    e = series_find(&w->series, r->data, r->topic_len, s->field,
-                    s->field_len);
     if (SP_LIKELY(e != NULL))
         return e;
-    if (series_add(&w->series, r->data, r->topic_len, s->field,
-                   s->field_len, 0, &e) < 0) {
+    if (series_add(&w->series, &k, 0, &e) < 0) {
         log_ratelimited(&w->rl_series, LOG_WARNING,
                         "series: limit of %u series reached, samples of "
                         "new series on %.200s are dropped",
                         w->cfg->pipeline.max_series, r->data);
         return NULL;
     }
-    n = tags_build(sub->topic_tags, r->data, r->topic_len, s->tags,
-                   s->tags_len, w->tags, WORKER_TAGS_MAX);
+    struct tags_src src = {sub->topic_tags, r->data, r->topic_len, s->tags,
+                           s->tags_len};
+    n = tags_build(&src, w->tags, WORKER_TAGS_MAX);
     emit_series(w, e, w->tags, n > 0 ? (size_t) n : 0, clock_now_ms());
     return e;
 }
@@ -271,8 +268,8 @@ static int64_t sample_time(struct worker *w, const struct ingress_rec *r,
 
     if (s->ts_ms == DECODE_NO_TIME)
         return r->recv_ms;
-    skew = s->ts_ms > r->recv_ms ? s->ts_ms - r->recv_ms
-                                 : r->recv_ms - s->ts_ms;
+    skew =
+        s->ts_ms > r->recv_ms ? s->ts_ms - r->recv_ms : r->recv_ms - s->ts_ms;
     if ((uint64_t) skew > w->cfg->aggregate.max_clock_skew_ms) {
         stats_add(&w->stats, STAT_CLOCK_SKEW, 1);
         return r->recv_ms;

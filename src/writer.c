@@ -23,8 +23,8 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,9 +55,9 @@ static int apply_series(struct writer *wr, const struct egress_series *s)
 {
     const char *field = s->text + s->topic_len + 1;
     const char *tags = s->tags_len ? field + s->field_len + 1 : NULL;
-    int rc = store_insert_series(wr->store, s->id, s->text, s->topic_len,
-                                 field, s->field_len, tags, s->tags_len,
-                                 s->created_ms);
+    int rc =
+        store_insert_series(wr->store, s->id, s->text, s->topic_len, field,
+                            s->field_len, tags, s->tags_len, s->created_ms);
 
     if (rc == -EEXIST) {
         /* Another program added this series behind our back; its rollups
@@ -86,8 +86,7 @@ static int apply(struct writer *wr, const void *rec)
     }
     case EGRESS_SAMPLE: {
         const struct egress_sample *s = rec;
-        return store_insert_sample(wr->store, s->series_id, s->ts_ms,
-                                   s->value);
+        return store_insert_sample(wr->store, s->series_id, s->ts_ms, s->value);
     }
     default:
         /* Only workers write these rings: another kind is a bug here. */
@@ -193,8 +192,7 @@ static bool workers_done(const struct writer *wr)
 {
     for (unsigned i = 0; i < wr->n_workers; i++)
         /* Acquire: pairs with the worker's release of done. */
-        if (!atomic_load_explicit(&wr->workers[i].done,
-                                  memory_order_acquire))
+        if (!atomic_load_explicit(&wr->workers[i].done, memory_order_acquire))
             return false;
     return true;
 }
@@ -252,8 +250,7 @@ static void fill_row(struct writer *wr, struct store_stats_row *row)
     row->dropped_series_limit = snap.v[STAT_DROPPED_SERIES_LIMIT];
     row->late = snap.v[STAT_LATE];
     row->clock_skew = snap.v[STAT_CLOCK_SKEW];
-    row->series = atomic_load_explicit(&wr->limit->count,
-                                       memory_order_relaxed);
+    row->series = atomic_load_explicit(&wr->limit->count, memory_order_relaxed);
     row->paused_ms = snap.v[STAT_PAUSED_MS];
 }
 
@@ -310,12 +307,10 @@ static void check_file(struct writer *wr)
     struct stat sb;
 
     if (stat(wr->cfg->store.path, &sb) < 0) {
-        log_err("store: %s is gone: %s", wr->cfg->store.path,
-                strerror(errno));
+        log_err("store: %s is gone: %s", wr->cfg->store.path, strerror(errno));
         set_fatal(wr, -ENOENT);
     } else if (sb.st_ino != wr->file_ino || sb.st_dev != wr->file_dev) {
-        log_err("store: %s was replaced by another file",
-                wr->cfg->store.path);
+        log_err("store: %s was replaced by another file", wr->cfg->store.path);
         set_fatal(wr, -ESTALE);
     }
 }

@@ -110,8 +110,8 @@ Test(alloc, message_path_allocates_nothing_after_start, .timeout = 120)
     await_stored(200 * 3);
 
     alloc_guard_arm_daemon();
-    publish(p, 1, 200, 20);     /* known series */
-    publish(p, 2, 300, 1);      /* and 100 new ones */
+    publish(p, 1, 200, 20); /* known series */
+    publish(p, 2, 300, 1);  /* and 100 new ones */
     /* 12 bad payloads: the warning path must not allocate either. */
     for (int i = 0; i < 12; i++)
         cr_assert_eq(pub_send(p, "sensors/x/bad", "{nope", 5), 0);

@@ -94,8 +94,7 @@ Test(cli, bad_config_exits_two_with_file_line_and_key)
                            "[subscription a]\ntopic = a/#\n");
     snprintf(args, sizeof(args), "-c %s/bad.conf", dir);
     cr_expect_eq(run(args, out, sizeof(out)), 2);
-    cr_expect(strstr(out, "bad.conf:3: key 'keepalive_s'") != NULL, "%s",
-              out);
+    cr_expect(strstr(out, "bad.conf:3: key 'keepalive_s'") != NULL, "%s", out);
     /* The same through --check-config. */
     snprintf(args, sizeof(args), "--check-config -c %s/bad.conf", dir);
     cr_expect_eq(run(args, out, sizeof(out)), 2);
@@ -127,7 +126,7 @@ Test(cli, check_config_prints_settings_and_plan_without_secrets)
 
 Test(cli, shipped_config_is_valid)
 {
-    cr_expect_eq(run("--check-config -c config/sensorpipe.conf", out,
-                     sizeof(out)),
-                 0, "%s", out);
+    cr_expect_eq(
+        run("--check-config -c config/sensorpipe.conf", out, sizeof(out)), 0,
+        "%s", out);
 }

@@ -119,8 +119,7 @@ static int64_t floor_to(int64_t ts, int64_t res)
     return (ts % res != 0 && ts < 0 ? q - 1 : q) * res;
 }
 
-static void ref_add(const char *topic, const char *field, int64_t ts,
-                    double v)
+static void ref_add(const char *topic, const char *field, int64_t ts, double v)
 {
     static const int res[] = {10, 60, 3600};
 
@@ -161,8 +160,7 @@ static void check_rollups(void)
     sqlite3_stmt *st;
     int64_t rows;
 
-    cr_assert_eq(sqlite3_open_v2(sp.db_path, &db, SQLITE_OPEN_READONLY,
-                                 NULL),
+    cr_assert_eq(sqlite3_open_v2(sp.db_path, &db, SQLITE_OPEN_READONLY, NULL),
                  SQLITE_OK);
     cr_assert_eq(sqlite3_prepare_v2(db,
                                     "SELECT count, mean, min, max, last, "
@@ -179,8 +177,8 @@ static void check_rollups(void)
         sqlite3_bind_int(st, 3, e->res_s);
         sqlite3_bind_int64(st, 4, e->bucket_ms / 1000);
         cr_assert_eq(sqlite3_step(st), SQLITE_ROW,
-                     "no row for %s/%s res %d bucket %lld", e->topic,
-                     e->field, e->res_s, (long long) e->bucket_ms);
+                     "no row for %s/%s res %d bucket %lld", e->topic, e->field,
+                     e->res_s, (long long) e->bucket_ms);
         cr_expect_eq(sqlite3_column_int64(st, 0), e->count, "%s/%s count",
                      e->topic, e->field);
         cr_expect_float_eq(sqlite3_column_double(st, 1),
@@ -234,8 +232,7 @@ Test(ingest, rollups_match_an_independent_computation)
     /* Timestamps in seconds are detected as such. */
     snprintf(payload, sizeof(payload), "{\"ts\":%lld,\"temp\":1.25}",
              (long long) (base / 1000 + 5));
-    cr_assert_eq(pub_send(p, "sensors/lab/dev1", payload, strlen(payload)),
-                 0);
+    cr_assert_eq(pub_send(p, "sensors/lab/dev1", payload, strlen(payload)), 0);
     ref_add("sensors/lab/dev1", "temp", base + 5000, 1.25);
     samples++;
     late++;
@@ -261,9 +258,8 @@ Test(ingest, rollups_match_an_independent_computation)
     cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM series WHERE "
                                     "topic = 'num/a' AND field = 'value'"),
                  1);
-    cr_expect_eq(db_int(sp.db_path,
-                        "SELECT count(*) FROM series WHERE tags = "
-                        "'{\"site\":\"lab\",\"device\":\"dev2\"}'"),
+    cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM series WHERE tags = "
+                                    "'{\"site\":\"lab\",\"device\":\"dev2\"}'"),
                  2, "topic_tags give each series its tags");
     /* Exact accounting in the final ingest_stats row. */
     cr_expect_eq(spawn_stat(&sp, "received"), 201);
@@ -348,14 +344,13 @@ Test(ingest, broker_restart_reconnects_and_resubscribes)
 Test(ingest, bad_payloads_are_counted_and_the_daemon_goes_on)
 {
     struct pub *p;
-    static const char *const bad[] = {"", "{", "hello", "{\"a\":\"x\"}",
-                                      "[1,2", "\xff\xfe"};
+    static const char *const bad[] = {
+        "", "{", "hello", "{\"a\":\"x\"}", "[1,2", "\xff\xfe"};
 
     start_daemon(NULL);
     cr_assert_eq(pub_open(&p, broker.port, "bad-pub", 1), 0);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(pub_send(p, "sensors/bad/x", bad[i], strlen(bad[i])),
-                     0);
+        cr_assert_eq(pub_send(p, "sensors/bad/x", bad[i], strlen(bad[i])), 0);
     cr_assert_eq(pub_send(p, "num/ok", "42", 2), 0);
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
     await_stored(1);
@@ -388,9 +383,8 @@ Test(ingest, a_restart_keeps_series_ids)
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
     await_stored(4);
     cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
-    cr_expect_eq(db_int(sp.db_path,
-                        "SELECT id FROM series WHERE topic = 'num/b'"),
-                 id1);
+    cr_expect_eq(
+        db_int(sp.db_path, "SELECT id FROM series WHERE topic = 'num/b'"), id1);
     cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM series"), 3);
     cr_expect_eq(db_int(sp.db_path, "SELECT count(DISTINCT series_id) FROM "
                                     "rollups"),

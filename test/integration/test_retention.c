@@ -102,8 +102,7 @@ Test(retention, old_rows_go_new_rows_stay)
     cr_assert_eq(pub_open(&p, broker.port, "ret-pub", 1), 0);
     for (int m = 0; m < 60; m++) {
         snprintf(payload, sizeof(payload), "{\"ts\":%lld,\"v\":%d}",
-                 (long long) (floor_min - 60 * MIN_MS + m * MIN_MS + 50000),
-                 m);
+                 (long long) (floor_min - 60 * MIN_MS + m * MIN_MS + 50000), m);
         cr_assert_eq(pub_send(p, "s/a", payload, strlen(payload)), 0);
     }
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);

@@ -6,11 +6,11 @@
  */
 #include "alloc_guard.h"
 
-#include "thread.h"
-
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "thread.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);

@@ -93,8 +93,7 @@ static void child(struct spawn *s, const char *const *env)
     _exit(127);
 }
 
-int spawn_start(struct spawn *s, const char *conf_text,
-                const char *const *env)
+int spawn_start(struct spawn *s, const char *conf_text, const char *const *env)
 {
     int rc = write_file(s->conf_path, conf_text);
 
@@ -114,8 +113,7 @@ static void drain_notes(struct spawn *s)
     char buf[4096];
     ssize_t n;
 
-    while ((n = recv(s->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >
-           0) {
+    while ((n = recv(s->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
         size_t len = (size_t) n;
         if (s->notes_len + len + 2 >= sizeof(s->notes))
             s->notes_len = 0; /* keep the newest; tests wait for new ones */
@@ -230,8 +228,8 @@ void spawn_dump_log(const struct spawn *s)
 {
     char *log = read_log(s);
 
-    fprintf(stderr, "---- daemon log %s ----\n%s---- end ----\n",
-            s->log_path, log ? log : "(none)\n");
+    fprintf(stderr, "---- daemon log %s ----\n%s---- end ----\n", s->log_path,
+            log ? log : "(none)\n");
     free(log);
 }
 
@@ -257,8 +255,7 @@ static int64_t query(const char *db_path, const char *sql, double *dv)
     sqlite3_stmt *st = NULL;
     int64_t v = INT64_MIN;
 
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         goto out;
     sqlite3_busy_timeout(db, 5000);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {

@@ -23,7 +23,7 @@ struct spawn {
     char log_path[192];
     char notify_path[192];
     int notify_fd;
-    char notes[8192];   /* every notify datagram so far, '\n'-joined */
+    char notes[8192]; /* every notify datagram so far, '\n'-joined */
     size_t notes_len;
 };
 
@@ -32,8 +32,7 @@ int spawn_init(struct spawn *s);
 
 /* Writes conf_text as the configuration and starts the daemon with it.
  * env is NULL or a NULL-terminated list of "NAME=value" to add. */
-int spawn_start(struct spawn *s, const char *conf_text,
-                const char *const *env);
+int spawn_start(struct spawn *s, const char *conf_text, const char *const *env);
 
 /* Waits until a notify datagram containing needle arrived (READY=1,
  * STOPPING=1, WATCHDOG=1...). Returns 0, or -ETIMEDOUT. */

@@ -12,6 +12,9 @@
 #include "alloc_guard.h"
 #include "series.h"
 
+/* A borrowed key for the calls below. */
+#define KEY(t, tl, f, fl) (&(struct series_key){(t), (tl), (f), (fl)})
+
 static struct series_limit limit;
 
 static void init_limit(uint32_t max)
@@ -29,15 +32,15 @@ Test(series, add_then_find_returns_the_same_entry)
 
     init_limit(100);
     cr_assert_eq(series_table_init(&t, 100, 4096, &limit), 0);
-    cr_assert_eq(series_add(&t, "a/b", 3, "temp", 4, 0, &e), 0);
+    cr_assert_eq(series_add(&t, KEY("a/b", 3, "temp", 4), 0, &e), 0);
     cr_expect_eq(e->id, 1);
     cr_expect_str_eq(series_topic(&t, e), "a/b");
     cr_expect_str_eq(series_field(&t, e), "temp");
-    cr_expect_eq(series_find(&t, "a/b", 3, "temp", 4), e);
-    cr_expect_null(series_find(&t, "a/b", 3, "hum", 3));
-    cr_expect_null(series_find(&t, "a/bt", 4, "emp", 3),
+    cr_expect_eq(series_find(&t, KEY("a/b", 3, "temp", 4)), e);
+    cr_expect_null(series_find(&t, KEY("a/b", 3, "hum", 3)));
+    cr_expect_null(series_find(&t, KEY("a/bt", 4, "emp", 3)),
                    "topic and field are not just concatenated");
-    cr_expect_eq(series_add(&t, "a/b", 3, "temp", 4, 0, &again), -EEXIST);
+    cr_expect_eq(series_add(&t, KEY("a/b", 3, "temp", 4), 0, &again), -EEXIST);
     cr_expect_eq(again, e);
     series_table_fini(&t);
 }
@@ -52,12 +55,13 @@ Test(series, many_keys_all_found_after_collisions)
     for (int i = 0; i < 5000; i++) {
         struct series_entry *e;
         int n = snprintf(topic, sizeof(topic), "s/%d", i);
-        cr_assert_eq(series_add(&t, topic, (size_t) n, "v", 1, 0, &e), 0);
+        cr_assert_eq(series_add(&t, KEY(topic, (size_t) n, "v", 1), 0, &e), 0);
         cr_assert_eq(e->id, i + 1);
     }
     for (int i = 0; i < 5000; i++) {
         int n = snprintf(topic, sizeof(topic), "s/%d", i);
-        struct series_entry *e = series_find(&t, topic, (size_t) n, "v", 1);
+        struct series_entry *e =
+            series_find(&t, KEY(topic, (size_t) n, "v", 1));
         cr_assert_not_null(e, "%s", topic);
         cr_assert_eq(e->id, i + 1);
     }
@@ -73,10 +77,10 @@ Test(series, the_limit_is_shared_by_shards)
     init_limit(3);
     cr_assert_eq(series_table_init(&a, 3, 1024, &limit), 0);
     cr_assert_eq(series_table_init(&b, 3, 1024, &limit), 0);
-    cr_expect_eq(series_add(&a, "x", 1, "1", 1, 0, &e), 0);
-    cr_expect_eq(series_add(&b, "y", 1, "1", 1, 0, &e), 0);
-    cr_expect_eq(series_add(&a, "z", 1, "1", 1, 0, &e), 0);
-    cr_expect_eq(series_add(&b, "w", 1, "1", 1, 0, &e), -ENOSPC);
+    cr_expect_eq(series_add(&a, KEY("x", 1, "1", 1), 0, &e), 0);
+    cr_expect_eq(series_add(&b, KEY("y", 1, "1", 1), 0, &e), 0);
+    cr_expect_eq(series_add(&a, KEY("z", 1, "1", 1), 0, &e), 0);
+    cr_expect_eq(series_add(&b, KEY("w", 1, "1", 1), 0, &e), -ENOSPC);
     cr_expect_eq(atomic_load(&limit.count), 3);
     series_table_fini(&a);
     series_table_fini(&b);
@@ -91,8 +95,8 @@ Test(series, a_full_key_arena_refuses_without_counting)
     memset(longtopic, 'a', sizeof(longtopic));
     init_limit(10);
     cr_assert_eq(series_table_init(&t, 10, 256, &limit), 0);
-    cr_expect_eq(series_add(&t, longtopic, 200, "f", 1, 0, &e), 0);
-    cr_expect_eq(series_add(&t, longtopic, 199, "f", 1, 0, &e), -ENOSPC);
+    cr_expect_eq(series_add(&t, KEY(longtopic, 200, "f", 1), 0, &e), 0);
+    cr_expect_eq(series_add(&t, KEY(longtopic, 199, "f", 1), 0, &e), -ENOSPC);
     cr_expect_eq(atomic_load(&limit.count), 1);
     series_table_fini(&t);
 }
@@ -104,9 +108,9 @@ Test(series, loaded_ids_are_kept)
 
     init_limit(10);
     cr_assert_eq(series_table_init(&t, 10, 1024, &limit), 0);
-    cr_expect_eq(series_add(&t, "t", 1, "f", 1, 42, &e), 0);
+    cr_expect_eq(series_add(&t, KEY("t", 1, "f", 1), 42, &e), 0);
     cr_expect_eq(e->id, 42);
-    cr_expect_eq(series_find(&t, "t", 1, "f", 1)->id, 42);
+    cr_expect_eq(series_find(&t, KEY("t", 1, "f", 1))->id, 42);
     series_table_fini(&t);
 }
 
@@ -121,7 +125,7 @@ Test(series, no_allocation_after_init)
     for (int i = 0; i < 1000; i++) {
         struct series_entry *e;
         int n = snprintf(topic, sizeof(topic), "s/%d", i);
-        cr_assert_eq(series_add(&t, topic, (size_t) n, "v", 1, 0, &e), 0);
+        cr_assert_eq(series_add(&t, KEY(topic, (size_t) n, "v", 1), 0, &e), 0);
         series_mark_dirty(&t, e);
         series_mark_dirty(&t, e);
     }

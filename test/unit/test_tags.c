@@ -10,11 +10,11 @@
 
 static char out[256];
 
-static const char *build(const char *tmpl, const char *topic,
-                         const char *extra)
+static const char *build(const char *tmpl, const char *topic, const char *extra)
 {
-    int n = tags_build(tmpl, topic, strlen(topic), extra,
-                       extra ? strlen(extra) : 0, out, sizeof(out));
+    struct tags_src src = {tmpl, topic, strlen(topic), extra,
+                           extra ? strlen(extra) : 0};
+    int n = tags_build(&src, out, sizeof(out));
     cr_assert_geq(n, 0);
     cr_assert_eq((size_t) n, strlen(out));
     return out;
@@ -22,9 +22,9 @@ static const char *build(const char *tmpl, const char *topic,
 
 Test(tags, template_names_topic_levels)
 {
-    cr_expect_str_eq(build("sensors/{site}/{device}/#",
-                           "sensors/lab/dev1/temp", NULL),
-                     "{\"site\":\"lab\",\"device\":\"dev1\"}");
+    cr_expect_str_eq(
+        build("sensors/{site}/{device}/#", "sensors/lab/dev1/temp", NULL),
+        "{\"site\":\"lab\",\"device\":\"dev1\"}");
     cr_expect_str_eq(build("+/{b}", "a/b", NULL), "{\"b\":\"b\"}");
 }
 
@@ -58,7 +58,7 @@ Test(tags, too_small_a_buffer_is_refused)
 {
     char small[8];
 
-    cr_expect_eq(tags_build("{a}", "abcdefgh", 8, NULL, 0, small,
-                            sizeof(small)),
-                 -ENOSPC);
+    struct tags_src src = {"{a}", "abcdefgh", 8, NULL, 0};
+
+    cr_expect_eq(tags_build(&src, small, sizeof(small)), -ENOSPC);
 }
