@@ -43,6 +43,7 @@ struct writer {
     uint64_t next_retention_ms; /* monotonic */
     unsigned first_ring;        /* round-robin start of the next batch */
     unsigned failures;          /* consecutive failed batches */
+    uint64_t failing_since_ms;  /* monotonic; 0 while batches commit */
     ino_t file_ino;             /* identity of the file at start */
     dev_t file_dev;
     struct ratelimit rl_err;

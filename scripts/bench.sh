@@ -75,23 +75,35 @@ now_ms() {
     echo $((t / 1000))
 }
 
-# Sends SIG to PID, waits up to 10 s, then SIGKILLs. Only our own PIDs.
+# PID was waited for: forget it, so its number is never signalled again.
+reaped() { # PID
+    local i
+    for i in "${!PIDS[@]}"; do
+        [ "${PIDS[i]}" != "$1" ] || unset 'PIDS[i]'
+    done
+}
+
+# Sends SIG to our child PID, waits up to 10 s, then SIGKILLs; reaps it.
 stop_pid() { # PID [SIG]
     local pid=$1 sig=${2:-TERM} i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -"$sig" "$pid" 2>/dev/null || true
-    for ((i = 0; i < 200; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -"$sig" "$pid" 2>/dev/null || true
+        for ((i = 0; i < 200; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
     wait "$pid" 2>/dev/null || true
+    reaped "$pid"
 }
 
 cleanup() {
-    local rc=$? i
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        stop_pid "${PIDS[i]}"
+    local rc=$? i pids=("${PIDS[@]}")
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        stop_pid "${pids[i]}"
     done
     if [ -n "$W" ]; then
         if [ "$rc" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
@@ -104,6 +116,20 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# Runs a command in the background and waits for it, so a SIGTERM to this
+# script is handled at once (bash defers traps while a foreground command
+# runs). Returns the command's status.
+run_fg() { # OUT_FILE CMD...
+    local out=$1 pid rc=0
+    shift
+    "$@" >"$out" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait "$pid" || rc=$?
+    reaped "$pid"
+    return "$rc"
+}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -174,10 +200,11 @@ run_null() {
     PIDS+=("$sub")
     wait_for "$W/null_sub.out" "subscribe: ready" 10 "$sub" ||
         die "the null subscriber did not subscribe: $(cat "$W/null_sub.out")"
-    "$LOAD" -p "$PORT" -n "$N" -s "$SERIES" --quiet \
-        --csv "$RESULTS/null_pub.csv" >"$W/null_pub.out" 2>&1 ||
+    run_fg "$W/null_pub.out" "$LOAD" -p "$PORT" -n "$N" -s "$SERIES" \
+        --quiet --csv "$RESULTS/null_pub.csv" ||
         die "publisher failed: $(cat "$W/null_pub.out")"
     wait "$sub" || rc=$?
+    reaped "$sub"
     read -r NULL_RX NULL_SECS NULL_RATE < <(parse_sub "$W/null_sub.out") || true
     read -r _ _ NULL_PUB_RATE < <(parse_pub "$W/null_pub.out") || true
     [ -n "${NULL_RX:-}" ] || die "no summary from the null subscriber"
@@ -287,8 +314,9 @@ cpu_seconds() { # PID
 # SIGTERM and the clean stop; the exit status must be 0.
 stop_daemon() { # NAME
     local rc=0
-    kill -TERM "$DPID"
+    kill -TERM "$DPID" 2>/dev/null || true
     wait "$DPID" || rc=$?
+    reaped "$DPID"
     [ "$rc" -eq 0 ] || die "daemon $1 exited with $rc: $(tail -5 "$W/$1.log")"
     sqlite3 -readonly -header -csv "$DB" \
         "SELECT * FROM ingest_stats ORDER BY ts_ms" >"$RESULTS/$1_ingest_stats.csv"
@@ -326,8 +354,8 @@ run_daemon() {
     sampler "$DPID" "$DB" "$RESULTS/daemon_samples.csv" "$t0" &
     SAMPLER_PID=$!
     PIDS+=("$SAMPLER_PID")
-    "$LOAD" -p "$PORT" -n "$N" -s "$SERIES" --quiet \
-        --csv "$RESULTS/daemon_pub.csv" >"$W/daemon_pub.out" 2>&1 ||
+    run_fg "$W/daemon_pub.out" "$LOAD" -p "$PORT" -n "$N" -s "$SERIES" \
+        --quiet --csv "$RESULTS/daemon_pub.csv" ||
         die "publisher failed: $(cat "$W/daemon_pub.out")"
     read -r D_PUB _ D_PUB_RATE < <(parse_pub "$W/daemon_pub.out") || true
     wait_stored "$RESULTS/daemon_samples.csv" "$D_PUB" ||
@@ -389,8 +417,8 @@ run_latency() {
     sampler "$DPID" "$DB" "$RESULTS/latency_samples.csv" "$t0" &
     SAMPLER_PID=$!
     PIDS+=("$SAMPLER_PID")
-    "$LOAD" -p "$PORT" -n "$N_LAT" -s "$SERIES" -r "$LAT_RATE" --payload-ts \
-        --quiet --csv "$RESULTS/latency_pub.csv" >"$W/latency_pub.out" 2>&1 ||
+    run_fg "$W/latency_pub.out" "$LOAD" -p "$PORT" -n "$N_LAT" -s "$SERIES" \
+        -r "$LAT_RATE" --payload-ts --quiet --csv "$RESULTS/latency_pub.csv" ||
         die "publisher failed: $(cat "$W/latency_pub.out")"
     read -r L_PUB _ L_PUB_RATE < <(parse_pub "$W/latency_pub.out") || true
     wait_stored "$RESULTS/latency_samples.csv" "$L_PUB" ||
@@ -408,10 +436,11 @@ run_latency() {
 # ---- d. the pipeline without the network ----------------------------------
 run_pipeline() {
     say "d. sensorpipe-bench: $N_PIPE messages on $SERIES series, $N_MANY on $S_MANY"
-    "$PIPE" -n "$N_PIPE" -s "$SERIES" --csv "$RESULTS/pipeline.csv" \
-        >"$W/pipeline.out" 2>&1 || die "sensorpipe-bench: $(cat "$W/pipeline.out")"
-    "$PIPE" -n "$N_MANY" -s "$S_MANY" --csv "$RESULTS/pipeline_many.csv" \
-        >"$W/pipeline_many.out" 2>&1 ||
+    run_fg "$W/pipeline.out" "$PIPE" -n "$N_PIPE" -s "$SERIES" \
+        --csv "$RESULTS/pipeline.csv" ||
+        die "sensorpipe-bench: $(cat "$W/pipeline.out")"
+    run_fg "$W/pipeline_many.out" "$PIPE" -n "$N_MANY" -s "$S_MANY" \
+        --csv "$RESULTS/pipeline_many.csv" ||
         die "sensorpipe-bench: $(cat "$W/pipeline_many.out")"
 }
 

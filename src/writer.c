@@ -37,6 +37,8 @@
 #define WRITER_RETENTION_MS   1000
 #define WRITER_RETENTION_ROWS 2000
 #define WRITER_FATAL_AFTER    5 /* consecutive failures of a lost store */
+#define WRITER_STOP_GRACE_MS  10000 /* at stop, how long a failing store
+                                       may keep the daemon from exiting */
 
 void writer_init(struct writer *wr)
 {
@@ -208,7 +210,21 @@ static void on_failure(struct writer *wr, int err)
 {
     uint32_t wait_ms;
     uint32_t seq;
+    uint64_t now = clock_mono_ms();
 
+    if (wr->failing_since_ms == 0)
+        wr->failing_since_ms = now;
+    /* Stopping (every worker is done) with a store that keeps failing:
+     * exit 1 rather than hang until systemd kills us; what is still in the
+     * rings is lost, as in a crash. */
+    if (workers_done(wr) &&
+        now - wr->failing_since_ms >= WRITER_STOP_GRACE_MS) {
+        log_crit("store: cannot commit the last records at stop (%s); "
+                 "giving up after %u s",
+                 strerror(-err), WRITER_STOP_GRACE_MS / 1000);
+        set_fatal(wr, err);
+        return;
+    }
     if (err == -EBUSY) {
         stats_add(&wr->stats, STAT_COMMIT_RETRIES, 1);
         wait_ms = 20;
@@ -395,10 +411,12 @@ static void *writer_main(void *arg)
         done = workers_done(wr);
         if (!rings_empty(wr)) {
             int rc = write_batch(wr);
-            if (rc < 0)
+            if (rc < 0) {
                 on_failure(wr, rc);
-            else
+            } else {
                 wr->failures = 0;
+                wr->failing_since_ms = 0;
+            }
             continue;
         }
         if (done)
