@@ -88,7 +88,8 @@ $(B)/test/%.o: test/%.c
 
 $(B)/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(B)/libsp.a: $(LIB_OBJS)
 	@rm -f $@

@@ -1,0 +1,133 @@
+/*
+ * test_soak.c - resident memory stays flat under sustained load.
+ *
+ * sensorpipe-load publishes SOAK_MESSAGES (default 200,000; the benchmark
+ * runs millions) bare numbers over 10,000 series as fast as the broker
+ * takes them, while this test samples the daemon's VmRSS. Everything the
+ * daemon needs was allocated at start and SQLite's page cache is small,
+ * so the peak of the second half of the run may exceed the peak of the
+ * first half by at most 2 %.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "broker.h"
+#include "spawn.h"
+
+#define WAIT_MS     120000
+#define MAX_SAMPLES 100000
+
+static struct broker broker;
+static struct spawn sp;
+static long rss_kib[MAX_SAMPLES];
+
+static long vm_rss_kib(pid_t pid)
+{
+    char path[64];
+    char line[256];
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+static const char *tool(const char *name, char *buf, size_t len)
+{
+    const char *dir = getenv("SP_TOOLS");
+
+    snprintf(buf, len, "%s/%s", dir && *dir ? dir : "build/debug", name);
+    return buf;
+}
+
+static pid_t start_load(long n, int series)
+{
+    char bin[256];
+    char port[16];
+    char count[32];
+    char nseries[16];
+    pid_t pid = fork();
+
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        snprintf(port, sizeof(port), "%d", broker.port);
+        snprintf(count, sizeof(count), "%ld", n);
+        snprintf(nseries, sizeof(nseries), "%d", series);
+        execl(tool("sensorpipe-load", bin, sizeof(bin)), "sensorpipe-load",
+              "-p", port, "-n", count, "-s", nseries, "-q", "0", "-f",
+              "number", "--quiet", (char *) NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static long peak(const long *v, size_t from, size_t to)
+{
+    long m = 0;
+
+    for (size_t i = from; i < to; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+Test(soak, resident_memory_stays_flat, .timeout = 300)
+{
+    long n = getenv("SOAK_MESSAGES") ? atol(getenv("SOAK_MESSAGES")) : 200000;
+    char conf[1024];
+    size_t k = 0;
+    pid_t load;
+    int st;
+
+    cr_assert_eq(broker_start(&broker, NULL), 0);
+    cr_assert_eq(spawn_init(&sp), 0);
+    snprintf(conf, sizeof(conf),
+             "[mqtt]\nport = %d\nclient_id = soak-%d\n"
+             "[subscription s]\ntopic = sensors/#\nformat = number\nqos = 0\n"
+             "[pipeline]\nworkers = 2\nring_bytes = 4MiB\n"
+             "max_series = 20000\n"
+             "[store]\npath = %s\ncommit_interval_ms = 200ms\n"
+             "cache_mb = 2\nheap_limit_mb = 32\n"
+             "[log]\nstats_interval_s = 0\n",
+             broker.port, (int) getpid(), sp.db_path);
+    cr_assert_eq(spawn_start_ready(&sp, conf, NULL, 30000), 0);
+
+    load = start_load(n, 10000);
+    /* Sample every 20 ms until every message is stored. */
+    while (spawn_stored(&sp, 10) < n) {
+        cr_assert_lt(k, (size_t) MAX_SAMPLES, "not stored in time: %lld",
+                     (long long) spawn_stored(&sp, 10));
+        rss_kib[k++] = vm_rss_kib(sp.pid);
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(waitpid(load, &st, 0), load);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "load tool failed");
+    cr_assert_eq(spawn_stop(&sp, SIGTERM, 30000), 0);
+    cr_assert_geq(k, 10, "too short a run to compare halves");
+    long first = peak(rss_kib, 0, k / 2);
+    long second = peak(rss_kib, k / 2, k);
+    cr_log_info("soak: %ld messages, %zu samples, peak RSS %ld KiB then "
+                "%ld KiB",
+                n, k, first, second);
+    cr_expect_leq(second * 100, first * 102,
+                  "RSS grew: first half peak %ld KiB, second half %ld KiB",
+                  first, second);
+    cr_expect_eq(spawn_stat(&sp, "received"), n);
+    cr_expect_eq(spawn_stat(&sp, "series"), 10000);
+    spawn_cleanup(&sp);
+    broker_stop(&broker);
+}
