@@ -184,11 +184,15 @@ start_broker() {
 }
 
 # ---- a. null subscriber ---------------------------------------------------
-parse_sub() { # FILE -> "received secs rate"
-    sed -n 's/^subscribe: received \([0-9]*\) messages in \([0-9.]*\) s (\([0-9]*\) msg\/s).*/\1 \2 \3/p' "$1"
+parse_sub() { # FILE -> "received secs rate cpu_s"
+    sed -n 's/^subscribe: received \([0-9]*\) messages in \([0-9.]*\) s (\([0-9]*\) msg\/s).* cpu \([0-9.]*\) s$/\1 \2 \3 \4/p' "$1"
 }
-parse_pub() { # FILE -> "published secs rate"
-    sed -n 's/^load: published \([0-9]*\) messages in \([0-9.]*\) s (\([0-9]*\) msg\/s).*/\1 \2 \3/p' "$1"
+parse_pub() { # FILE -> "published secs rate cpu_s"
+    sed -n 's/^load: published \([0-9]*\) messages in \([0-9.]*\) s (\([0-9]*\) msg\/s).* cpu \([0-9.]*\) s$/\1 \2 \3 \4/p' "$1"
+}
+
+per_million() { # CPU_S COUNT -> CPU seconds per million messages
+    awk -v c="$1" -v n="$2" 'BEGIN { printf "%.2f\n", (n > 0 ? c * 1e6 / n : 0) }'
 }
 
 run_null() {
@@ -205,8 +209,8 @@ run_null() {
         die "publisher failed: $(cat "$W/null_pub.out")"
     wait "$sub" || rc=$?
     reaped "$sub"
-    read -r NULL_RX NULL_SECS NULL_RATE < <(parse_sub "$W/null_sub.out") || true
-    read -r _ _ NULL_PUB_RATE < <(parse_pub "$W/null_pub.out") || true
+    read -r NULL_RX NULL_SECS NULL_RATE NULL_CPU < <(parse_sub "$W/null_sub.out") || true
+    read -r _ _ NULL_PUB_RATE NULL_PUB_CPU < <(parse_pub "$W/null_pub.out") || true
     [ -n "${NULL_RX:-}" ] || die "no summary from the null subscriber"
     [ "$rc" -eq 0 ] || say "null subscriber got $NULL_RX of $N messages"
     say "   broker ceiling: $NULL_RATE msg/s received ($NULL_RX in $NULL_SECS s)"
@@ -357,7 +361,7 @@ run_daemon() {
     run_fg "$W/daemon_pub.out" "$LOAD" -p "$PORT" -n "$N" -s "$SERIES" \
         --quiet --csv "$RESULTS/daemon_pub.csv" ||
         die "publisher failed: $(cat "$W/daemon_pub.out")"
-    read -r D_PUB _ D_PUB_RATE < <(parse_pub "$W/daemon_pub.out") || true
+    read -r D_PUB _ D_PUB_RATE _ < <(parse_pub "$W/daemon_pub.out") || true
     wait_stored "$RESULTS/daemon_samples.csv" "$D_PUB" ||
         say "   not every sample was stored within the timeout"
     cpu=$(cpu_seconds "$DPID")
@@ -420,7 +424,7 @@ run_latency() {
     run_fg "$W/latency_pub.out" "$LOAD" -p "$PORT" -n "$N_LAT" -s "$SERIES" \
         -r "$LAT_RATE" --payload-ts --quiet --csv "$RESULTS/latency_pub.csv" ||
         die "publisher failed: $(cat "$W/latency_pub.out")"
-    read -r L_PUB _ L_PUB_RATE < <(parse_pub "$W/latency_pub.out") || true
+    read -r L_PUB _ L_PUB_RATE _ < <(parse_pub "$W/latency_pub.out") || true
     wait_stored "$RESULTS/latency_samples.csv" "$L_PUB" ||
         say "   not every sample was stored within the timeout"
     stop_pid "$SAMPLER_PID"
@@ -490,7 +494,7 @@ report() {
     ratio=$(awk -v d="$D_RX_RATE" -v n="$NULL_RATE" \
         'BEGIN { if (d !~ /^[0-9]+$/ || n <= 0) print "n/a"; else printf "%.2f\n", d / n }')
     stored_rate=$(awk -v n="$D_STORED" -v t="$D_T_DONE" 'BEGIN { printf "%.0f\n", (t > 0 ? n * 1000 / t : 0) }')
-    cpu_m=$(awk -v c="$D_CPU" -v n="$D_PUB" 'BEGIN { printf "%.2f\n", (n > 0 ? c * 1e6 / n : 0) }')
+    cpu_m=$(per_million "$D_CPU" "$D_PUB")
     cat <<TABLE
 ## sensorpipe benchmark
 
@@ -501,6 +505,7 @@ $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), mosquitto $("$MO
 | a. broker ceiling: null subscriber received | $NULL_RATE msg/s |
 | a. publisher rate in that run | $NULL_PUB_RATE msg/s |
 | a. null subscriber got | $NULL_RX of $N |
+| a. CPU per million messages: null subscriber / publisher | $(per_million "$NULL_CPU" "$NULL_RX") / $(per_million "$NULL_PUB_CPU" "$N") s |
 | b. messages published | $D_PUB (at $D_PUB_RATE msg/s) |
 | b. daemon received, steady | $rx_cell |
 | b. daemon stored, end to end | $stored_rate msg/s |

@@ -116,17 +116,17 @@ struct bench_row {
 /* The daemon's pieces, wired as open_pipeline/start_threads do.
  * Owner: main(). */
 struct bench_pipe {
+    struct writer writer;
+    struct stats_counters loop_stats; /* the loop's: received */
     struct config *cfg;
     struct daemon_plan plan;
     struct series_limit limit;
     struct worker *workers;
-    unsigned n_workers;
-    struct writer writer;
-    struct store store;
-    struct stats_counters loop_stats;
     struct stats_counters **all_stats;
+    struct store store;
     uv_loop_t loop;
     uv_async_t wake; /* never sent: nothing pauses and the store holds */
+    unsigned n_workers;
     _Atomic bool paused;
 };
 
@@ -274,12 +274,12 @@ static char *put_u64(char *p, uint64_t v)
     return p;
 }
 
+/* Appends s without its NUL; returns the end. */
 static char *put_str(char *p, const char *s)
 {
-    size_t n = strlen(s);
-
-    memcpy(p, s, n);
-    return p + n;
+    while (*s != '\0')
+        *p++ = *s++;
+    return p;
 }
 
 /* The value of message k: tenths from 0.0 to 99.9, as "D.D". */
@@ -373,6 +373,16 @@ static const char *feed_payload(const struct bench_feed *fd, uint64_t k,
     return fd->text + fd->off[k];
 }
 
+/* Message k as the loop hands it to a worker (subscription 0). */
+static void feed_msg(const struct bench_feed *fd, uint64_t k, int64_t recv_ms,
+                     struct worker_msg *m)
+{
+    m->recv_ms = recv_ms;
+    m->sub_index = 0;
+    m->topic = feed_topic(fd, k, &m->topic_len);
+    m->payload = feed_payload(fd, k, &m->payload_len);
+}
+
 /* ---- configuration and output ------------------------------------------ */
 
 static void config_setup(const struct bench_opts *o, const char *dir)
@@ -437,12 +447,12 @@ static int series_sample(struct series_table *t, const char *topic,
 {
     int64_t finest_ms = (int64_t) cfg.aggregate.resolutions_s[0] * 1000;
     int64_t ts = s->ts_ms == DECODE_NO_TIME ? recv_ms : s->ts_ms;
+    struct series_key key = {topic, topic_len, s->field, s->field_len};
     struct series_entry *e;
     int64_t b;
 
-    e = series_find(t, topic, topic_len, s->field, s->field_len);
-    if (e == NULL &&
-        series_add(t, topic, topic_len, s->field, s->field_len, 0, &e) < 0)
+    e = series_find(t, &key);
+    if (e == NULL && series_add(t, &key, 0, &e) < 0)
         return -ENOSPC;
     b = bucket_start_ms(ts, finest_ms);
     /* Where the worker hands the partial off to the writer. */
@@ -528,7 +538,7 @@ static int pipe_open(struct bench_pipe *p)
     atomic_init(&p->limit.next_id, 1);
     atomic_init(&p->paused, false);
     p->workers = calloc(p->n_workers, sizeof(*p->workers));
-    p->all_stats = calloc(p->n_workers + 2, sizeof(*p->all_stats));
+    p->all_stats = calloc(p->n_workers + 2, sizeof(struct stats_counters *));
     if (p->workers == NULL || p->all_stats == NULL)
         return -ENOMEM;
     for (unsigned i = 0; i < p->n_workers; i++) {
@@ -564,17 +574,14 @@ static int pipe_start(struct bench_pipe *p)
 }
 
 /* Routes one message as daemon.c on_message() does (overflow = pause). */
-static int pipe_push(struct bench_pipe *p, const char *topic, size_t tlen,
-                     const char *payload, size_t plen)
+static int pipe_push(struct bench_pipe *p, const struct worker_msg *m)
 {
     struct worker *w =
-        &p->workers[series_topic_hash(topic, tlen) % p->n_workers];
-    int64_t now = clock_now_ms();
+        &p->workers[series_topic_hash(m->topic, m->topic_len) % p->n_workers];
     int rc;
 
     stats_add(&p->loop_stats, STAT_RECEIVED, 1);
-    while ((rc = worker_push(w, now, 0, topic, tlen, payload, plen)) ==
-           -ENOSPC) {
+    while ((rc = worker_push(w, m)) == -ENOSPC) {
         if (atomic_load(&p->writer.fatal) != 0)
             return -EIO;
         sched_yield();
@@ -632,15 +639,13 @@ static int stage_ring(const struct bench_feed *fd, struct bench_pipe *p)
     int rc = 0;
 
     for (uint64_t k = 0; k < fd->n && rc == 0; k++) {
-        size_t tlen;
-        size_t plen;
-        const char *topic = feed_topic(fd, k, &tlen);
-        const char *pl = feed_payload(fd, k, &plen);
-        rc = worker_push(w, 0, 0, topic, tlen, pl, plen);
+        struct worker_msg m;
+        feed_msg(fd, k, 0, &m);
+        rc = worker_push(w, &m);
         if (rc == -ENOSPC || (k + 1) % BENCH_RING_BATCH == 0) {
             bytes += ring_drain(w);
             if (rc == -ENOSPC)
-                rc = worker_push(w, 0, 0, topic, tlen, pl, plen);
+                rc = worker_push(w, &m);
         }
     }
     bytes += ring_drain(w);
@@ -712,11 +717,9 @@ static int stage_pipeline(const struct bench_feed *fd, struct bench_pipe *p)
              p->n_workers, p->n_workers == 1 ? "" : "s");
     t0 = clock_mono_ns();
     for (uint64_t k = 0; k < fd->n && rc == 0; k++) {
-        size_t tlen;
-        size_t plen;
-        const char *topic = feed_topic(fd, k, &tlen);
-        const char *pl = feed_payload(fd, k, &plen);
-        rc = pipe_push(p, topic, tlen, pl, plen);
+        struct worker_msg m;
+        feed_msg(fd, k, clock_now_ms(), &m);
+        rc = pipe_push(p, &m);
     }
     pipe_stop(p);
     r.ns = clock_mono_ns() - t0;

@@ -13,13 +13,14 @@
  * millisecond. A message counts as published once libmosquitto wrote it to
  * the socket (QoS 0) or the broker acknowledged it (QoS 1). Prints one line
  * a second unless --quiet, then the summary line
- *   load: published N messages in T s (R msg/s), qos Q, series S
+ *   load: published N messages in T s (R msg/s), qos Q, series S, cpu C s
  *
  * Subscriber (--subscribe): one connection subscribes to sensors/# and only
  * counts. Prints "subscribe: ready" once the subscription is acknowledged,
  * a line a second, and at the end
- *   subscribe: received N messages in T s (R msg/s), qos Q
- * where T runs from the first message to the last. It ends when COUNT
+ *   subscribe: received N messages in T s (R msg/s), qos Q, cpu C s
+ * where T runs from the first message to the last, and C is the CPU time
+ * (user + system) the process used. It ends when COUNT
  * messages arrived, or when none arrived for IDLE_SECONDS (default 5).
  *
  * Exit status: 0 when every message was published (or, with -n, every
@@ -53,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -370,12 +372,12 @@ static char *put_u64(char *p, uint64_t v)
     return p;
 }
 
+/* Appends s without its NUL; returns the end. */
 static char *put_str(char *p, const char *s)
 {
-    size_t n = strlen(s);
-
-    memcpy(p, s, n);
-    return p + n;
+    while (*s != '\0')
+        *p++ = *s++;
+    return p;
 }
 
 /* The value of message seq: tenths from 0.0 to 99.9, as "D.D". */
@@ -523,20 +525,28 @@ static bool client_wait_done(struct load_client *c, uint64_t target)
     return ok;
 }
 
-/* Rate mode: sleeps until message k is due, in bursts of ~1 ms. */
-static void pace(const struct load_client *c, uint64_t k, uint64_t now)
+/*
+ * Before message k: false once -d SECONDS is over; in rate mode, sleeps
+ * until k is due, in bursts of about LOAD_BURST_NS. Unpaced, the clock is
+ * read only every 1024 messages.
+ */
+static bool client_may_send(const struct load_client *c, uint64_t k)
 {
-    uint64_t due = c->t0_ns + (uint64_t) ((double) k * 1e9 / c->rate);
+    uint64_t now;
+    uint64_t due;
 
-    if (due <= now)
-        return;
-    sleep_until_ns(due > now + LOAD_BURST_NS ? due : now + LOAD_BURST_NS);
-}
-
-static bool time_is_up(const struct load_client *c, uint64_t now)
-{
-    return c->o->duration_s > 0 &&
-           now - c->t0_ns >= (uint64_t) (c->o->duration_s * 1e9);
+    if (c->rate <= 0 && (k & 1023) != 0)
+        return true;
+    now = clock_mono_ns();
+    if (c->o->duration_s > 0 &&
+        now - c->t0_ns >= (uint64_t) (c->o->duration_s * 1e9))
+        return false;
+    if (c->rate <= 0)
+        return true;
+    due = c->t0_ns + (uint64_t) ((double) k * 1e9 / c->rate);
+    if (due > now)
+        sleep_until_ns(due > now + LOAD_BURST_NS ? due : now + LOAD_BURST_NS);
+    return true;
 }
 
 /*
@@ -554,13 +564,8 @@ static int client_publish(struct load_client *c)
         uint64_t seq = k * o->clients + c->index;
         unsigned i = (unsigned) (seq % o->series);
         size_t len = make_payload(o, seq, i, payload);
-        if (c->rate > 0 || (k & 1023) == 0) {
-            uint64_t now = clock_mono_ns();
-            if (time_is_up(c, now))
-                break;
-            if (c->rate > 0)
-                pace(c, k, now);
-        }
+        if (!client_may_send(c, k))
+            break;
         if (k - atomic_load_explicit(&c->done, memory_order_relaxed) >=
                 window &&
             !client_wait_done(c, k - window + window / 8))
@@ -643,6 +648,17 @@ static void tick_close(struct load_tick *t)
     t->csv = NULL;
 }
 
+/* User + system CPU time of this process, all threads. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) < 0)
+        return 0;
+    return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static double rate_of(uint64_t n, double secs)
 {
     return secs > 0 ? (double) n / secs : 0;
@@ -720,8 +736,9 @@ static void publish_summary(const struct load_opts *o,
         r->end_ns > t->t0_ns ? (double) (r->end_ns - t->t0_ns) / 1e9 : 0;
 
     printf("load: published %" PRIu64 " messages in %.3f s (%.0f msg/s), "
-           "qos %d, series %u\n",
-           r->done, secs, rate_of(r->done, secs), o->qos, o->series);
+           "qos %d, series %u, cpu %.2f s\n",
+           r->done, secs, rate_of(r->done, secs), o->qos, o->series,
+           cpu_seconds());
     if (r->failed)
         fprintf(stderr, "sensorpipe-load: not every message was published "
                         "(connection refused, lost or not acknowledged)\n");
@@ -736,8 +753,10 @@ static int run_publish(const struct load_opts *o)
     unsigned started = 0;
 
     if (cl == NULL || topics_init(o->series) < 0 ||
-        tick_open(&t, o, "published") < 0)
+        tick_open(&t, o, "published") < 0) {
+        free(cl);
         return 1;
+    }
     pthread_barrier_init(&start, NULL, o->clients + 1);
     clients_setup(cl, o, &start);
     while (started < o->clients &&
@@ -891,8 +910,8 @@ static int run_subscribe(const struct load_opts *o)
     tick_close(&t);
     secs = s.received > 1 ? (double) (s.last_ns - s.first_ns) / 1e9 : 0;
     printf("subscribe: received %" PRIu64 " messages in %.3f s (%.0f "
-           "msg/s), qos %d\n",
-           s.received, secs, rate_of(s.received, secs), o->qos);
+           "msg/s), qos %d, cpu %.2f s\n",
+           s.received, secs, rate_of(s.received, secs), o->qos, cpu_seconds());
     if (rc < 0)
         fprintf(stderr, "sensorpipe-load: connection to %s:%d lost\n", o->host,
                 o->port);

@@ -59,8 +59,7 @@ static struct spawn sp;
 static int64_t ts_ms;     /* the payload time of every reading */
 static pid_t own_pid = 0; /* a mosquitto started by this file, not broker.h */
 
-/* ---- helpers --------------------------------------------------------------
- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static int64_t mono_ms(void)
 {
@@ -234,27 +233,26 @@ static void publish_acked(struct pub *p, const char *prefix, int topics,
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0, "the broker did not ack");
 }
 
-/* The received= counter of the k-th "stats:" log line from the end
- * (0 = the last), or -1. */
-static int64_t stats_received(int from_end)
+/* A counter of the last "stats:" log line (from_end 0) or of the one
+ * before (1), such as " received=" or " paused_ms="; -1 when missing. */
+static int64_t stats_value(const char *key, int from_end)
 {
-    int64_t vals[512];
-    int n = 0;
+    int64_t last = -1;
+    int64_t prev = -1;
     char line[2048];
     FILE *f = fopen(sp.log_path, "r");
 
     if (f == NULL)
         return -1;
     while (fgets(line, sizeof(line), f) != NULL) {
-        const char *r = strstr(line, " received=");
+        const char *r = strstr(line, key);
         if (strstr(line, "stats: ") == NULL || r == NULL)
             continue;
-        if (n == 512)
-            n = 0; /* keep the newest */
-        vals[n++] = strtoll(r + 10, NULL, 10);
+        prev = last;
+        last = strtoll(r + strlen(key), NULL, 10);
     }
     fclose(f);
-    return from_end < n ? vals[n - 1 - from_end] : -1;
+    return from_end == 0 ? last : prev;
 }
 
 /* Runs sql on its own connection; text of the first column, or "". */
@@ -288,8 +286,7 @@ static int64_t conn_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* ---- a broker on a port chosen before it starts ----------------------------
- */
+/* ---- a broker on a port chosen before it starts -------------------------- */
 
 static bool port_accepts(int port)
 {
@@ -351,8 +348,7 @@ static void own_broker_start(int port)
     }
 }
 
-/* ---- broker faults ----------------------------------------------------------
- */
+/* ---- broker faults ------------------------------------------------------- */
 
 TestSuite(faults, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -503,8 +499,10 @@ Test(faults, auth_refused_is_logged_and_retried_slowly)
     /* The broker logs each refusal; its readiness probe made a connection
      * too, so connections are not counted. */
     first = mono_ms();
-    while (broker_log_count(&broker, "not authorised") < 1)
+    while (broker_log_count(&broker, "not authorised") < 1) {
         cr_assert(mono_ms() - first < WAIT_MS, "no refusal in the broker log");
+        nap_ms(5);
+    }
     first = mono_ms();
     while (broker_log_count(&broker, "not authorised") < 4) {
         cr_assert(mono_ms() - first < WAIT_MS, "the daemon stopped retrying");
@@ -521,7 +519,7 @@ Test(faults, auth_refused_is_logged_and_retried_slowly)
     cr_expect(spawn_log_contains(&sp, "err: mqtt: 127.0.0.1:"),
               "an error-level line");
     cr_expect(spawn_log_contains(&sp, "ot authori") ||
-                  spawn_log_contains(&sp, "assword"),
+                  spawn_log_contains(&sp, "ad user name or password"),
               "the line says why");
     cr_expect_eq(spawn_log_count(&sp, "refused the connection"), 1,
                  "refusals are rate-limited");
@@ -530,9 +528,7 @@ Test(faults, auth_refused_is_logged_and_retried_slowly)
     cr_expect(!spawn_log_contains(&sp, "Passw0rd"), "no secret in the log");
 }
 
-/* ---- daemon faults
- * ------------------------------------------------------------
- */
+/* ---- daemon faults ------------------------------------------------------- */
 
 /* {"a":k,"b":k} on one of 500 topics: two samples a message. */
 static void flood(struct pub *p, int first, int n)
@@ -658,23 +654,27 @@ Test(faults, sigkill_under_flood_leaves_a_sound_file)
 }
 
 /*
- * The crash-loss bound. R messages a second for DURATION_MS at QoS 1, then
- * SIGKILL. The daemon may lose what it had acknowledged but not committed:
+ * The crash-loss bound. CRASH_RATE messages a second for CRASH_MS at QoS 1,
+ * then SIGKILL. The daemon may lose what it had acknowledged but not committed:
  *   - open partials: up to one commit_interval_ms of traffic, plus one more
- *     interval for the batch the writer was committing: 2 * R * interval;
+ *     interval for the batch the writer was committing:
+ *     2 * CRASH_RATE * interval;
  *   - the ingress rings: each holds at most ring / (record + framing)
  *     messages. A record is worker_record_bytes(topic, payload); the ring
  *     adds an 8-byte header and rounds to 8 bytes (ring.h).
  * What the broker still held (sent, not yet acknowledged by libmosquitto,
  * or queued) is not lost: a restarted daemon with the same persistent
- * session gets it. So the loss is measured after that restart.
+ * session gets it. So the loss is measured after that restart. (A message
+ * whose PUBACK still sat in libmosquitto's queue at the kill may come
+ * twice, QoS 1 being at least once: a few at most, which the measured loss
+ * does not see.)
  */
 #define CRASH_RATE     2000 /* messages a second */
 #define CRASH_MS       3000
 #define CRASH_PAYLOAD  1000 /* bytes a message: makes the ring term small */
 #define CRASH_TOPICS   8
-#define CRASH_RING     (512 * 1024)
-#define CRASH_INTERVAL 100 /* commit_interval_ms */
+#define CRASH_RING     (512 * 1024) /* ring_bytes below, a power of two */
+#define CRASH_INTERVAL 100          /* commit_interval_ms */
 #define RING_HEADER    8
 
 static int64_t sentinel_stored(void)
@@ -734,15 +734,12 @@ Test(faults, sigkill_loses_at_most_two_commit_intervals_and_the_rings)
                 (long long) (stored() - 1), (long long) lost, (long long) bound,
                 (long long) (rate * 2 * CRASH_INTERVAL / 1000),
                 (long long) (2 * per_ring), slot);
-    cr_assert_geq(lost, 0, "more stored than published");
     cr_expect_leq(lost, bound, "lost %lld > bound %lld", (long long) lost,
                   (long long) bound);
     cr_expect_lt(bound, sent / 2, "the bound must be able to fail");
 }
 
-/* ---- store faults
- * -------------------------------------------------------------
- */
+/* ---- store faults -------------------------------------------------------- */
 
 /* A dashboard holding a read transaction for 3 s: WAL lets the writer go
  * on; the reader keeps its snapshot; nothing is lost. */
@@ -889,17 +886,39 @@ Test(faults, disk_full_pauses_ingestion_and_the_daemon_stays_up, .timeout = 90)
      * short of what was published. */
     deadline = mono_ms() + WAIT_MS;
     for (;;) {
-        int64_t last = stats_received(0);
+        int64_t last = stats_value(" received=", 0);
         int n = spawn_log_count(&sp, "stats: ");
         cr_assert(mono_ms() < deadline, "reading never paused");
-        if (last >= 0 && last < sent && last == stats_received(1))
+        if (last >= 0 && last < sent && last == stats_value(" received=", 1))
             break;
         cr_assert_eq(spawn_wait_log(&sp, "stats: ", n + 1, WAIT_MS), 0);
     }
     cr_assert(alive(sp.pid), "the daemon exited on a full disk");
-    cr_log_info("disk full: received stays at %lld of %d published",
-                (long long) stats_received(0), sent);
+    cr_log_info("disk full: received stays at %lld of %d published; "
+                "paused_ms=%lld; %d error lines",
+                (long long) stats_value(" received=", 0), sent,
+                (long long) stats_value(" paused_ms=", 0),
+                spawn_log_count(&sp, " err: "));
     pub_close(p);
+    /* needs fix: paused_ms only grows when a pause ends (daemon.c,
+     * maybe_resume()), so during a long pause the stats line and
+     * ingest_stats say 0. Wanted: report() adds the running pause
+     * (now - paused_since_ms) to STAT_PAUSED_MS and restarts
+     * paused_since_ms at now, while paused. */
+    cr_expect_gt(stats_value(" paused_ms=", 0), 0,
+                 "a pause of over a second is not in paused_ms");
+    /* needs fix: every failed attempt logs "store: insert series failed:
+     * database or disk is full" at err, unthrottled (store.c, store_fail()
+     * logs all but SQLITE_BUSY), and attempts come as fast as the workers
+     * signal the writer (writer.c, on_failure() waits on wr->ev, which
+     * each egress_commit() wakes), so hundreds of lines in a second.
+     * Wanted: store_fail() leaves SQLITE_FULL to the writer's rate-limited
+     * line, and on_failure() sleeps until its retry time, not the next
+     * signal. Allowed here: the writer's 3 lines per 10 s and their
+     * "suppressed" reports. */
+    cr_expect_leq(spawn_log_count(&sp, " err: "), 10,
+                  "%d error lines for one full disk",
+                  spawn_log_count(&sp, " err: "));
 
     /* needs fix: the writer retries a full disk forever, so a stop
      * requested meanwhile never ends (workers wait for egress space, the
@@ -943,5 +962,11 @@ Test(faults, deleted_database_makes_the_daemon_exit_1)
     pub_close(p);
     cr_expect(spawn_log_contains(&sp, "err: store: "), "at error level");
     rc = spawn_wait_exit(&sp, 5000);
+    /* needs fix (TSan only: exit 66): on a fatal store failure
+     * shut_down() (daemon.c) returns without joining the writer, which has
+     * ended, and TSan reports the unjoined thread. Wanted: join the writer
+     * always (writer_main() leaves its loop once fatal is set) and join
+     * each worker whose done flag is set, detaching the others (they may
+     * wait on a full egress ring forever). */
     cr_expect_eq(rc, 1, "exit status %d", rc);
 }

@@ -113,22 +113,33 @@ static pid_t start(char *const argv[], const char *const *env,
     return pid;
 }
 
-/* Waits for pid; on timeout SIGTERMs it (then SIGKILLs) and fails. */
+/* Polls for pid's exit until the deadline. Returns: true once reaped. */
+static bool reaped_by(pid_t pid, uint64_t deadline, int *st)
+{
+    while (waitpid(pid, st, WNOHANG) != pid) {
+        if (now_ms() > deadline)
+            return false;
+        sleep_ms(10);
+    }
+    return true;
+}
+
+/*
+ * Waits for pid. On timeout SIGTERMs it (bench.sh then stops its own
+ * children), SIGKILLs it after 5 s more, and fails.
+ */
 static int finish(pid_t pid, int timeout_ms)
 {
-    uint64_t deadline = now_ms() + (uint64_t) timeout_ms;
-    int st;
+    int st = 0;
 
-    while (waitpid(pid, &st, WNOHANG) != pid) {
-        if (now_ms() > deadline) {
-            kill(pid, SIGTERM);
-            sleep_ms(3000);
+    if (!reaped_by(pid, now_ms() + (uint64_t) timeout_ms, &st)) {
+        kill(pid, SIGTERM);
+        if (!reaped_by(pid, now_ms() + 5000, &st)) {
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
-            cr_assert_fail("pid %d still running after %d ms", (int) pid,
-                           timeout_ms);
         }
-        sleep_ms(10);
+        cr_assert_fail("pid %d still running after %d ms", (int) pid,
+                       timeout_ms);
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

@@ -141,8 +141,7 @@ static bool alive(pid_t pid)
     return pid > 0 && waitpid(pid, &st, WNOHANG) == 0;
 }
 
-/* ---- a publisher that speaks TLS and passwords -----------------------------
- */
+/* ---- a publisher that speaks TLS and passwords --------------------------- */
 
 /* How the test's publisher connects. Owner: the test. */
 struct peer {
@@ -241,8 +240,7 @@ static void await_stored(int64_t want)
     }
 }
 
-/* ---- tests ------------------------------------------------------------------
- */
+/* ---- tests --------------------------------------------------------------- */
 
 TestSuite(tls, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -336,9 +334,7 @@ Test(tls, broker_certificate_for_another_host_is_refused)
     expect_tls_refusal("certificate verify failed");
 }
 
-/* ---- passwords
- * ----------------------------------------------------------------
- */
+/* ---- passwords ----------------------------------------------------------- */
 
 static void start_password_broker(void)
 {
