@@ -2,9 +2,10 @@
  * config.h - the daemon's settings, loaded from one INI file.
  *
  * struct config is plain data with fixed-size arrays: no pointers to free,
- * so it can be copied, compared and swapped on reload. Every key, its type,
- * bounds and default live in one table in config.c; config/sensorpipe.conf
- * documents the same keys.
+ * so it can be copied, compared and swapped on reload. Every key, its type
+ * and bounds live in one table in config.c (defaults in config_defaults());
+ * config_value.h parses and prints each type of value;
+ * config/sensorpipe.conf documents the same keys.
  *
  * Errors name the file, the line and the key: "FILE:LINE: key 'x': reason".
  */
@@ -21,10 +22,10 @@
 #define CONFIG_MAX_SUBS        32
 #define CONFIG_MAX_FIELDS      16
 #define CONFIG_MAX_RESOLUTIONS 8
-#define CONFIG_NAME_MAX        64   /* subscription names, share groups */
-#define CONFIG_STR_MAX         256  /* hosts, topics, templates, field paths */
-#define CONFIG_PATH_MAX        512  /* file system paths */
-#define CONFIG_ERR_MAX         768  /* room for one error message */
+#define CONFIG_NAME_MAX        64  /* subscription names, share groups */
+#define CONFIG_STR_MAX         256 /* hosts, topics, templates, field paths */
+#define CONFIG_PATH_MAX        512 /* file system paths */
+#define CONFIG_ERR_MAX         768 /* room for one error message */
 
 enum config_format {
     FORMAT_JSON = 0,
@@ -51,21 +52,23 @@ enum config_protocol {
 
 /* Owner: whoever holds the struct config it sits in. */
 struct config_sub {
-    char name[CONFIG_NAME_MAX];           /* from "[subscription NAME]" */
-    char topic[CONFIG_STR_MAX];           /* filter, may hold + and # */
-    int qos;                              /* 0..2, default 1 */
-    char share_group[CONFIG_NAME_MAX];    /* "" = not shared */
-    enum config_format format;            /* default json */
-    char fields[CONFIG_MAX_FIELDS][CONFIG_STR_MAX]; /* dotted paths; none = all */
+    char name[CONFIG_NAME_MAX];        /* from "[subscription NAME]" */
+    char topic[CONFIG_STR_MAX];        /* filter, may hold + and # */
+    int qos;                           /* 0..2, default 1 */
+    char share_group[CONFIG_NAME_MAX]; /* "" = not shared */
+    enum config_format format;         /* default json */
+    /* Dotted paths; none = all. */
+    char fields[CONFIG_MAX_FIELDS][CONFIG_STR_MAX];
     unsigned n_fields;
     char timestamp_field[CONFIG_STR_MAX]; /* "" = receive time */
-    char topic_tags[CONFIG_STR_MAX];      /* "sensors/{site}/{device}/#" or "" */
-    enum config_precision precision;      /* influx timestamps */
-    bool numeric_strings;                 /* "21.5" counts as a number */
-    unsigned line;                        /* line of the section header */
+    char topic_tags[CONFIG_STR_MAX]; /* "sensors/{site}/{device}/#" or "" */
+    enum config_precision precision; /* influx timestamps */
+    bool numeric_strings;            /* "21.5" counts as a number */
+    unsigned line;                   /* line of the section header */
 };
 
-/* Owner: the loop thread (the daemon's current settings), or a caller's copy. */
+/* Owner: the loop thread (the daemon's current settings), or a caller's
+ * copy. */
 struct config {
     char path[CONFIG_PATH_MAX]; /* the file this came from */
 
@@ -75,15 +78,15 @@ struct config {
         char client_id[CONFIG_NAME_MAX]; /* default "sensorpipe-<hostname>" */
         char username[CONFIG_NAME_MAX];
         char password_file[CONFIG_PATH_MAX];
-        unsigned keepalive_s;            /* 5..3600, default 60 */
-        bool clean_session;              /* default false: persistent */
-        enum config_protocol protocol;   /* default 5 */
+        unsigned keepalive_s;          /* 5..3600, default 60 */
+        bool clean_session;            /* default false: persistent */
+        enum config_protocol protocol; /* default 5 */
         char tls_ca_file[CONFIG_PATH_MAX];
         char tls_cert_file[CONFIG_PATH_MAX];
         char tls_key_file[CONFIG_PATH_MAX];
-        bool tls_insecure;               /* skip hostname check; default false */
-        uint64_t reconnect_min_ms;       /* default 500 ms */
-        uint64_t reconnect_max_ms;       /* default 30 s */
+        bool tls_insecure;         /* skip hostname check; default false */
+        uint64_t reconnect_min_ms; /* default 500 ms */
+        uint64_t reconnect_max_ms; /* default 30 s */
     } mqtt;
 
     struct config_sub subs[CONFIG_MAX_SUBS];
@@ -94,12 +97,12 @@ struct config {
         uint64_t ring_bytes;        /* per worker; default 8 MiB */
         uint64_t max_payload_bytes; /* default 64 KiB */
         enum config_overflow overflow;
-        unsigned max_series;        /* default 100000 */
+        unsigned max_series; /* default 100000 */
     } pipeline;
 
     struct {
         unsigned resolutions_s[CONFIG_MAX_RESOLUTIONS]; /* ascending */
-        unsigned n_resolutions;     /* default 10s, 1m, 1h */
+        unsigned n_resolutions;       /* default 10s, 1m, 1h */
         uint64_t allowed_lateness_ms; /* default 1m */
         uint64_t max_clock_skew_ms;   /* default 1h */
     } aggregate;
@@ -111,14 +114,14 @@ struct config {
         bool raw_samples;            /* default false */
         /* Per resolution, same order as aggregate.resolutions_s; 0 = keep. */
         uint64_t retention_ms[CONFIG_MAX_RESOLUTIONS];
-        uint64_t raw_retention_ms;   /* 0 = keep */
-        unsigned cache_mb;           /* page cache; default 16 */
-        unsigned heap_limit_mb;      /* sqlite3_hard_heap_limit64; default 64 */
+        uint64_t raw_retention_ms; /* 0 = keep */
+        unsigned cache_mb;         /* page cache; default 16 */
+        unsigned heap_limit_mb;    /* sqlite3_hard_heap_limit64; default 64 */
     } store;
 
     struct {
-        int level;                  /* LOG_ERR..LOG_DEBUG; default LOG_INFO */
-        unsigned stats_interval_s;  /* 0 = off; default 60 */
+        int level;                 /* LOG_ERR..LOG_DEBUG; default LOG_INFO */
+        unsigned stats_interval_s; /* 0 = off; default 60 */
     } log;
 };
 
@@ -140,10 +143,26 @@ void config_defaults(struct config *cfg);
 SP_MUST_CHECK int config_load(struct config *cfg, const char *path, char *err,
                               size_t errlen);
 
+/* A configuration text in memory. Owner: the caller. */
+struct config_text {
+    const char *name; /* stands for the file name in errors */
+    const char *text; /* need not be NUL-terminated */
+    size_t len;
+};
+
 /*
- * Same as config_load() on text in memory; name stands for the file name in
- * errors. Used by the fuzz harness and tests.
+ * Same as config_load() on text in memory. Used by config_load(), the fuzz
+ * harness and tests. Borrows src until return.
  * Returns: 0 or -EINVAL.
+ * Thread: any.
+ */
+SP_MUST_CHECK int config_parse_text(struct config *cfg,
+                                    const struct config_text *src, char *err,
+                                    size_t errlen);
+
+/*
+ * config_parse_text() with the text's fields as arguments, for existing
+ * callers. Returns: 0 or -EINVAL. Thread: any.
  */
 SP_MUST_CHECK int config_parse(struct config *cfg, const char *name,
                                const char *text, size_t len, char *err,
@@ -151,13 +170,15 @@ SP_MUST_CHECK int config_parse(struct config *cfg, const char *name,
 
 /*
  * "90s", "1m", "250ms", "7d", "2y" (365 d), or a bare number of seconds
- * -> milliseconds. Returns: 0 or -EINVAL (also on overflow).
+ * -> milliseconds: config_value_parse_duration_ms(), kept here for callers
+ * of config.h. Returns: 0 or -EINVAL (also on overflow). Thread: any.
  */
 SP_MUST_CHECK int config_parse_duration_ms(const char *s, uint64_t *out_ms);
 
 /*
  * "512", "64KiB", "8MiB", "1GiB" (also KB/MB/GB as powers of 1000, and
- * K/M/G as powers of 1024) -> bytes. Returns: 0 or -EINVAL.
+ * K/M/G as powers of 1024) -> bytes: config_value_parse_size(), kept here
+ * for callers of config.h. Returns: 0 or -EINVAL. Thread: any.
  */
 SP_MUST_CHECK int config_parse_size(const char *s, uint64_t *out_bytes);
 

@@ -37,7 +37,7 @@ DECODE_SRCS="src/decode.c src/decode_json.c src/decode_lp.c"
 sources_for() {
     case $1 in
     json | lp | number) echo "$DECODE_SRCS" ;;
-    config) echo "src/config.c src/log.c src/clock.c" ;;
+    config) echo "src/config.c src/config_value.c src/log.c src/clock.c" ;;
     *)
         for f in src/*.c; do
             [ "$f" = src/main.c ] || echo "$f"

@@ -273,32 +273,31 @@ static int parse_u64(const char *s, uint64_t *out)
 
 /* Scalars go through memcpy: enums and int share the unsigned layout, and
  * the asserts catch a table row whose type does not fit its field. */
+static void store(void *dst, size_t size, const void *v, size_t n)
+{
+    assert(size == n);
+    memcpy(dst, v, n);
+}
+
 static void store_uint(void *dst, size_t size, uint64_t v)
 {
     unsigned u = (unsigned) v;
 
-    assert(size == sizeof(u) && v <= UINT_MAX);
-    memcpy(dst, &u, sizeof(u));
+    assert(v <= UINT_MAX);
+    store(dst, size, &u, sizeof(u));
 }
 
-static void store_u64(void *dst, size_t size, uint64_t v)
+static void load(void *out, size_t n, const void *src, size_t size)
 {
-    assert(size == sizeof(v));
-    memcpy(dst, &v, sizeof(v));
-}
-
-static void store_int(void *dst, size_t size, int v)
-{
-    assert(size == sizeof(v));
-    memcpy(dst, &v, sizeof(v));
+    assert(size == n);
+    memcpy(out, src, n);
 }
 
 static unsigned load_uint(const void *src, size_t size)
 {
     unsigned u;
 
-    assert(size == sizeof(u));
-    memcpy(&u, src, sizeof(u));
+    load(&u, sizeof(u), src, size);
     return u;
 }
 
@@ -306,8 +305,7 @@ static uint64_t load_u64(const void *src, size_t size)
 {
     uint64_t v;
 
-    assert(size == sizeof(v));
-    memcpy(&v, src, sizeof(v));
+    load(&v, sizeof(v), src, size);
     return v;
 }
 
@@ -315,18 +313,8 @@ static int load_int(const void *src, size_t size)
 {
     int v;
 
-    assert(size == sizeof(v));
-    memcpy(&v, src, sizeof(v));
+    load(&v, sizeof(v), src, size);
     return v;
-}
-
-static bool load_bool(const void *src, size_t size)
-{
-    bool b;
-
-    assert(size == sizeof(b));
-    memcpy(&b, src, sizeof(b));
-    return b;
 }
 
 /* The field spec describes, in base. */
@@ -562,8 +550,7 @@ static int set_bool(struct config_value_ctx *ctx,
                       "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)",
                       text);
     b = v != 0;
-    assert(spec->size == sizeof(b));
-    memcpy(field(spec, base), &b, sizeof(b));
+    store(field(spec, base), spec->size, &b, sizeof(b));
     return 0;
 }
 
@@ -616,7 +603,7 @@ static int set_scaled(struct config_value_ctx *ctx,
     int rc = parse_bounded(ctx, spec, text, &v);
 
     if (rc == 0)
-        store_u64(field(spec, base), spec->size, v);
+        store(field(spec, base), spec->size, &v, sizeof(v));
     return rc;
 }
 
@@ -644,7 +631,7 @@ static int set_enum(struct config_value_ctx *ctx,
     int v;
 
     if (enum_find(spec->names, text, &v) == 0) {
-        store_int(field(spec, base), spec->size, v);
+        store(field(spec, base), spec->size, &v, sizeof(v));
         return 0;
     }
     for (const struct config_value_name *e = spec->names; e->name != NULL; e++)
@@ -664,7 +651,7 @@ static int set_level(struct config_value_ctx *ctx,
                       "'%s' is not a log level (err, warning, notice, info, "
                       "debug)",
                       text);
-    store_int(field(spec, base), spec->size, level);
+    store(field(spec, base), spec->size, &level, sizeof(level));
     return 0;
 }
 
@@ -724,8 +711,7 @@ static int set_resolutions(struct config_value_ctx *ctx,
     }
     if (n == 0)
         return refuse(ctx, "needs at least one resolution");
-    assert(spec->size == sizeof(res));
-    memcpy(field(spec, base), res, sizeof(res));
+    store(field(spec, base), spec->size, res, sizeof(res));
     ((struct config *) base)->aggregate.n_resolutions = n;
     return 0;
 }
@@ -845,12 +831,13 @@ void config_value_print(const struct config_value_spec *spec,
 {
     const void *f = field_c(spec, base);
     size_t pos = 0;
+    bool b;
 
     assert(spec->type < VALUE_COUNT);
     switch (spec->type) {
     case VALUE_BOOL:
-        config_value_append(buf, len, &pos, "%s",
-                            load_bool(f, spec->size) ? "true" : "false");
+        load(&b, sizeof(b), f, spec->size);
+        config_value_append(buf, len, &pos, "%s", b ? "true" : "false");
         break;
     case VALUE_UINT:
         config_value_append(buf, len, &pos, "%u", load_uint(f, spec->size));

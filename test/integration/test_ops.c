@@ -68,8 +68,7 @@ static void teardown(void)
 TestSuite(ops, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(ops_files, .timeout = 30);
 
-/* ---- helpers --------------------------------------------------------------
- */
+/* ---- helpers ------------------------------------------------------------- */
 
 /* A configuration for this test's broker and database: the subscription
  * sections subs, log level `level`, then extra appended. */
@@ -275,6 +274,14 @@ static bool have_program(const char *name)
     return system(cmd) == 0;
 }
 
+/* The file tests read the tree's files: they run from the repository root,
+ * as `make test` runs them. */
+static void need_repo_root(void)
+{
+    cr_assert_eq(access("systemd/sensorpipe.service", R_OK), 0,
+                 "run from the repository root");
+}
+
 static char *read_whole(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -293,8 +300,7 @@ static char *read_whole(const char *path)
     return buf;
 }
 
-/* ---- the unit and the man pages --------------------------------------------
- */
+/* ---- the unit and the man pages ------------------------------------------ */
 
 Test(ops_files, unit_passes_systemd_analyze_verify)
 {
@@ -303,6 +309,7 @@ Test(ops_files, unit_passes_systemd_analyze_verify)
     static char out[16384];
     char *unit;
 
+    need_repo_root();
     if (!have_program("systemd-analyze"))
         cr_skip_test("systemd-analyze is not installed: unit not verified");
     cr_assert_not_null(realpath(spawn_binary(), bin), "no daemon at %s",
@@ -336,6 +343,7 @@ static void expect_renders(const char *page)
 
 Test(ops_files, man_pages_render_without_warnings)
 {
+    need_repo_root();
     if (!have_program("groff"))
         cr_skip_test("groff is not installed: man pages not checked");
     expect_renders("man/sensorpipe.8");
@@ -360,13 +368,15 @@ static bool section_has(const char *page, const char *header, const char *entry)
  * in its section, so the page cannot drift from the code. */
 Test(ops_files, conf_page_documents_every_key)
 {
-    char *page = read_whole("man/sensorpipe.conf.5");
+    char *page;
     const char *key;
     const char *sec;
     char header[64];
     char entry[96];
     size_t n = 0;
 
+    need_repo_root();
+    page = read_whole("man/sensorpipe.conf.5");
     for (size_t i = 0; (key = config_key_name(i, &sec)) != NULL; i++) {
         if (strcmp(sec, "subscription") == 0)
             snprintf(header, sizeof(header), ".SH [subscription NAME]\n");
@@ -381,8 +391,7 @@ Test(ops_files, conf_page_documents_every_key)
     free(page);
 }
 
-/* ---- the notify protocol ---------------------------------------------------
- */
+/* ---- the notify protocol ------------------------------------------------- */
 
 Test(ops, notify_protocol_as_systemd_sees_it)
 {
@@ -432,6 +441,8 @@ Test(ops, watchdog_stops_while_the_writer_is_stuck)
     cr_assert_eq(spawn_wait_notify(&sp, "WATCHDOG=1", 5 * PING_MS), 0,
                  "no ping while healthy");
 
+    /* Published once the writer is stuck, so the data waits in the rings
+     * and must be stored after the stall ends. */
     write_text(stall, "", 0644);
     stuck_at = wait_now_ms();
     publish("a/x", "7", 10);
@@ -458,8 +469,7 @@ Test(ops, watchdog_stops_while_the_writer_is_stuck)
     cr_expect_eq(stored_on("a/x"), 10);
 }
 
-/* ---- SIGHUP
- * ------------------------------------------------------------------ */
+/* ---- SIGHUP -------------------------------------------------------------- */
 
 Test(ops, sighup_adds_and_removes_subscriptions_live)
 {
@@ -563,8 +573,7 @@ Test(ops, sighup_changes_the_log_level)
               "only [log] level changed");
 }
 
-/* ---- journald
- * ---------------------------------------------------------------- */
+/* ---- journald ------------------------------------------------------------ */
 
 /* Checks every line of the journal-mode log; returns the decode warnings. */
 static int check_journal_lines(const char *log)
@@ -623,8 +632,7 @@ Test(ops, journal_stream_gets_priority_prefixes_and_rate_limits)
     free(log);
 }
 
-/* ---- secrets
- * ------------------------------------------------------------------ */
+/* ---- secrets ------------------------------------------------------------- */
 
 Test(ops, password_never_appears_in_logs_or_check_config)
 {
