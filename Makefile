@@ -186,7 +186,7 @@ install: all
 	sed 's|^path = ./var/sensorpipe.db|path = /var/lib/sensorpipe/sensorpipe.db|' \
 		config/sensorpipe.conf >$(B)/sensorpipe.conf
 	test -e $(DESTDIR)$(SYSCONF)/sensorpipe/sensorpipe.conf || \
-		install -D -m 0640 $(B)/sensorpipe.conf $(DESTDIR)$(SYSCONF)/sensorpipe/sensorpipe.conf
+		install -D -m 0644 $(B)/sensorpipe.conf $(DESTDIR)$(SYSCONF)/sensorpipe/sensorpipe.conf
 
 clean:
 	rm -rf build

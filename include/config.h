@@ -107,7 +107,7 @@ struct config {
         uint64_t max_clock_skew_ms;   /* default 1h */
     } aggregate;
 
-    struct {
+    struct config_store {
         char path[CONFIG_PATH_MAX];  /* default ./var/sensorpipe.db */
         uint64_t commit_interval_ms; /* 10 ms..60 s, default 1 s */
         unsigned batch_rows;         /* default 5000 */

@@ -46,6 +46,7 @@ struct series_entry {
     bool dirty;            /* partial holds samples not handed off */
     int64_t bucket_ms;     /* start of the partial's finest bucket */
     int64_t first_recv_ms; /* earliest receive time in the partial */
+    int64_t last_recv_ms;  /* latest receive time in the partial */
     struct bucket_acc partial;
 };
 

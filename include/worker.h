@@ -72,7 +72,8 @@ struct egress_partial {
     uint32_t reserved;
     int64_t series_id;
     int64_t bucket_ms;     /* finest bucket start */
-    int64_t first_recv_ms; /* for the receive -> commit latency */
+    int64_t first_recv_ms; /* receive time of the first sample, and */
+    int64_t last_recv_ms;  /* of the last: receive -> commit latency */
     struct bucket_acc acc;
 };
 
@@ -155,16 +156,27 @@ void worker_request_stop(struct worker *w);
 /* Thread: loop (shut-down). Waits for the thread to end. */
 void worker_join(struct worker *w);
 
+/* Thread: loop (exit after a failure). Lets a stuck thread end with the
+ * process. */
+void worker_detach(struct worker *w);
+
 /* Bytes an ingress record takes for these lengths. */
 size_t worker_record_bytes(size_t topic_len, size_t payload_len);
 
 /*
- * Copies one message into the ingress ring and wakes the worker if it
- * sleeps. Borrows topic and payload until return.
+ * Copies one message into the ingress ring; worker_wake() makes it seen.
+ * Borrows the message until return.
  * Returns: 0, -ENOSPC (ring full now), -EMSGSIZE (larger than a ring record).
  * Thread: loop (the ring's producer).
  */
 SP_MUST_CHECK int worker_push(struct worker *w, const struct worker_msg *m);
+
+/*
+ * Wakes the worker if it sleeps (a futex wake then, else two atomics). The
+ * loop calls it once per read burst for every worker it pushed to, not once
+ * per message. Thread: loop.
+ */
+void worker_wake(struct worker *w);
 
 /*
  * Registers a series loaded from the store in this shard.

@@ -55,6 +55,11 @@ struct writer {
     _Atomic int fatal;             /* -errno once the store is lost */
     _Atomic uint64_t p50_us;       /* last stats interval's latency */
     _Atomic uint64_t p99_us;
+    _Atomic uint64_t retention_ms[CONFIG_MAX_RESOLUTIONS]; /* SIGHUP */
+    _Atomic uint64_t raw_retention_ms;
+    _Atomic bool retention_changed; /* release: the values above first */
+    _Atomic uint64_t stop_ms;    /* loop: monotonic time of the stop
+                                    request; 0 before */
     _Atomic bool stall_for_test; /* test hook: stop writing while set */
     const char *stall_file;      /* test hook: stall while it exists
                                     (SENSORPIPE_TEST_STALL_FILE) */
@@ -65,6 +70,16 @@ void writer_init(struct writer *wr);
 
 /* Thread: start-up. Returns: 0 or -errno. */
 SP_MUST_CHECK int writer_start(struct writer *wr);
+
+/* Thread: loop. New retention from a reload; the writer applies it before
+ * its next retention step. */
+void writer_set_retention(struct writer *wr, const struct config *cfg);
+
+/*
+ * Thread: loop. Notes that a stop began (bounds how long a failing store
+ * may hold up the exit).
+ */
+void writer_request_stop(struct writer *wr);
 
 /*
  * Thread: loop (shut-down). Waits until every worker is done, the rings are

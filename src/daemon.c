@@ -58,6 +58,8 @@ struct daemon {
     uv_timer_t watchdog_timer;
     uv_timer_t reload_timer; /* while a reload waits for empty rings */
     uv_timer_t sub_timer;    /* until every SUBACK is in */
+    uv_check_t wake_check;   /* after each I/O burst: wake fed workers */
+    uint64_t pushed;         /* bit i: worker i got records this burst */
     uv_async_t wake;         /* workers: ring drained; writer: fatal */
     struct mqtt_client mqtt;
     struct store store;
@@ -191,6 +193,7 @@ static int push_blocking(struct daemon *d, struct worker *w,
     while ((rc = worker_push(w, m)) == -ENOSPC) {
         if (atomic_load_explicit(&d->writer.fatal, memory_order_acquire))
             break;
+        worker_wake(w);
         usleep(500);
     }
     stats_add(&d->stats, STAT_PAUSED_MS, clock_mono_ms() - start);
@@ -229,6 +232,8 @@ static void on_message(void *ctx, const struct mqtt_msg *m)
     rc = worker_push(w, &wm);
     if (rc == -ENOSPC && d->cfg.pipeline.overflow == OVERFLOW_PAUSE)
         rc = push_blocking(d, w, &wm);
+    if (rc == 0)
+        d->pushed |= 1ull << w->index;
     if (rc < 0) {
         count_drop(
             d, rc == -ENOSPC ? STAT_DROPPED_OVERFLOW : STAT_DROPPED_OVERSIZE, m,
@@ -265,6 +270,18 @@ static void watch_subscriptions(struct daemon *d)
         uv_timer_start(&d->sub_timer, on_sub_timer, 0, 5);
 }
 
+/* Once per loop iteration, after the I/O callbacks: one wake-up per fed
+ * worker for the whole burst instead of one per message. */
+static void on_wake_check(uv_check_t *h)
+{
+    struct daemon *d = h->data;
+
+    for (unsigned i = 0; d->pushed != 0 && i < d->n_workers; i++)
+        if (d->pushed & (1ull << i))
+            worker_wake(&d->workers[i]);
+    d->pushed = 0;
+}
+
 static void on_mqtt_state(void *ctx, bool connected)
 {
     struct daemon *d = ctx;
@@ -290,6 +307,18 @@ static double rate(const struct stats_snapshot *a,
     return ms ? (double) (a->v[k] - b->v[k]) * 1000.0 / (double) ms : 0;
 }
 
+/* A long pause counts as it goes, not only when it ends. */
+static void account_pause(struct daemon *d)
+{
+    uint64_t now;
+
+    if (!atomic_load_explicit(&d->paused, memory_order_relaxed))
+        return;
+    now = clock_mono_ms();
+    stats_add(&d->stats, STAT_PAUSED_MS, now - d->paused_since_ms);
+    d->paused_since_ms = now;
+}
+
 static void report(struct daemon *d, bool log_line)
 {
     struct stats_snapshot s;
@@ -299,6 +328,7 @@ static void report(struct daemon *d, bool log_line)
     unsigned series =
         atomic_load_explicit(&d->limit.count, memory_order_relaxed);
 
+    account_pause(d);
     snapshot(d, &s);
     dropped = s.v[STAT_DROPPED_OVERFLOW] + s.v[STAT_DROPPED_OVERSIZE] +
               s.v[STAT_DROPPED_INVALID] + s.v[STAT_DROPPED_SERIES_LIMIT];
@@ -391,6 +421,7 @@ static void on_mqtt_stopped(struct mqtt_client *c)
     close_handle((uv_handle_t *) &d->watchdog_timer);
     close_handle((uv_handle_t *) &d->reload_timer);
     close_handle((uv_handle_t *) &d->sub_timer);
+    close_handle((uv_handle_t *) &d->wake_check);
     /* `wake` is unreferenced: it stays open until the threads are joined. */
 }
 
@@ -401,6 +432,8 @@ static void begin_stop(struct daemon *d, const char *why)
     d->stopping = true;
     sd_notify(0, "STOPPING=1");
     log_notice("daemon: stopping (%s): draining rings and open buckets", why);
+    writer_request_stop(&d->writer);
+    account_pause(d);
     /* Let the rings drain: the loop will not read again anyway. */
     atomic_store_explicit(&d->paused, false, memory_order_relaxed);
     mqtt_stop(&d->mqtt, on_mqtt_stopped);
@@ -430,6 +463,17 @@ static bool same(const void *a, const void *b, size_t n)
     return memcmp(a, b, n) == 0;
 }
 
+/* [store] without the retention keys, which apply live. */
+static bool same_store(const struct config_store *a,
+                       const struct config_store *b)
+{
+    struct config_store x = *a;
+
+    memcpy(x.retention_ms, b->retention_ms, sizeof(x.retention_ms));
+    x.raw_retention_ms = b->raw_retention_ms;
+    return same(&x, b, sizeof(x));
+}
+
 /* Names the sections whose changes only a restart applies. */
 static void note_restart_needed(const struct config *a, const struct config *b)
 {
@@ -439,8 +483,9 @@ static void note_restart_needed(const struct config *a, const struct config *b)
         log_notice("config: changes in [pipeline] need a restart");
     if (!same(&a->aggregate, &b->aggregate, sizeof(a->aggregate)))
         log_notice("config: changes in [aggregate] need a restart");
-    if (!same(&a->store, &b->store, sizeof(a->store)))
-        log_notice("config: changes in [store] need a restart");
+    if (!same_store(&a->store, &b->store))
+        log_notice("config: changes in [store] other than retention need a "
+                   "restart");
     if (a->log.stats_interval_s != b->log.stats_interval_s)
         log_notice("config: a new stats_interval_s needs a restart");
 }
@@ -507,6 +552,12 @@ static void reload(struct daemon *d)
         d->cfg.log.level = d->next_cfg.log.level;
     }
     note_restart_needed(&d->cfg, &d->next_cfg);
+    if (!same(d->cfg.store.retention_ms, d->next_cfg.store.retention_ms,
+              sizeof(d->cfg.store.retention_ms)) ||
+        d->cfg.store.raw_retention_ms != d->next_cfg.store.raw_retention_ms) {
+        writer_set_retention(&d->writer, &d->next_cfg);
+        log_notice("config: new retention applies now");
+    }
     if (!subs_differ(&d->cfg, &d->next_cfg)) {
         log_notice("config: reloaded %s", d->cfg.path);
         sd_notify(0, "READY=1");
@@ -621,6 +672,9 @@ static void start_handles(struct daemon *d)
     uv_timer_init(&d->loop, &d->watchdog_timer);
     uv_timer_init(&d->loop, &d->reload_timer);
     uv_timer_init(&d->loop, &d->sub_timer);
+    uv_check_init(&d->loop, &d->wake_check);
+    d->wake_check.data = d;
+    uv_check_start(&d->wake_check, on_wake_check);
     d->stats_timer.data = d->watchdog_timer.data = d;
     d->reload_timer.data = d->sub_timer.data = d;
     if (d->cfg.log.stats_interval_s > 0)
@@ -694,8 +748,9 @@ static int start_loop(struct daemon *d)
     rc = mqtt_init(&d->mqtt, &d->loop, &d->cfg, on_message, on_mqtt_state, d);
     if (rc < 0) {
         log_err_errno(rc, "mqtt: cannot set up the client");
-        return rc == -EPERM || rc == -EINVAL ? DAEMON_EXIT_CONFIG
-                                             : DAEMON_EXIT_RUNTIME;
+        /* A bad or unreadable password file, TLS file or client id is
+         * the operator's to fix: exit 2, so systemd does not loop. */
+        return rc == -ENOMEM ? DAEMON_EXIT_RUNTIME : DAEMON_EXIT_CONFIG;
     }
     rc = start_threads(d);
     if (rc < 0) {
@@ -713,13 +768,17 @@ static void shut_down(struct daemon *d)
 {
     struct stats_snapshot s;
 
-    if (d->exit_code == DAEMON_EXIT_OK) {
-        for (unsigned i = 0; i < d->n_workers; i++)
+    /* After a store failure the writer has ended; workers may be blocked
+     * on full rings for good: those are left to end with the process
+     * (detached), and systemd restarts it. */
+    writer_join(&d->writer);
+    for (unsigned i = 0; i < d->n_workers; i++) {
+        if (d->exit_code == DAEMON_EXIT_OK ||
+            atomic_load_explicit(&d->workers[i].done, memory_order_acquire))
             worker_join(&d->workers[i]);
-        writer_join(&d->writer);
+        else
+            worker_detach(&d->workers[i]);
     }
-    /* A failed writer leaves workers blocked on full rings: the process
-     * exits with them; systemd restarts it. */
     if (d->exit_code != DAEMON_EXIT_OK)
         return;
     uv_close((uv_handle_t *) &d->wake, NULL);

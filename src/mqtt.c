@@ -31,13 +31,9 @@
  * passed to connect, so it gets the host NAME and resolves it again itself,
  * blocking (our resolution just ran, so the answer is normally cached).
  *
- * MQTT 5 persistent sessions need a Session Expiry Interval in CONNECT, and
- * libmosquitto 2.0 has no non-blocking connect taking CONNECT properties.
- * mosquitto_connect_bind_v5() stores its properties in the handle before it
- * validates the host, and every later connect or reconnect sends the stored
- * ones (eclipse/mosquitto#1846). So mqtt_init() calls it once with a NULL
- * host: the properties are kept, the call fails with MOSQ_ERR_INVAL before
- * touching the network. The persistent-session test proves it works.
+ * Set-up: mqtt_setup_open() builds the handle (options, credentials, TLS,
+ * and the MQTT 5 Session Expiry Interval that every CONNECT carries; see
+ * mqtt_setup.c), so mqtt_init() only adds callbacks and uv handles.
  *
  * Reconnecting: a lost connection logs one warning; failed attempts while
  * disconnected are rate-limited. Attempts back off exponentially from
@@ -80,12 +76,9 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <mqtt_protocol.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <mosquitto.h>
@@ -93,13 +86,12 @@
 
 #include "clock.h"
 #include "log.h"
+#include "mqtt_setup.h"
 #include "thread.h"
 
-#define READ_BUDGET      256    /* mosquitto_loop_read() calls per pass */
-#define MISC_INTERVAL_MS 1000   /* mosquitto_loop_misc() */
-#define STOP_FLUSH_MS    1000   /* how long mqtt_stop() waits for DISCONNECT */
-#define SESSION_EXPIRY_S 604800 /* 7 days: MQTT 5 persistent sessions */
-#define PASSWORD_MAX     1024   /* bytes in the password file */
+#define READ_BUDGET      256  /* mosquitto_loop_read() calls per pass */
+#define MISC_INTERVAL_MS 1000 /* mosquitto_loop_misc() */
+#define STOP_FLUSH_MS    1000 /* how long mqtt_stop() waits for DISCONNECT */
 #define NAME_MAX_LEN     (CONFIG_STR_MAX + 16) /* "[host]:port" */
 #define REASON_MAX       128
 #define RL_INTERVAL_MS   60000 /* one failure line a minute at most */
@@ -112,14 +104,6 @@ static void sync_poll(struct mqtt_client *c, int rc);
 static void log_lib(struct mqtt_client *c, bool connecting);
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-
-static void lib_init(void)
-{
-    /* Never cleaned up: OpenSSL state lives until process exit. */
-    (void) mosquitto_lib_init();
-}
 
 static bool is_v5(const struct mqtt_client *c)
 {
@@ -200,20 +184,6 @@ static const char *ack_text(const struct mqtt_client *c, int rc, char *buf,
     return trim_copy(s, buf, n);
 }
 
-static int mosq_errno(int rc)
-{
-    switch (rc) {
-    case MOSQ_ERR_SUCCESS:
-        return 0;
-    case MOSQ_ERR_NOMEM:
-        return -ENOMEM;
-    case MOSQ_ERR_ERRNO:
-        return errno != 0 ? -errno : -EIO;
-    default:
-        return -EINVAL;
-    }
-}
-
 static uint64_t next_random(struct mqtt_client *c)
 {
     /* xorshift64: jitter only needs to differ between instances. */
@@ -239,149 +209,6 @@ static uint64_t backoff_ms(struct mqtt_client *c)
     if (c->failures < 64)
         c->failures++;
     return d - next_random(c) % (d / 2 + 1);
-}
-
-/* ---- set-up ------------------------------------------------------------- */
-
-/* Reads the whole password file into buf, refusing loose permissions. */
-static int read_password(const char *path, char *buf, size_t n)
-{
-    struct stat st;
-    ssize_t len;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    int err = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0)
-        err = -errno;
-    else if (!S_ISREG(st.st_mode))
-        err = -EINVAL;
-    else if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0)
-        err = -EPERM;
-    if (err == 0) {
-        len = read(fd, buf, n);
-        if (len < 0)
-            err = -errno;
-        else if ((size_t) len >= n)
-            err = -EFBIG;
-        else
-            buf[len] = '\0';
-    }
-    close(fd);
-    return err;
-}
-
-static void strip_newline(char *s)
-{
-    size_t len = strlen(s);
-
-    if (len > 0 && s[len - 1] == '\n')
-        s[--len] = '\0';
-    if (len > 0 && s[len - 1] == '\r')
-        s[len - 1] = '\0';
-}
-
-static int set_credentials(struct mqtt_client *c)
-{
-    const char *user = c->cfg->mqtt.username;
-    const char *path = c->cfg->mqtt.password_file;
-    char pw[PASSWORD_MAX];
-    int rc;
-
-    if (user[0] == '\0' && path[0] == '\0')
-        return 0;
-    pw[0] = '\0';
-    if (path[0] != '\0') {
-        rc = read_password(path, pw, sizeof(pw));
-        if (rc == -EPERM)
-            log_err("mqtt: password file %s is readable by group or others: "
-                    "chmod 600 it",
-                    path);
-        else if (rc == -EFBIG)
-            log_err("mqtt: password file %s holds more than %d bytes", path,
-                    PASSWORD_MAX - 1);
-        else if (rc < 0)
-            log_err_errno(rc, "mqtt: cannot read password file %s", path);
-        if (rc < 0)
-            return rc == -EFBIG ? -EINVAL : rc;
-        strip_newline(pw);
-    }
-    rc = mosquitto_username_pw_set(c->mosq, user[0] != '\0' ? user : NULL,
-                                   path[0] != '\0' ? pw : NULL);
-    explicit_bzero(pw, sizeof(pw));
-    if (rc != MOSQ_ERR_SUCCESS) {
-        log_err("mqtt: credentials refused by libmosquitto: %s (MQTT 3.1.1 "
-                "needs a username with a password)",
-                mosquitto_strerror(rc));
-        return mosq_errno(rc);
-    }
-    return 0;
-}
-
-static int set_tls(struct mqtt_client *c)
-{
-    const char *cert = c->cfg->mqtt.tls_cert_file;
-    const char *key = c->cfg->mqtt.tls_key_file;
-    int rc;
-
-    if (!use_tls(c))
-        return 0;
-    rc = mosquitto_tls_set(c->mosq, c->cfg->mqtt.tls_ca_file, NULL,
-                           cert[0] != '\0' ? cert : NULL,
-                           key[0] != '\0' ? key : NULL, NULL);
-    if (rc == MOSQ_ERR_SUCCESS && c->cfg->mqtt.tls_insecure)
-        rc = mosquitto_tls_insecure_set(c->mosq, true);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        log_err("mqtt: TLS settings refused: %s (tls_ca_file %s, "
-                "tls_cert_file %s, tls_key_file %s)",
-                mosquitto_strerror(rc), c->cfg->mqtt.tls_ca_file,
-                cert[0] != '\0' ? cert : "-", key[0] != '\0' ? key : "-");
-        return mosq_errno(rc);
-    }
-    return 0;
-}
-
-/* See the file header: stores the Session Expiry Interval for CONNECT. */
-static int store_connect_props(struct mqtt_client *c)
-{
-    mosquitto_property *props = NULL;
-    int rc;
-
-    if (!is_v5(c) || c->cfg->mqtt.clean_session)
-        return 0;
-    rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
-                                      SESSION_EXPIRY_S);
-    if (rc != MOSQ_ERR_SUCCESS)
-        return mosq_errno(rc);
-    rc = mosquitto_connect_bind_v5(c->mosq, NULL, 0, 0, NULL, props);
-    mosquitto_property_free_all(&props);
-    if (rc != MOSQ_ERR_INVAL) {
-        log_err("mqtt: cannot store the session expiry property: %s",
-                mosquitto_strerror(rc));
-        return -EINVAL;
-    }
-    return 0;
-}
-
-static int set_options(struct mqtt_client *c)
-{
-    int version = is_v5(c) ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311;
-    int rc;
-
-    rc = mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, version);
-    if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        log_err("mqtt: cannot set client options: %s", mosquitto_strerror(rc));
-        return mosq_errno(rc);
-    }
-    rc = set_credentials(c);
-    if (rc == 0)
-        rc = set_tls(c);
-    if (rc == 0)
-        rc = store_connect_props(c);
-    return rc;
 }
 
 /* ---- poll handle -------------------------------------------------------- */
@@ -1014,11 +841,9 @@ static void init_handles(struct mqtt_client *c)
 int mqtt_init(struct mqtt_client *c, uv_loop_t *loop, const struct config *cfg,
               mqtt_message_fn on_msg, mqtt_state_fn on_state, void *ctx)
 {
-    const char *id = cfg->mqtt.client_id;
     int rc;
 
     ASSERT_THREAD(THREAD_LOOP);
-    pthread_once(&lib_once, lib_init);
     memset(c, 0, sizeof(*c));
     c->loop = loop;
     c->cfg = cfg;
@@ -1029,21 +854,9 @@ int mqtt_init(struct mqtt_client *c, uv_loop_t *loop, const struct config *cfg,
     c->rng = clock_mono_ns() ^ ((uint64_t) getpid() << 32) ^ (uintptr_t) c;
     if (c->rng == 0)
         c->rng = 1;
-    c->mosq =
-        mosquitto_new(id[0] != '\0' ? id : NULL, cfg->mqtt.clean_session, c);
-    if (c->mosq == NULL) {
-        rc = errno == ENOMEM ? -ENOMEM : -EINVAL;
-        log_err("mqtt: cannot create the client '%s': %s", id,
-                rc == -ENOMEM ? "out of memory"
-                              : "persistent sessions need a client id");
+    rc = mqtt_setup_open(&c->mosq, cfg, c);
+    if (rc < 0)
         return rc;
-    }
-    rc = set_options(c);
-    if (rc < 0) {
-        mosquitto_destroy(c->mosq);
-        c->mosq = NULL;
-        return rc;
-    }
     set_callbacks(c);
     ratelimit_init(&c->rl_fail, RL_INTERVAL_MS, 1);
     ratelimit_init(&c->rl_refused, RL_INTERVAL_MS, 1);
@@ -1188,7 +1001,7 @@ void mqtt_fini(struct mqtt_client *c)
 {
     ASSERT_THREAD(THREAD_LOOP);
     assert(c->phase == MQTT_STOPPED);
-    mosquitto_destroy(c->mosq);
+    mqtt_setup_close(c->mosq);
     c->mosq = NULL;
 }
 

@@ -209,12 +209,13 @@ static int store_errno(sqlite3 *db, int rc)
     return -EIO;
 }
 
-/* Maps rc to -errno and logs it (except BUSY); what names the operation. */
+/* Maps rc to -errno and logs it (except BUSY and FULL, which the writer
+ * retries and reports itself, rate-limited); what names the operation. */
 static int store_fail(const struct store *st, int rc, const char *what)
 {
     int err = store_errno(st->db, rc);
 
-    if (err != -EBUSY)
+    if (err != -EBUSY && err != -ENOSPC)
         log_err("store: %s failed: %s", what,
                 st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
     return err;

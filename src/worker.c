@@ -35,7 +35,7 @@
 #define WORKER_BATCH         256  /* records between releases/checks */
 #define WORKER_IDLE_WAIT_MS  1000 /* sleep bound when nothing is dirty */
 #define WORKER_SPACE_WAIT_MS 100
-#define WORKER_SPIN_NS       50000 /* 50 us of looking before sleeping */
+#define WORKER_SPIN_NS       20000 /* 20 us of looking before sleeping */
 
 size_t worker_record_bytes(size_t topic_len, size_t payload_len)
 {
@@ -141,8 +141,13 @@ int worker_push(struct worker *w, const struct worker_msg *m)
         memcpy(r->data + m->topic_len + 1, m->payload, m->payload_len);
     r->data[m->topic_len + 1 + m->payload_len] = '\0';
     ring_commit(&w->ingress);
-    event_signal(&w->ingress_ev);
+    /* No wake-up here: the loop calls worker_wake() once per read burst. */
     return 0;
+}
+
+void worker_wake(struct worker *w)
+{
+    event_signal(&w->ingress_ev);
 }
 
 /* Reserves egress space, waiting for the writer while the ring is full. */
@@ -183,6 +188,7 @@ static void hand_off(struct worker *w, struct series_entry *e)
     p->series_id = e->id;
     p->bucket_ms = e->bucket_ms;
     p->first_recv_ms = e->first_recv_ms;
+    p->last_recv_ms = e->last_recv_ms;
     p->acc = e->partial;
     egress_commit(w);
     bucket_acc_reset(&e->partial);
@@ -295,6 +301,7 @@ static bool add_sample(struct worker *w, const struct ingress_rec *r,
         e->bucket_ms = b;
         e->first_recv_ms = r->recv_ms;
     }
+    e->last_recv_ms = r->recv_ms;
     bucket_acc_add(&e->partial, ts, s->value);
     series_mark_dirty(&w->series, e);
     if (b + w->finest_ms + (int64_t) w->cfg->aggregate.allowed_lateness_ms <
@@ -455,6 +462,13 @@ void worker_request_stop(struct worker *w)
 {
     atomic_store_explicit(&w->stop, true, memory_order_release);
     event_signal(&w->ingress_ev);
+}
+
+void worker_detach(struct worker *w)
+{
+    if (w->started)
+        pthread_detach(w->thread);
+    w->started = false;
 }
 
 void worker_join(struct worker *w)

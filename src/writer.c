@@ -37,8 +37,9 @@
 #define WRITER_RETENTION_MS   1000
 #define WRITER_RETENTION_ROWS 2000
 #define WRITER_FATAL_AFTER    5 /* consecutive failures of a lost store */
-#define WRITER_STOP_GRACE_MS  10000 /* at stop, how long a failing store
-                                       may keep the daemon from exiting */
+#define WRITER_STOP_GRACE_MS                                                   \
+    10000 /* at stop, how long a failing store                                 \
+             may keep the daemon from exiting */
 
 void writer_init(struct writer *wr)
 {
@@ -51,6 +52,7 @@ void writer_init(struct writer *wr)
     atomic_init(&wr->p50_us, 0);
     atomic_init(&wr->p99_us, 0);
     atomic_init(&wr->stall_for_test, false);
+    atomic_init(&wr->stop_ms, 0);
 }
 
 static int apply_series(struct writer *wr, const struct egress_series *s)
@@ -137,6 +139,21 @@ static int commit_retry(struct writer *wr)
     return rc;
 }
 
+/* Receive -> commit latency of a committed partial: its samples arrived
+ * between first_recv_ms and last_recv_ms; half the weight goes to each
+ * end, so p50 is about the mean and p99 sees the oldest sample. */
+static void note_latency(struct writer *wr, const struct egress_partial *p,
+                         int64_t now)
+{
+    uint64_t older = (p->acc.count + 1) / 2;
+
+    if (now >= p->first_recv_ms)
+        histo_add(&wr->latency, (uint64_t) (now - p->first_recv_ms), older);
+    if (now >= p->last_recv_ms && p->acc.count > older)
+        histo_add(&wr->latency, (uint64_t) (now - p->last_recv_ms),
+                  p->acc.count - older);
+}
+
 /* After COMMIT: latency of what was committed, then free the space. */
 static void release_rings(struct writer *wr, const size_t *cur)
 {
@@ -149,9 +166,8 @@ static void release_rings(struct writer *wr, const size_t *cur)
         size_t len;
         while (c != cur[i] && (rec = ring_next(r, &c, &len))) {
             const struct egress_partial *p = rec;
-            if (p->kind == EGRESS_PARTIAL && now >= p->first_recv_ms)
-                histo_add(&wr->latency, (uint64_t) (now - p->first_recv_ms),
-                          p->acc.count);
+            if (p->kind == EGRESS_PARTIAL)
+                note_latency(wr, p, now);
         }
         ring_release(r, cur[i]);
         event_signal(&wr->workers[i].space_ev);
@@ -209,16 +225,15 @@ static void set_fatal(struct writer *wr, int err)
 static void on_failure(struct writer *wr, int err)
 {
     uint32_t wait_ms;
-    uint32_t seq;
     uint64_t now = clock_mono_ms();
+    uint64_t stop = atomic_load_explicit(&wr->stop_ms, memory_order_relaxed);
 
     if (wr->failing_since_ms == 0)
         wr->failing_since_ms = now;
-    /* Stopping (every worker is done) with a store that keeps failing:
-     * exit 1 rather than hang until systemd kills us; what is still in the
-     * rings is lost, as in a crash. */
-    if (workers_done(wr) &&
-        now - wr->failing_since_ms >= WRITER_STOP_GRACE_MS) {
+    /* Stopping with a store that keeps failing: exit 1 rather than hang
+     * until systemd kills us; what is still in the rings is lost, as in a
+     * crash. */
+    if (stop != 0 && now - stop >= WRITER_STOP_GRACE_MS) {
         log_crit("store: cannot commit the last records at stop (%s); "
                  "giving up after %u s",
                  strerror(-err), WRITER_STOP_GRACE_MS / 1000);
@@ -243,9 +258,9 @@ static void on_failure(struct writer *wr, int err)
         }
         wait_ms = 200u << wr->failures;
     }
-    seq = event_prepare(&wr->ev);
-    event_wait(&wr->ev, seq, wait_ms);
-    event_cancel(&wr->ev);
+    /* Sleep the whole delay: worker hand-offs signal wr->ev all the time
+     * and must not turn the back-off into a busy retry. */
+    usleep(wait_ms * 1000u);
 }
 
 /* Sum of every thread's counters, as one ingest_stats row. */
@@ -295,12 +310,40 @@ static void write_stats(struct writer *wr)
         store_rollback(wr->store);
 }
 
+void writer_set_retention(struct writer *wr, const struct config *cfg)
+{
+    for (unsigned i = 0; i < CONFIG_MAX_RESOLUTIONS; i++)
+        atomic_store_explicit(&wr->retention_ms[i],
+                              cfg->store.retention_ms[i],
+                              memory_order_relaxed);
+    atomic_store_explicit(&wr->raw_retention_ms, cfg->store.raw_retention_ms,
+                          memory_order_relaxed);
+    /* Release: the values above are visible once the flag is. */
+    atomic_store_explicit(&wr->retention_changed, true, memory_order_release);
+}
+
+/* Takes retention set by a reload into the store's copy. */
+static void apply_retention(struct writer *wr)
+{
+    struct store *st = wr->store;
+
+    if (!atomic_exchange_explicit(&wr->retention_changed, false,
+                                  memory_order_acquire))
+        return;
+    for (unsigned i = 0; i < CONFIG_MAX_RESOLUTIONS; i++)
+        st->retention_ms[i] = (int64_t) atomic_load_explicit(
+            &wr->retention_ms[i], memory_order_relaxed);
+    st->raw_retention_ms = (int64_t) atomic_load_explicit(
+        &wr->raw_retention_ms, memory_order_relaxed);
+}
+
 /* One small step of retention per second, so no commit stalls ingestion. */
 static void retention_step(struct writer *wr)
 {
     unsigned deleted = 0;
     int rc;
 
+    apply_retention(wr);
     rc = store_begin(wr->store);
     if (rc == 0)
         rc = store_retention_step(wr->store, clock_now_ms(),
@@ -436,6 +479,12 @@ int writer_start(struct writer *wr)
     err = thread_start(&wr->thread, writer_main, wr);
     wr->started = err == 0;
     return err;
+}
+
+void writer_request_stop(struct writer *wr)
+{
+    atomic_store_explicit(&wr->stop_ms, clock_mono_ms(), memory_order_relaxed);
+    event_signal(&wr->ev);
 }
 
 void writer_join(struct writer *wr)
