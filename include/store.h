@@ -125,13 +125,31 @@ SP_MUST_CHECK int store_merge_partial(struct store *st, int64_t series_id,
                                       int64_t bucket_ms,
                                       const struct bucket_acc *acc);
 
+/* One row of series. Texts need not be NUL-terminated. Owner: the caller. */
+struct store_series_row {
+    int64_t id; /* assigned by the workers */
+    const char *topic;
+    size_t topic_len;
+    const char *field;
+    size_t field_len;
+    const char *tags; /* NULL: no tags (SQL NULL) */
+    size_t tags_len;
+    int64_t created_ms;
+};
+
 /*
  * Inserts a series row with a given id (ids are assigned by the workers).
- * tags may be NULL. Lengths need not include a NUL.
- * Borrows topic, field and tags until return.
+ * Borrows row and its texts until return.
  * Returns: 0, -EEXIST (id or (topic, field) taken; logged), -EBUSY, -ENOSPC,
  * -EIO.
  * Thread: writer.
+ */
+SP_MUST_CHECK int store_insert_series_row(struct store *st,
+                                          const struct store_series_row *row);
+
+/*
+ * store_insert_series_row() with the row's fields as arguments, for
+ * existing callers. tags may be NULL. Returns: as above. Thread: writer.
  */
 SP_MUST_CHECK int store_insert_series(struct store *st, int64_t id,
                                       const char *topic, size_t topic_len,

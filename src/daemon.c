@@ -772,6 +772,12 @@ static void shut_down(struct daemon *d)
      * on full rings for good: those are left to end with the process
      * (detached), and systemd restarts it. */
     writer_join(&d->writer);
+    /* The loop may have ended before the writer gave up (at stop). */
+    if (atomic_load_explicit(&d->writer.fatal, memory_order_acquire) != 0 &&
+        d->exit_code == DAEMON_EXIT_OK) {
+        log_crit("daemon: the store cannot be written, exiting");
+        d->exit_code = DAEMON_EXIT_RUNTIME;
+    }
     for (unsigned i = 0; i < d->n_workers; i++) {
         if (d->exit_code == DAEMON_EXIT_OK ||
             atomic_load_explicit(&d->workers[i].done, memory_order_acquire))

@@ -89,7 +89,7 @@ static int clamp_prio(int prio)
  */
 static bool fd_is_journal(int fd)
 {
-    const char *env = getenv("JOURNAL_STREAM"); /* NOLINT: start-up only */
+    const char *env = getenv("JOURNAL_STREAM"); /* start-up only */
     unsigned long long dev;
     unsigned long long ino;
     char *end;

@@ -616,9 +616,8 @@ int store_merge_partial(struct store *st, int64_t series_id, int64_t bucket_ms,
     return err;
 }
 
-int store_insert_series(struct store *st, int64_t id, const char *topic,
-                        size_t topic_len, const char *field, size_t field_len,
-                        const char *tags, size_t tags_len, int64_t created_ms)
+int store_insert_series_row(struct store *st,
+                            const struct store_series_row *row)
 {
     sqlite3_stmt *s = st->st_series;
     int rc;
@@ -626,15 +625,15 @@ int store_insert_series(struct store *st, int64_t id, const char *topic,
 
     ASSERT_THREAD(THREAD_WRITER);
     /* SQLITE_STATIC: the texts are only read by the step below. */
-    if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK ||
-        sqlite3_bind_text64(s, 2, topic, topic_len, SQLITE_STATIC,
+    if (sqlite3_bind_int64(s, 1, row->id) != SQLITE_OK ||
+        sqlite3_bind_text64(s, 2, row->topic, row->topic_len, SQLITE_STATIC,
                             SQLITE_UTF8) != SQLITE_OK ||
-        sqlite3_bind_text64(s, 3, field, field_len, SQLITE_STATIC,
+        sqlite3_bind_text64(s, 3, row->field, row->field_len, SQLITE_STATIC,
                             SQLITE_UTF8) != SQLITE_OK ||
-        sqlite3_bind_int64(s, 5, created_ms) != SQLITE_OK)
+        sqlite3_bind_int64(s, 5, row->created_ms) != SQLITE_OK)
         return store_bind_fail(st, s, "insert series");
-    if (tags != NULL)
-        rc = sqlite3_bind_text64(s, 4, tags, tags_len, SQLITE_STATIC,
+    if (row->tags != NULL)
+        rc = sqlite3_bind_text64(s, 4, row->tags, row->tags_len, SQLITE_STATIC,
                                  SQLITE_UTF8);
     else
         rc = sqlite3_bind_null(s, 4);
@@ -644,6 +643,25 @@ int store_insert_series(struct store *st, int64_t id, const char *topic,
     /* Drop the borrowed text pointers before the caller's buffers go. */
     sqlite3_clear_bindings(s);
     return err;
+}
+
+/* NOLINTNEXTLINE(readability-function-size): nine parameters, as store.h */
+int store_insert_series(struct store *st, int64_t id, const char *topic,
+                        size_t topic_len, const char *field, size_t field_len,
+                        const char *tags, size_t tags_len, int64_t created_ms)
+{
+    const struct store_series_row row = {
+        .id = id,
+        .topic = topic,
+        .topic_len = topic_len,
+        .field = field,
+        .field_len = field_len,
+        .tags = tags,
+        .tags_len = tags_len,
+        .created_ms = created_ms,
+    };
+
+    return store_insert_series_row(st, &row);
 }
 
 int store_insert_sample(struct store *st, int64_t series_id, int64_t ts_ms,

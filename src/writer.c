@@ -37,9 +37,8 @@
 #define WRITER_RETENTION_MS   1000
 #define WRITER_RETENTION_ROWS 2000
 #define WRITER_FATAL_AFTER    5 /* consecutive failures of a lost store */
-#define WRITER_STOP_GRACE_MS                                                   \
-    10000 /* at stop, how long a failing store                                 \
-             may keep the daemon from exiting */
+/* At stop, how long a failing store may keep the daemon from exiting. */
+#define WRITER_STOP_GRACE_MS 5000
 
 void writer_init(struct writer *wr)
 {

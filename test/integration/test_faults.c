@@ -900,33 +900,16 @@ Test(faults, disk_full_pauses_ingestion_and_the_daemon_stays_up, .timeout = 90)
                 (long long) stats_value(" paused_ms=", 0),
                 spawn_log_count(&sp, " err: "));
     pub_close(p);
-    /* needs fix: paused_ms only grows when a pause ends (daemon.c,
-     * maybe_resume()), so during a long pause the stats line and
-     * ingest_stats say 0. Wanted: report() adds the running pause
-     * (now - paused_since_ms) to STAT_PAUSED_MS and restarts
-     * paused_since_ms at now, while paused. */
+    /* A pause counts in paused_ms while it lasts, not only at its end. */
     cr_expect_gt(stats_value(" paused_ms=", 0), 0,
                  "a pause of over a second is not in paused_ms");
-    /* needs fix: every failed attempt logs "store: insert series failed:
-     * database or disk is full" at err, unthrottled (store.c, store_fail()
-     * logs all but SQLITE_BUSY), and attempts come as fast as the workers
-     * signal the writer (writer.c, on_failure() waits on wr->ev, which
-     * each egress_commit() wakes), so hundreds of lines in a second.
-     * Wanted: store_fail() leaves SQLITE_FULL to the writer's rate-limited
-     * line, and on_failure() sleeps until its retry time, not the next
-     * signal. Allowed here: the writer's 3 lines per 10 s and their
-     * "suppressed" reports. */
+    /* One full disk is a few rate-limited error lines, not one per retry. */
     cr_expect_leq(spawn_log_count(&sp, " err: "), 10,
                   "%d error lines for one full disk",
                   spawn_log_count(&sp, " err: "));
 
-    /* needs fix: the writer retries a full disk forever, so a stop
-     * requested meanwhile never ends (workers wait for egress space, the
-     * writer for the disk) and systemd must SIGKILL it. Wanted: once a
-     * stop is requested and the disk is still full after a grace period,
-     * the daemon logs what it could not commit and exits 1 (src/writer.c,
-     * on_failure(): on -ENOSPC with a worker's stop flag set for longer
-     * than the grace, set_fatal()). */
+    /* A stop on a full disk ends: after a grace period the daemon gives up
+     * on what it could not commit and exits 1 (systemd restarts it). */
     rc = spawn_stop(&sp, SIGTERM, 10000);
     cr_expect_eq(rc, 1,
                  "stop on a full disk: %d (-%d = still running after "
@@ -962,11 +945,7 @@ Test(faults, deleted_database_makes_the_daemon_exit_1)
     pub_close(p);
     cr_expect(spawn_log_contains(&sp, "err: store: "), "at error level");
     rc = spawn_wait_exit(&sp, 5000);
-    /* needs fix (TSan only: exit 66): on a fatal store failure
-     * shut_down() (daemon.c) returns without joining the writer, which has
-     * ended, and TSan reports the unjoined thread. Wanted: join the writer
-     * always (writer_main() leaves its loop once fatal is set) and join
-     * each worker whose done flag is set, detaching the others (they may
-     * wait on a full egress ring forever). */
+    /* Exit 1, also under TSan: the ended writer is joined, stuck workers
+     * are detached. */
     cr_expect_eq(rc, 1, "exit status %d", rc);
 }

@@ -119,9 +119,18 @@ static void peer_text(sqlite3 *db, const char *sql, char *out, size_t len)
 static void add_series(struct store *st, int64_t id, const char *topic,
                        const char *field, const char *tags)
 {
-    int err =
-        store_insert_series(st, id, topic, strlen(topic), field, strlen(field),
-                            tags, tags ? strlen(tags) : 0, T0_MS);
+    const struct store_series_row row = {
+        .id = id,
+        .topic = topic,
+        .topic_len = strlen(topic),
+        .field = field,
+        .field_len = strlen(field),
+        .tags = tags,
+        .tags_len = tags ? strlen(tags) : 0,
+        .created_ms = T0_MS,
+    };
+    int err = store_insert_series_row(st, &row);
+
     cr_assert_eq(err, 0, "insert series %lld: %d", (long long) id, err);
 }
 
@@ -729,6 +738,7 @@ Test(store, series_round_trip_keeps_ids_and_text_verbatim)
     begin(&st);
     add_series(&st, 7, quoted, "temp", NULL);
     add_series(&st, 3, unicode, "hum", "{\"site\":\"s\xc3\xa9\"}");
+    /* The argument-list form passes lengths and tags through as well. */
     cr_assert_eq(store_insert_series(&st, 100, padded, strlen(padded) - 4,
                                      "valueYY", 5, "{}ZZ", 2, T0_MS),
                  0);
