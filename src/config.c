@@ -45,6 +45,7 @@
 #define PARSE_LINE_MAX  CONFIG_VALUE_LINE_MAX /* fits 16 quoted field paths */
 #define PRINT_VALUE_MAX 8192
 
+/* Shorthands for the key table and the cross-key checks. */
 #define MS_S CONFIG_VALUE_MS_S
 #define MS_M CONFIG_VALUE_MS_M
 #define MS_H CONFIG_VALUE_MS_H

@@ -138,19 +138,23 @@ static int commit_retry(struct writer *wr)
     return rc;
 }
 
-/* Receive -> commit latency of a committed partial: its samples arrived
- * between first_recv_ms and last_recv_ms; half the weight goes to each
- * end, so p50 is about the mean and p99 sees the oldest sample. */
+/* Receive -> commit latency of a committed partial. Its samples arrived
+ * between first_recv_ms and last_recv_ms; the weight is spread evenly over
+ * up to 8 points of that span (the histogram keeps no per-sample times,
+ * and a partial holds no more than one commit interval). */
 static void note_latency(struct writer *wr, const struct egress_partial *p,
                          int64_t now)
 {
-    uint64_t older = (p->acc.count + 1) / 2;
+    uint64_t k = p->acc.count < 8 ? p->acc.count : 8;
+    int64_t span = p->last_recv_ms - p->first_recv_ms;
 
-    if (now >= p->first_recv_ms)
-        histo_add(&wr->latency, (uint64_t) (now - p->first_recv_ms), older);
-    if (now >= p->last_recv_ms && p->acc.count > older)
-        histo_add(&wr->latency, (uint64_t) (now - p->last_recv_ms),
-                  p->acc.count - older);
+    for (uint64_t i = 0; i < k; i++) {
+        int64_t at = p->first_recv_ms +
+                     (k > 1 ? span * (int64_t) i / (int64_t) (k - 1) : 0);
+        uint64_t weight = p->acc.count / k + (i < p->acc.count % k ? 1 : 0);
+        if (now >= at)
+            histo_add(&wr->latency, (uint64_t) (now - at), weight);
+    }
 }
 
 /* After COMMIT: latency of what was committed, then free the space. */

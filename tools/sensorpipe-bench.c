@@ -127,6 +127,7 @@ struct bench_pipe {
     uv_loop_t loop;
     uv_async_t wake; /* never sent: nothing pauses and the store holds */
     unsigned n_workers;
+    unsigned since_wake; /* pushes since the last worker_wake() round */
     _Atomic bool paused;
 };
 
@@ -584,7 +585,15 @@ static int pipe_push(struct bench_pipe *p, const struct worker_msg *m)
     while ((rc = worker_push(w, m)) == -ENOSPC) {
         if (atomic_load(&p->writer.fatal) != 0)
             return -EIO;
+        worker_wake(w);
         sched_yield();
+    }
+    /* The daemon wakes its workers once per read burst; 64 messages
+     * stand for a burst here. */
+    if (++p->since_wake == 64) {
+        p->since_wake = 0;
+        for (unsigned i = 0; i < p->n_workers; i++)
+            worker_wake(&p->workers[i]);
     }
     return rc;
 }
