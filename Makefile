@@ -64,7 +64,7 @@ TOOLS     := $(patsubst tools/%.c,$(B)/%,$(wildcard tools/sensorpipe-*.c))
 WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
 .PHONY: all deps run test test-plain asan tsan fuzz bench lint format \
-	format-check verify-unit clean units integ stress tools install
+	format-check verify-unit clean units integ stress tools install demo
 .DEFAULT_GOAL := all
 # Keep the objects of test and tool binaries (they are chained targets).
 .SECONDARY:
@@ -148,6 +148,11 @@ run: deps
 bench: deps
 	$(MAKE) VARIANT=release all
 	@scripts/bench.sh build/release
+
+# A private broker, the daemon and a gentle simulated fleet for a minute.
+demo: deps
+	$(MAKE) VARIANT=release all
+	@scripts/demo.sh build/release
 
 FUZZ_SECONDS ?= 30
 fuzz: deps
