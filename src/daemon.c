@@ -60,6 +60,7 @@ struct daemon {
     uv_timer_t sub_timer;    /* until every SUBACK is in */
     uv_check_t wake_check;   /* after each I/O burst: wake fed workers */
     uint64_t pushed;         /* bit i: worker i got records this burst */
+    size_t ring_high_water;  /* fullest ingress ring since the last report */
     uv_async_t wake;         /* workers: ring drained; writer: fatal */
     struct mqtt_client mqtt;
     struct store store;
@@ -232,8 +233,12 @@ static void on_message(void *ctx, const struct mqtt_msg *m)
     rc = worker_push(w, &wm);
     if (rc == -ENOSPC && d->cfg.pipeline.overflow == OVERFLOW_PAUSE)
         rc = push_blocking(d, w, &wm);
-    if (rc == 0)
+    if (rc == 0) {
+        size_t used = ring_used_bytes(&w->ingress);
         d->pushed |= 1ull << w->index;
+        if (used > d->ring_high_water)
+            d->ring_high_water = used;
+    }
     if (rc < 0) {
         count_drop(
             d, rc == -ENOSPC ? STAT_DROPPED_OVERFLOW : STAT_DROPPED_OVERSIZE, m,
@@ -344,8 +349,8 @@ static void report(struct daemon *d, bool log_line)
                  "received=%llu decoded=%llu dropped_overflow=%llu "
                  "dropped_oversize=%llu dropped_invalid=%llu "
                  "dropped_series_limit=%llu late=%llu clock_skew=%llu "
-                 "series=%u paused_ms=%llu commit_p50=%.1fms "
-                 "commit_p99=%.1fms broker=%s",
+                 "series=%u paused_ms=%llu ring_high_water=%.0f%% "
+                 "commit_p50=%.1fms commit_p99=%.1fms broker=%s",
                  rate(&s, &d->last_snap, STAT_RECEIVED, ms),
                  rate(&s, &d->last_snap, STAT_DECODED, ms),
                  rate(&s, &d->last_snap, STAT_SAMPLES, ms),
@@ -358,11 +363,14 @@ static void report(struct daemon *d, bool log_line)
                  (unsigned long long) s.v[STAT_LATE],
                  (unsigned long long) s.v[STAT_CLOCK_SKEW], series,
                  (unsigned long long) s.v[STAT_PAUSED_MS],
+                 100.0 * (double) d->ring_high_water /
+                     (double) d->workers[0].ingress.cap,
                  (double) atomic_load(&d->writer.p50_us) / 1000.0,
                  (double) atomic_load(&d->writer.p99_us) / 1000.0,
                  d->mqtt_up ? "up" : "down");
     d->last_snap = s;
     d->last_snap_ms = now;
+    d->ring_high_water = 0;
 }
 
 static void on_stats_timer(uv_timer_t *t)
