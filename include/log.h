@@ -67,8 +67,8 @@ struct ratelimit {
     uint64_t interval_ms; /* one token per interval */
     unsigned burst;       /* bucket size */
     unsigned tokens;
-    uint64_t last_ms;     /* monotonic time of the last refill */
-    uint64_t suppressed;  /* since the last message shown */
+    uint64_t last_ms;    /* monotonic time of the last refill */
+    uint64_t suppressed; /* since the last message shown */
 };
 
 /* Thread: the owner's. */

@@ -58,11 +58,11 @@ struct writer {
     _Atomic uint64_t retention_ms[CONFIG_MAX_RESOLUTIONS]; /* SIGHUP */
     _Atomic uint64_t raw_retention_ms;
     _Atomic bool retention_changed; /* release: the values above first */
-    _Atomic uint64_t stop_ms;    /* loop: monotonic time of the stop
-                                    request; 0 before */
-    _Atomic bool stall_for_test; /* test hook: stop writing while set */
-    const char *stall_file;      /* test hook: stall while it exists
-                                    (SENSORPIPE_TEST_STALL_FILE) */
+    _Atomic uint64_t stop_ms;       /* loop: monotonic time of the stop
+                                       request; 0 before */
+    _Atomic bool stall_for_test;    /* test hook: stop writing while set */
+    const char *stall_file;         /* test hook: stall while it exists
+                                       (SENSORPIPE_TEST_STALL_FILE) */
 };
 
 /* Thread: start-up. Fields above "Owned by" must be set by the caller. */

@@ -316,8 +316,7 @@ static void write_stats(struct writer *wr)
 void writer_set_retention(struct writer *wr, const struct config *cfg)
 {
     for (unsigned i = 0; i < CONFIG_MAX_RESOLUTIONS; i++)
-        atomic_store_explicit(&wr->retention_ms[i],
-                              cfg->store.retention_ms[i],
+        atomic_store_explicit(&wr->retention_ms[i], cfg->store.retention_ms[i],
                               memory_order_relaxed);
     atomic_store_explicit(&wr->raw_retention_ms, cfg->store.raw_retention_ms,
                           memory_order_relaxed);
@@ -336,8 +335,8 @@ static void apply_retention(struct writer *wr)
     for (unsigned i = 0; i < CONFIG_MAX_RESOLUTIONS; i++)
         st->retention_ms[i] = (int64_t) atomic_load_explicit(
             &wr->retention_ms[i], memory_order_relaxed);
-    st->raw_retention_ms = (int64_t) atomic_load_explicit(
-        &wr->raw_retention_ms, memory_order_relaxed);
+    st->raw_retention_ms = (int64_t) atomic_load_explicit(&wr->raw_retention_ms,
+                                                          memory_order_relaxed);
 }
 
 /* One small step of retention per second, so no commit stalls ingestion. */
@@ -436,6 +435,28 @@ static void idle_wait(struct writer *wr, uint64_t now)
     event_cancel(&wr->ev);
 }
 
+/* One batch, and what its outcome means for the retry state. */
+static void run_batch(struct writer *wr)
+{
+    int rc = write_batch(wr);
+
+    if (rc < 0) {
+        on_failure(wr, rc);
+        return;
+    }
+    wr->failures = 0;
+    wr->failing_since_ms = 0;
+}
+
+/* Test hook: no progress at all while stalled (see stalled()). */
+static void stall_wait(struct writer *wr)
+{
+    uint32_t seq = event_prepare(&wr->ev);
+
+    event_wait(&wr->ev, seq, 50);
+    event_cancel(&wr->ev);
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *wr = arg;
@@ -446,9 +467,7 @@ static void *writer_main(void *arg)
         uint64_t now = clock_mono_ms();
         bool done;
         if (stalled(wr)) {
-            uint32_t seq = event_prepare(&wr->ev);
-            event_wait(&wr->ev, seq, 50);
-            event_cancel(&wr->ev);
+            stall_wait(wr);
             continue;
         }
         atomic_store_explicit(&wr->heartbeat_ms, now, memory_order_relaxed);
@@ -456,13 +475,7 @@ static void *writer_main(void *arg)
          * are visible once its done flag is. */
         done = workers_done(wr);
         if (!rings_empty(wr)) {
-            int rc = write_batch(wr);
-            if (rc < 0) {
-                on_failure(wr, rc);
-            } else {
-                wr->failures = 0;
-                wr->failing_since_ms = 0;
-            }
+            run_batch(wr);
             continue;
         }
         if (done)

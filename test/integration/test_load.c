@@ -14,7 +14,6 @@
  * Memory: test code; nothing is checked for allocation here.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -183,25 +182,15 @@ static long long number_after(const char *text, const char *key)
     return p != NULL ? strtoll(p + strlen(key), NULL, 10) : -1;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    (void) sb;
-    (void) flag;
-    (void) ftw;
-    return remove(path);
-}
-
 static void setup(void)
 {
-    snprintf(tmp, sizeof(tmp), "/tmp/sp-load-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmp));
+    cr_assert_eq(tmpdir_make(tmp, sizeof(tmp), "sp-load-test"), 0);
 }
 
 static void teardown(void)
 {
     (void) broker_stop(&broker);
-    (void) nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    (void) tmpdir_remove(tmp);
 }
 
 TestSuite(load, .init = setup, .fini = teardown, .timeout = 150);

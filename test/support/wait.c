@@ -24,6 +24,13 @@ uint64_t wait_now_ms(void)
     return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
 }
 
+void wait_nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
 int wait_until(bool (*cond)(void *), void *arg, int timeout_ms)
 {
     uint64_t deadline = wait_now_ms() + (uint64_t) timeout_ms;

@@ -36,4 +36,10 @@ SP_MUST_CHECK int run_loop_until(uv_loop_t *loop, bool (*cond)(void *),
 /* Thread: any. Monotonic milliseconds, for deadlines in tests. */
 uint64_t wait_now_ms(void);
 
+/*
+ * Sleeps ms milliseconds: a poll interval or a publishing pace, never a
+ * stand-in for a wait. Returns: nothing. Thread: any.
+ */
+void wait_nap_ms(long ms);
+
 #endif

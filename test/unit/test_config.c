@@ -334,12 +334,6 @@ Test(config, error_buffer_is_respected)
 
 /* ---- files --------------------------------------------------------------- */
 
-static void make_tmpdir(char *dir, size_t len)
-{
-    snprintf(dir, len, "/tmp/sp-config-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
 static void write_file(const char *path, const char *text, size_t len)
 {
     FILE *f = fopen(path, "w");
@@ -354,7 +348,7 @@ Test(config, directory_cannot_be_read)
     char dir[64];
     char want[256];
 
-    make_tmpdir(dir, sizeof(dir));
+    cr_assert_eq(tmpdir_make(dir, sizeof(dir), "sp-config"), 0);
     cr_assert_eq(config_load(&cfg_a, dir, err, sizeof(err)), -EISDIR);
     snprintf(want, sizeof(want), "%s: cannot read: %s", dir, strerror(EISDIR));
     cr_expect_str_eq(err, want);
@@ -380,7 +374,7 @@ Test(config, file_over_one_mib_is_refused)
     /* Lines of 63 '#' and a newline: comments, but too many of them. */
     for (size_t i = 0; i < sizeof(big); i++)
         big[i] = i % 64 == 63 ? '\n' : '#';
-    make_tmpdir(dir, sizeof(dir));
+    cr_assert_eq(tmpdir_make(dir, sizeof(dir), "sp-config"), 0);
     snprintf(path, sizeof(path), "%s/big.conf", dir);
     write_file(path, big, sizeof(big));
     cr_assert_eq(config_load(&cfg_a, path, err, sizeof(err)), -EFBIG);
@@ -402,7 +396,7 @@ Test(config, load_reads_the_file_and_names_it)
     char path[128];
     char want[160];
 
-    make_tmpdir(dir, sizeof(dir));
+    cr_assert_eq(tmpdir_make(dir, sizeof(dir), "sp-config"), 0);
     snprintf(path, sizeof(path), "%s/ok.conf", dir);
     write_file(path, text, strlen(text));
     cr_assert_eq(config_load(&cfg_a, path, err, sizeof(err)), 0, "%s", err);
@@ -753,7 +747,7 @@ Test(config, print_shows_the_password_file_path_not_its_content)
     char line[256];
     char *printed;
 
-    make_tmpdir(dir, sizeof(dir));
+    cr_assert_eq(tmpdir_make(dir, sizeof(dir), "sp-config"), 0);
     snprintf(path, sizeof(path), "%s/password", dir);
     write_file(path, "hunter2\n", 8);
     snprintf(text, sizeof(text),

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include "config.h"
 #include "log.h"
 #include "store.h"
+#include "tmpdir.h"
 
 #define T0_MS 1700000012345LL /* not aligned to any resolution */
 
@@ -32,22 +32,12 @@ static char g_dir[64];
 
 static void store_setup(void)
 {
-    strcpy(g_dir, "/tmp/sp-store-XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    (void) sb;
-    (void) flag;
-    (void) ftw;
-    return remove(path);
+    cr_assert_eq(tmpdir_make(g_dir, sizeof(g_dir), "sp-store"), 0);
 }
 
 static void store_teardown(void)
 {
-    (void) nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    (void) tmpdir_remove(g_dir);
 }
 
 TestSuite(store, .init = store_setup, .fini = store_teardown);
