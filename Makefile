@@ -169,6 +169,10 @@ lint: format-check
 		-Iinclude $(PKG_CFLAGS)
 	cppcheck --quiet --enable=warning,performance,portability \
 		--error-exitcode=1 --inline-suppr -Iinclude src
+	@for f in src/*.c; do \
+		gcc -std=c11 -D_GNU_SOURCE -DSP_VERSION='""' -Iinclude -fanalyzer \
+			-Werror -c $$f -o /dev/null || exit 1; \
+	done; echo "lint: gcc -fanalyzer clean"
 
 verify-unit:
 	@scripts/verify-unit.sh

@@ -180,7 +180,7 @@ static void release_rings(struct writer *wr, const size_t *cur)
 /* One transaction. Returns rows committed, or -errno (batch kept). */
 static int write_batch(struct writer *wr)
 {
-    size_t cur[WRITER_MAX_RINGS];
+    size_t cur[WRITER_MAX_RINGS] = {0}; /* all set by apply_rings() */
     unsigned rows;
     int rc;
 

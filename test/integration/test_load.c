@@ -29,6 +29,8 @@
 #include <criterion/criterion.h>
 
 #include "broker.h"
+#include "tmpdir.h"
+#include "wait.h"
 
 #define OUT_MAX    (256 * 1024)
 #define SMOKE_MS   100000 /* bench.sh smoke run; about 5 s unsanitized */
@@ -46,21 +48,6 @@ static char out[OUT_MAX];
 static struct broker broker;
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
 
 /* The directory holding sensorpipe-load and sensorpipe-bench. */
 static const char *tools_dir(void)
@@ -116,9 +103,9 @@ static pid_t start(char *const argv[], const char *const *env,
 static bool reaped_by(pid_t pid, uint64_t deadline, int *st)
 {
     while (waitpid(pid, st, WNOHANG) != pid) {
-        if (now_ms() > deadline)
+        if (wait_now_ms() > deadline)
             return false;
-        sleep_ms(10);
+        wait_nap_ms(10);
     }
     return true;
 }
@@ -131,9 +118,9 @@ static int finish(pid_t pid, int timeout_ms)
 {
     int st = 0;
 
-    if (!reaped_by(pid, now_ms() + (uint64_t) timeout_ms, &st)) {
+    if (!reaped_by(pid, wait_now_ms() + (uint64_t) timeout_ms, &st)) {
         kill(pid, SIGTERM);
-        if (!reaped_by(pid, now_ms() + 5000, &st)) {
+        if (!reaped_by(pid, wait_now_ms() + 5000, &st)) {
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
         }
@@ -161,15 +148,15 @@ static const char *slurp(const char *path)
 /* Waits until the file holds needle, or the process has exited. */
 static bool await_text(const char *path, const char *needle, pid_t pid)
 {
-    uint64_t deadline = now_ms() + READY_MS;
+    uint64_t deadline = wait_now_ms() + READY_MS;
     int st;
 
-    while (now_ms() < deadline) {
+    while (wait_now_ms() < deadline) {
         if (strstr(slurp(path), needle) != NULL)
             return true;
         if (waitpid(pid, &st, WNOHANG) == pid)
             return false;
-        sleep_ms(10);
+        wait_nap_ms(10);
     }
     return false;
 }
@@ -247,10 +234,10 @@ Test(load, paced_run_takes_as_long_as_its_rate_says)
     char *argv[] = {load,    "-p",   port, "-n",     "3000",
                     "-r",    "2000", "-f", "influx", "--payload-ts",
                     "--csv", csv,    NULL};
-    t0 = now_ms();
+    t0 = wait_now_ms();
     cr_assert_eq(finish(start(argv, NULL, pub_out), TOOL_MS), 0, "%s",
                  slurp(pub_out));
-    ms = now_ms() - t0;
+    ms = wait_now_ms() - t0;
     cr_expect(ms >= 1400, "3000 messages at 2000/s took only %llu ms",
               (unsigned long long) ms);
     cr_expect_eq(number_after(slurp(pub_out), "load: published "), 3000, "%s",

@@ -12,7 +12,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -27,27 +26,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
+#include "wait.h"
+
 #define MOSQUITTO      "/usr/sbin/mosquitto"
 #define MOSQUITTO_PASS "mosquitto_passwd"
 #define START_TRIES    5
 #define READY_MS       10000
 #define STOP_MS        5000
 #define STEP_MS        10
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
-}
 
 static void loopback(struct sockaddr_in *sa, int port)
 {
@@ -178,17 +165,17 @@ static bool out_says(const struct broker *b, const char *needle)
 /* Waits until the port accepts or the child exits. */
 static int wait_ready(struct broker *b)
 {
-    uint64_t deadline = now_ms() + READY_MS;
+    uint64_t deadline = wait_now_ms() + READY_MS;
     int status;
 
-    while (now_ms() < deadline) {
+    while (wait_now_ms() < deadline) {
         if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
             b->pid = 0;
             return out_says(b, "Address already in use") ? -EADDRINUSE : -EIO;
         }
         if (port_accepts(b->port))
             return 0;
-        sleep_ms(STEP_MS);
+        wait_nap_ms(STEP_MS);
     }
     (void) broker_kill(b);
     return -ETIMEDOUT;
@@ -199,9 +186,10 @@ int broker_start(struct broker *b, const char *extra_conf)
     int rc = -EADDRINUSE;
 
     memset(b, 0, sizeof(*b));
-    snprintf(b->dir, sizeof(b->dir), "/tmp/sp-broker-XXXXXX");
-    if (mkdtemp(b->dir) == NULL)
-        return -errno;
+    rc = tmpdir_make(b->dir, sizeof(b->dir), "sp-broker");
+    if (rc < 0)
+        return rc;
+    rc = -EADDRINUSE;
     snprintf(b->conf, sizeof(b->conf), "%s/mosquitto.conf", b->dir);
     snprintf(b->log, sizeof(b->log), "%s/mosquitto.log", b->dir);
     snprintf(b->out, sizeof(b->out), "%s/stdout.log", b->dir);
@@ -220,15 +208,15 @@ int broker_start(struct broker *b, const char *extra_conf)
 
 static int reap(struct broker *b, int sig, int timeout_ms)
 {
-    uint64_t deadline = now_ms() + (uint64_t) timeout_ms;
+    uint64_t deadline = wait_now_ms() + (uint64_t) timeout_ms;
     int status;
 
     if (kill(b->pid, sig) < 0 && errno != ESRCH)
         return -errno;
     while (waitpid(b->pid, &status, WNOHANG) != b->pid) {
-        if (now_ms() >= deadline)
+        if (wait_now_ms() >= deadline)
             return -ETIMEDOUT;
-        sleep_ms(STEP_MS / 2);
+        wait_nap_ms(STEP_MS / 2);
     }
     b->pid = 0;
     return 0;
@@ -264,22 +252,16 @@ int broker_restart(struct broker *b)
     return rc;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove(path) == 0 ? 0 : -1;
-}
-
 int broker_stop(struct broker *b)
 {
     int rc = broker_halt(b);
 
-    if (b->dir[0] != '\0' &&
-        nftw(b->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS) != 0 && rc == 0)
-        rc = -errno;
+    if (b->dir[0] != '\0') {
+        int rm = tmpdir_remove(b->dir);
+
+        if (rm < 0 && rc == 0)
+            rc = rm;
+    }
     b->dir[0] = '\0';
     return rc;
 }

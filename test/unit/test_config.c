@@ -23,6 +23,7 @@
 #include "alloc_guard.h"
 #include "config.h"
 #include "config_value.h"
+#include "tmpdir.h"
 
 #define SAMPLE_CONF "config/sensorpipe.conf"
 #define SUB         "[subscription s]\ntopic = a/#\n"
