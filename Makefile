@@ -122,6 +122,7 @@ test-plain: units integ stress
 # `make test` runs every pass; each one is a sub-make so variants never mix.
 FUZZ_SMOKE_SECONDS ?= 5
 test: deps
+	$(MAKE) lint
 	$(MAKE) VARIANT=debug test-plain
 	$(MAKE) VARIANT=release build/release/sensorpipe
 	@scripts/verify-unit.sh $(CURDIR)/build/release/sensorpipe
@@ -159,10 +160,11 @@ fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i src/*.c include/*.h test/*/*.c test/support/*.h
+	clang-format -i src/*.c include/*.h test/*/*.c test/*/*.h tools/*.c
 
 format-check:
-	clang-format --dry-run --Werror src/*.c include/*.h test/*/*.c test/support/*.h
+	clang-format --dry-run --Werror src/*.c include/*.h test/*/*.c test/*/*.h \
+		tools/*.c
 
 lint: format-check
 	clang-tidy --quiet src/*.c -- -std=c11 -D_GNU_SOURCE -DSP_VERSION='""' \

@@ -513,6 +513,18 @@ static bool same_key(const struct json_key *a, const struct json_str *k)
                            memcmp(a->p, k->p, k->len) == 0);
 }
 
+/* The ':' after a key, with the blanks around it; c->p is then at the
+ * value. */
+static enum decode_status after_key(struct json_ctx *c)
+{
+    skip_ws(c);
+    if (*c->p != ':')
+        return DECODE_SYNTAX;
+    c->p++;
+    skip_ws(c);
+    return DECODE_OK;
+}
+
 /* Reads "key" : and records the key; c->p is then at the value. */
 static enum decode_status read_key(struct json_ctx *c, unsigned base,
                                    struct json_str *k)
@@ -534,12 +546,7 @@ static enum decode_status read_key(struct json_ctx *c, unsigned base,
     c->keys[c->n_keys].p = k->p;
     c->keys[c->n_keys].len = k->len;
     c->n_keys++;
-    skip_ws(c);
-    if (*c->p != ':')
-        return DECODE_SYNTAX;
-    c->p++;
-    skip_ws(c);
-    return DECODE_OK;
+    return after_key(c);
 }
 
 /* After an element: ',' (true, more follow) or close (false, done). */
@@ -561,34 +568,43 @@ static enum decode_status next_element(struct json_ctx *c, char close,
     return DECODE_SYNTAX;
 }
 
+/*
+ * Steps into the container at c->p, at nesting level depth, that close
+ * ends. Returns: DECODE_TOO_DEEP past DECODE_MAX_DEPTH; else DECODE_OK,
+ * with *more false when the container is empty (close consumed).
+ */
+static enum decode_status open_container(struct json_ctx *c, unsigned depth,
+                                         char close, bool *more)
+{
+    if (depth > DECODE_MAX_DEPTH)
+        return DECODE_TOO_DEEP;
+    c->p++;
+    skip_ws(c);
+    *more = *c->p != close;
+    if (!*more)
+        c->p++;
+    return DECODE_OK;
+}
+
 /* The object at c->p, at nesting level depth, as part of a reading. */
 /* NOLINTNEXTLINE(misc-no-recursion): depth <= DECODE_MAX_DEPTH + 1 */
 static enum decode_status parse_object(struct json_ctx *c, unsigned depth)
 {
     unsigned base = c->n_keys;
-    enum decode_status st;
     struct json_str k;
-    bool more = true;
+    bool more = false;
+    enum decode_status st = open_container(c, depth, '}', &more);
 
-    if (depth > DECODE_MAX_DEPTH)
-        return DECODE_TOO_DEEP;
-    c->p++;
-    skip_ws(c);
-    if (*c->p == '}') {
-        c->p++;
-        return DECODE_OK;
-    }
-    while (more) {
+    while (st == DECODE_OK && more) {
         st = read_key(c, base, &k);
         if (st == DECODE_OK)
             st = member_value(c, &k, member_role(c, &k), depth + 1);
         if (st == DECODE_OK)
             st = next_element(c, '}', &more);
-        if (st != DECODE_OK)
-            return st;
     }
-    c->n_keys = base;
-    return DECODE_OK;
+    if (st == DECODE_OK)
+        c->n_keys = base; /* the keys of a closed object are forgotten */
+    return st;
 }
 
 /* "key" : in an object that is checked but not taken. */
@@ -601,12 +617,7 @@ static enum decode_status skip_key(struct json_ctx *c, struct json_str *k)
     st = scan_string(c, k);
     if (st != DECODE_OK)
         return st;
-    skip_ws(c);
-    if (*c->p != ':')
-        return DECODE_SYNTAX;
-    c->p++;
-    skip_ws(c);
-    return DECODE_OK;
+    return after_key(c);
 }
 
 /* An array or object whose content is checked but not taken. */
@@ -614,30 +625,19 @@ static enum decode_status skip_key(struct json_ctx *c, struct json_str *k)
 static enum decode_status skip_container(struct json_ctx *c, unsigned depth)
 {
     char close = *c->p == '{' ? '}' : ']';
-    enum decode_status st;
     struct json_str k;
-    bool more = true;
+    bool more = false;
+    enum decode_status st = open_container(c, depth, close, &more);
 
-    if (depth > DECODE_MAX_DEPTH)
-        return DECODE_TOO_DEEP;
-    c->p++;
-    skip_ws(c);
-    if (*c->p == close) {
-        c->p++;
-        return DECODE_OK;
-    }
-    while (more) {
-        st = DECODE_OK;
+    while (st == DECODE_OK && more) {
         if (close == '}')
             st = skip_key(c, &k);
         if (st == DECODE_OK)
             st = skip_value(c, depth + 1);
         if (st == DECODE_OK)
             st = next_element(c, close, &more);
-        if (st != DECODE_OK)
-            return st;
     }
-    return DECODE_OK;
+    return st;
 }
 
 /* NOLINTNEXTLINE(misc-no-recursion): depth <= DECODE_MAX_DEPTH + 1 */
@@ -682,16 +682,10 @@ static enum decode_status parse_reading(struct json_ctx *c, unsigned depth)
 
 static enum decode_status parse_readings(struct json_ctx *c)
 {
-    enum decode_status st;
-    bool more = true;
+    bool more = false;
+    enum decode_status st = open_container(c, 1, ']', &more);
 
-    c->p++;
-    skip_ws(c);
-    if (*c->p == ']') {
-        c->p++;
-        return DECODE_OK;
-    }
-    while (more) {
+    while (st == DECODE_OK && more) {
         if (*c->p == '{') {
             st = parse_reading(c, 2);
         } else {
@@ -700,10 +694,8 @@ static enum decode_status parse_readings(struct json_ctx *c)
         }
         if (st == DECODE_OK)
             st = next_element(c, ']', &more);
-        if (st != DECODE_OK)
-            return st;
     }
-    return DECODE_OK;
+    return st;
 }
 
 /* A bare scalar document is the field "value", named in out->text. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "decode_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,34 +38,19 @@ static void options(struct config_sub *sub, uint8_t b)
     }
 }
 
-static int inside(const char *p, size_t n, const char *base, size_t size)
-{
-    uintptr_t a = (uintptr_t) p;
-    uintptr_t b = (uintptr_t) base;
-
-    return a >= b && a + n <= b + size;
-}
-
 static void check(const char *buf, size_t len, enum decode_status st)
 {
-    if ((unsigned) st > DECODE_BAD_FIELD || !decode_status_str(st))
-        abort();
-    if (out.n > DECODE_MAX_SAMPLES || out.text_used > DECODE_TEXT_MAX)
-        abort();
-    if (st == DECODE_EMPTY && len != 0)
-        abort();
-    if (st != DECODE_OK)
+    if (!decode_check_verdict(&out, len, st))
         return;
-    if (out.n < 1)
-        abort();
     for (unsigned i = 0; i < out.n; i++) {
         const struct decode_sample *s = &out.samples[i];
 
         if (!isfinite(s->value) || s->field_len < 1 ||
             s->field_len > DECODE_FIELD_MAX || s->tags != NULL)
             abort();
-        if (!inside(s->field, s->field_len, buf, len) &&
-            !inside(s->field, s->field_len, out.text, out.text_used))
+        if (!decode_check_inside(s->field, s->field_len, buf, len) &&
+            !decode_check_inside(s->field, s->field_len, out.text,
+                                 out.text_used))
             abort();
         if (!decode_utf8_valid(s->field, s->field_len))
             abort();
@@ -74,21 +60,10 @@ static void check(const char *buf, size_t len, enum decode_status st)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct config_sub sub;
-    enum decode_status st;
-    char *buf;
 
     if (size == 0)
         return 0;
     options(&sub, data[0]);
-    data++;
-    size--;
-    buf = malloc(size + 1);
-    if (!buf)
-        return 0;
-    memcpy(buf, data, size);
-    buf[size] = '\0';
-    st = decode_payload(&sub, buf, size, &out);
-    check(buf, size, st);
-    free(buf);
+    decode_check_run(&sub, data + 1, size - 1, &out, check);
     return 0;
 }

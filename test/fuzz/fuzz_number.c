@@ -34,14 +34,26 @@ static int is_space(char c)
            c == '\f';
 }
 
+/* v must be bit for bit what strtod() makes of the n bytes at p. */
+static void same_as_strtod(const char *p, size_t n, double v)
+{
+    char *copy = strndup(p, n);
+    double w;
+
+    if (!copy)
+        return;
+    w = strtod(copy, NULL);
+    if (memcmp(&v, &w, sizeof v) != 0)
+        abort();
+    free(copy);
+}
+
 static void check_bare(const char *buf, size_t len)
 {
     struct config_sub sub;
     enum decode_status st;
     enum decode_status st2;
     double v = 0;
-    double w;
-    char *copy;
     size_t a = 0;
     size_t b = len;
 
@@ -60,33 +72,19 @@ static void check_bare(const char *buf, size_t len)
         a++;
     while (b > a && is_space(buf[b - 1]))
         b--;
-    copy = strndup(buf + a, b - a);
-    if (!copy)
-        return;
-    w = strtod(copy, NULL);
-    if (memcmp(&v, &w, sizeof v) != 0)
-        abort();
-    free(copy);
+    same_as_strtod(buf + a, b - a, v);
 }
 
 static void check_scan(const char *buf, size_t len)
 {
     double v = 0;
     const char *end = decode_scan_number(buf, buf + len, DECODE_NUM_JSON, &v);
-    char *copy;
-    double w;
 
     if (!end)
         return;
     if (end <= buf || end > buf + len || isnan(v))
         abort();
-    copy = strndup(buf, (size_t) (end - buf));
-    if (!copy)
-        return;
-    w = strtod(copy, NULL);
-    if (memcmp(&v, &w, sizeof v) != 0)
-        abort();
-    free(copy);
+    same_as_strtod(buf, (size_t) (end - buf), v);
     if (v >= 0 && isfinite(v)) {
         int64_t ms;
 

@@ -83,8 +83,7 @@ Test(alloc, message_path_allocates_nothing_after_start, .timeout = 120)
     FILE *f;
     uint64_t allocs;
 
-    cr_assert_eq(broker_start(&broker, NULL), 0);
-    cr_assert_eq(spawn_init(&sp), 0);
+    cr_assert_eq(spawn_suite_init(&sp, &broker), 0);
     snprintf(conf, sizeof(conf),
              "[mqtt]\nport = %d\nclient_id = alloc-test\n"
              "[subscription s]\ntopic = sensors/#\nformat = json\n"

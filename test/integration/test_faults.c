@@ -25,13 +25,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -43,13 +41,13 @@
 #include "broker.h"
 #include "pub.h"
 #include "spawn.h"
+#include "wait.h"
 #include "worker.h"
 
 #define WAIT_MS 15000
 #define FINEST_SUM                                                             \
     "SELECT coalesce(sum(count), 0) FROM rollups WHERE "                       \
     "resolution_s = 10"
-#define LAST_ROW "FROM ingest_stats ORDER BY ts_ms DESC LIMIT 1"
 /* Two workers, a small ring, quick reconnects: what most tests run. */
 #define PIPELINE "[pipeline]\nworkers = 2\nring_bytes = 1MiB\n"
 #define FAST     "[mqtt]\nreconnect_min_ms = 50ms\nreconnect_max_ms = 500ms\n"
@@ -60,22 +58,6 @@ static int64_t ts_ms;     /* the payload time of every reading */
 static pid_t own_pid = 0; /* a mosquitto started by this file, not broker.h */
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Poll interval and publishing pace only; never a stand-in for a wait. */
-static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
 
 static void own_broker_stop(void)
 {
@@ -99,10 +81,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    if (sp.pid > 0)
-        spawn_dump_log(&sp);
-    spawn_cleanup(&sp);
-    (void) broker_stop(&broker);
+    spawn_suite_fini(&sp, &broker);
     own_broker_stop();
 }
 
@@ -167,33 +146,21 @@ static int64_t stored(void)
 
 static void await_stored(int64_t want)
 {
-    int64_t deadline = mono_ms() + WAIT_MS;
-
-    while (stored() < want) {
-        cr_assert(mono_ms() < deadline, "only %lld of %lld samples stored",
-                  (long long) stored(), (long long) want);
-        nap_ms(10);
-    }
+    cr_assert_eq(spawn_await_stored(&sp, 10, want, WAIT_MS), 0,
+                 "only %lld of %lld samples stored",
+                 (long long) spawn_stored(&sp, 10), (long long) want);
 }
 
 /* Waits until sql (one integer) gives at least want. */
 static void await_sql(const char *sql, int64_t want)
 {
-    int64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = wait_now_ms() + WAIT_MS;
 
     while (db_int(sp.db_path, sql) < want) {
-        cr_assert(mono_ms() < deadline, "%s: %lld, not %lld", sql,
+        cr_assert(wait_now_ms() < deadline, "%s: %lld, not %lld", sql,
                   (long long) db_int(sp.db_path, sql), (long long) want);
-        nap_ms(10);
+        wait_nap_ms(10);
     }
-}
-
-static int64_t last_stat(const char *col)
-{
-    char sql[160];
-
-    snprintf(sql, sizeof(sql), "SELECT %s %s", col, LAST_ROW);
-    return db_int(sp.db_path, sql);
 }
 
 /* The process runs (not exited, not yet reaped). */
@@ -288,23 +255,6 @@ static int64_t conn_int(sqlite3 *db, const char *sql)
 
 /* ---- a broker on a port chosen before it starts -------------------------- */
 
-static bool port_accepts(int port)
-{
-    struct sockaddr_in sa;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok;
-
-    if (fd < 0)
-        return false;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t) port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
 /*
  * broker.h picks its port when it starts; the unreachable-broker test needs
  * the daemon configured first. So this starts /usr/sbin/mosquitto itself on
@@ -315,7 +265,7 @@ static void own_broker_start(int port)
 {
     char conf[256];
     char out[256];
-    int64_t deadline;
+    uint64_t deadline;
     FILE *f;
 
     snprintf(conf, sizeof(conf), "%s/own-mosquitto.conf", sp.dir);
@@ -340,11 +290,11 @@ static void own_broker_start(int port)
         execl("/usr/sbin/mosquitto", "mosquitto", "-c", conf, (char *) NULL);
         _exit(127);
     }
-    deadline = mono_ms() + WAIT_MS;
-    while (!port_accepts(port)) {
+    deadline = wait_now_ms() + WAIT_MS;
+    while (!broker_port_accepts(port)) {
         cr_assert(alive(own_pid), "mosquitto on port %d exited", port);
-        cr_assert(mono_ms() < deadline, "mosquitto never listened");
-        nap_ms(10);
+        cr_assert(wait_now_ms() < deadline, "mosquitto never listened");
+        wait_nap_ms(10);
     }
 }
 
@@ -398,7 +348,7 @@ Test(faults, broker_restarts_lose_no_acked_message)
     await_stored(a + b + c);
     cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
     cr_expect_eq(stored(), a + b + c, "every acked message, exactly once");
-    cr_expect_eq(last_stat("received"), a + b + c, "no duplicate either");
+    cr_expect_eq(spawn_stat(&sp, "received"), a + b + c, "no duplicate either");
 }
 
 /*
@@ -498,18 +448,20 @@ Test(faults, auth_refused_is_logged_and_retried_slowly)
     cr_assert_eq(spawn_wait_log(&sp, "refused the connection", 1, WAIT_MS), 0);
     /* The broker logs each refusal; its readiness probe made a connection
      * too, so connections are not counted. */
-    first = mono_ms();
+    first = (int64_t) wait_now_ms();
     while (broker_log_count(&broker, "not authorised") < 1) {
-        cr_assert(mono_ms() - first < WAIT_MS, "no refusal in the broker log");
-        nap_ms(5);
+        cr_assert((int64_t) wait_now_ms() - first < WAIT_MS,
+                  "no refusal in the broker log");
+        wait_nap_ms(5);
     }
-    first = mono_ms();
+    first = (int64_t) wait_now_ms();
     while (broker_log_count(&broker, "not authorised") < 4) {
-        cr_assert(mono_ms() - first < WAIT_MS, "the daemon stopped retrying");
+        cr_assert((int64_t) wait_now_ms() - first < WAIT_MS,
+                  "the daemon stopped retrying");
         cr_assert(alive(sp.pid), "the daemon exited on a refusal");
-        nap_ms(5);
+        wait_nap_ms(5);
     }
-    fourth = mono_ms();
+    fourth = (int64_t) wait_now_ms();
     /* Three attempts after the first refusal: >= 3 waits of max_ms (10%
      * for the polling here). */
     cr_expect_geq(fourth - first, 3 * max_ms * 9 / 10,
@@ -564,14 +516,15 @@ Test(faults, sigterm_under_flood_keeps_exact_accounting)
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
     pub_close(p);
 
-    received = last_stat("received");
-    samples = last_stat("samples");
+    received = spawn_stat(&sp, "received");
+    samples = spawn_stat(&sp, "samples");
     cr_assert_gt(received, 0);
     cr_expect_eq(received,
-                 last_stat("decoded + dropped_overflow + dropped_oversize + "
-                           "dropped_invalid + dropped_series_limit"),
+                 spawn_stat(&sp,
+                            "decoded + dropped_overflow + dropped_oversize + "
+                            "dropped_invalid + dropped_series_limit"),
                  "received = decoded + dropped_*");
-    cr_expect_eq(last_stat("decoded"), received, "nothing was dropped");
+    cr_expect_eq(spawn_stat(&sp, "decoded"), received, "nothing was dropped");
     cr_expect_eq(samples, 2 * received, "two samples a message");
     cr_expect_eq(stored(), samples, "sum(count) of the finest = samples");
     cr_expect_eq(db_int(sp.db_path, "SELECT sum(count) FROM rollups WHERE "
@@ -692,18 +645,19 @@ Test(faults, sigkill_loses_at_most_two_commit_intervals_and_the_rings)
     size_t rec = worker_record_bytes(strlen("f/crash0"), CRASH_PAYLOAD);
     size_t slot = (rec + 7) / 8 * 8 + RING_HEADER;
     int64_t per_ring = CRASH_RING / (int64_t) slot;
-    int64_t t0, elapsed, rate, bound, at_kill, lost, deadline;
+    int64_t t0, elapsed, rate, bound, at_kill, lost;
+    uint64_t deadline;
     int sent = 0;
     struct pub *p;
 
     cr_assert_eq(broker_start(&broker, NULL), 0);
     start_daemon(extra, NULL);
     cr_assert_eq(pub_open(&p, broker.port, "crash-pub", 1), 0);
-    t0 = mono_ms();
-    while ((elapsed = mono_ms() - t0) < CRASH_MS) {
+    t0 = (int64_t) wait_now_ms();
+    while ((elapsed = (int64_t) wait_now_ms() - t0) < CRASH_MS) {
         while (sent < CRASH_RATE * elapsed / 1000)
             send_reading(p, "crash", CRASH_TOPICS, sent++, CRASH_PAYLOAD);
-        nap_ms(1);
+        wait_nap_ms(1);
     }
     cr_assert_eq(spawn_stop(&sp, SIGKILL, WAIT_MS), 128 + SIGKILL);
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
@@ -715,10 +669,10 @@ Test(faults, sigkill_loses_at_most_two_commit_intervals_and_the_rings)
     cr_assert_eq(pub_send(p, "n/sentinel", "1", 1), 0);
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
     pub_close(p);
-    deadline = mono_ms() + WAIT_MS;
+    deadline = wait_now_ms() + WAIT_MS;
     while (sentinel_stored() < 1) {
-        cr_assert(mono_ms() < deadline, "the sentinel never arrived");
-        nap_ms(10);
+        cr_assert(wait_now_ms() < deadline, "the sentinel never arrived");
+        wait_nap_ms(10);
     }
     cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
 
@@ -764,8 +718,8 @@ Test(faults, long_reader_does_not_stop_ingestion)
     cr_assert_eq(sqlite3_exec(rd, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
     snap = conn_int(rd, FINEST_SUM); /* the read transaction starts here */
     cr_assert_eq(snap, sent);
-    t0 = mono_ms();
-    while (mono_ms() - t0 < 3000) {
+    t0 = (int64_t) wait_now_ms();
+    while ((int64_t) wait_now_ms() - t0 < 3000) {
         publish_acked(p, "r", 4, sent, 50);
         sent += 50;
         await_stored(sent); /* committed while the reader is open */
@@ -809,12 +763,12 @@ Test(faults, write_lock_held_by_another_program_delays_without_loss)
     cr_assert_eq(sqlite3_exec(wr, "BEGIN IMMEDIATE", NULL, NULL, NULL),
                  SQLITE_OK);
     before = stored();
-    t0 = mono_ms();
-    while (mono_ms() - t0 < hold_ms) {
+    t0 = (int64_t) wait_now_ms();
+    while ((int64_t) wait_now_ms() - t0 < hold_ms) {
         publish_acked(p, "w", 4, sent, 20);
         sent += 20;
         cr_expect_eq(stored(), before, "a commit went through the lock");
-        nap_ms(100); /* the publishing pace while the lock is held */
+        wait_nap_ms(100); /* the publishing pace while the lock is held */
     }
     cr_assert(alive(sp.pid));
     cr_assert_eq(sqlite3_exec(wr, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
@@ -824,9 +778,9 @@ Test(faults, write_lock_held_by_another_program_delays_without_loss)
     cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
 
     cr_expect_eq(stored(), sent, "everything published is stored");
-    cr_expect_eq(last_stat("received"), sent);
-    cr_expect_eq(last_stat("dropped_overflow + dropped_oversize + "
-                           "dropped_invalid + dropped_series_limit"),
+    cr_expect_eq(spawn_stat(&sp, "received"), sent);
+    cr_expect_eq(spawn_stat(&sp, "dropped_overflow + dropped_oversize + "
+                                 "dropped_invalid + dropped_series_limit"),
                  0);
     cr_expect_eq(spawn_log_count(&sp, " err: "), 0, "no error was logged");
     /* Samples that arrived during the lock waited for it: the receive ->
@@ -858,7 +812,7 @@ Test(faults, disk_full_pauses_ingestion_and_the_daemon_stays_up, .timeout = 90)
 {
     static const char *const env[] = {"SENSORPIPE_TEST_MAX_PAGES=24", NULL};
     struct pub *p;
-    int64_t deadline;
+    uint64_t deadline;
     int sent = 0;
     int rc;
 
@@ -867,13 +821,13 @@ Test(faults, disk_full_pauses_ingestion_and_the_daemon_stays_up, .timeout = 90)
                       "max_payload_bytes = 1KiB\n",
                  env);
     cr_assert_eq(pub_open(&p, broker.port, "full-pub", 1), 0);
-    deadline = mono_ms() + WAIT_MS;
+    deadline = wait_now_ms() + WAIT_MS;
     while (!spawn_log_contains(&sp, "store: disk full")) {
-        cr_assert(mono_ms() < deadline, "24 pages never filled up");
+        cr_assert(wait_now_ms() < deadline, "24 pages never filled up");
         send_long_topics(p, sent, 20);
         sent += 20;
         cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
-        nap_ms(50);
+        wait_nap_ms(50);
     }
     cr_expect(spawn_log_contains(&sp, "err: store: disk full"),
               "disk full is an error");
@@ -884,11 +838,11 @@ Test(faults, disk_full_pauses_ingestion_and_the_daemon_stays_up, .timeout = 90)
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0, "the broker takes them all");
     /* Backpressure: two stats lines (1 s apart) with the same received,
      * short of what was published. */
-    deadline = mono_ms() + WAIT_MS;
+    deadline = wait_now_ms() + WAIT_MS;
     for (;;) {
         int64_t last = stats_value(" received=", 0);
         int n = spawn_log_count(&sp, "stats: ");
-        cr_assert(mono_ms() < deadline, "reading never paused");
+        cr_assert(wait_now_ms() < deadline, "reading never paused");
         if (last >= 0 && last < sent && last == stats_value(" received=", 1))
             break;
         cr_assert_eq(spawn_wait_log(&sp, "stats: ", n + 1, WAIT_MS), 0);
@@ -923,7 +877,7 @@ Test(faults, deleted_database_makes_the_daemon_exit_1)
 {
     char path[256];
     struct pub *p;
-    int64_t deadline;
+    uint64_t deadline;
     int rc;
 
     cr_assert_eq(broker_start(&broker, NULL), 0);
@@ -936,11 +890,11 @@ Test(faults, deleted_database_makes_the_daemon_exit_1)
     (void) unlink(path);
     snprintf(path, sizeof(path), "%s-shm", sp.db_path);
     (void) unlink(path);
-    deadline = mono_ms() + 3000;
+    deadline = wait_now_ms() + 3000;
     for (int k = 10; !spawn_log_contains(&sp, "is gone"); k++) {
-        cr_assert(mono_ms() < deadline, "no error within 3 s");
+        cr_assert(wait_now_ms() < deadline, "no error within 3 s");
         send_reading(p, "g", 2, k, 0);
-        nap_ms(50);
+        wait_nap_ms(50);
     }
     pub_close(p);
     cr_expect(spawn_log_contains(&sp, "err: store: "), "at error level");

@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -37,6 +36,7 @@
 #include "broker.h"
 #include "pub.h"
 #include "spawn.h"
+#include "wait.h"
 
 #define WAIT_MS     15000
 #define MAX_PAYLOAD 8192 /* max_payload_bytes below */
@@ -51,34 +51,14 @@
 static struct broker broker;
 static struct spawn sp;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Poll interval only; never a stand-in for a wait. */
-static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 static void setup(void)
 {
-    cr_assert_eq(broker_start(&broker, NULL), 0, "broker start");
-    cr_assert_eq(spawn_init(&sp), 0);
+    cr_assert_eq(spawn_suite_init(&sp, &broker), 0, "broker or spawn start");
 }
 
 static void teardown(void)
 {
-    if (sp.pid > 0)
-        spawn_dump_log(&sp);
-    spawn_cleanup(&sp);
-    (void) broker_stop(&broker);
+    spawn_suite_fini(&sp, &broker);
 }
 
 /* j/#: JSON; n/#: bare numbers; q/#: JSON with two named topic levels. */
@@ -112,22 +92,9 @@ static int64_t stored(void)
 
 static void await_stored(int64_t want)
 {
-    int64_t deadline = mono_ms() + WAIT_MS;
-
-    while (stored() < want) {
-        cr_assert(mono_ms() < deadline, "only %lld of %lld samples stored",
-                  (long long) stored(), (long long) want);
-        nap_ms(10);
-    }
-}
-
-static int64_t last_stat(const char *col)
-{
-    char sql[160];
-
-    snprintf(sql, sizeof(sql),
-             "SELECT %s FROM ingest_stats ORDER BY ts_ms DESC LIMIT 1", col);
-    return db_int(sp.db_path, sql);
+    cr_assert_eq(spawn_await_stored(&sp, 10, want, WAIT_MS), 0,
+                 "only %lld of %lld samples stored",
+                 (long long) spawn_stored(&sp, 10), (long long) want);
 }
 
 /* Rows of sql with ?1 bound to text a (and ?2 to b when not NULL). */
@@ -162,11 +129,11 @@ static int64_t stored_on(const char *topic)
 
 static void await_stored_on(const char *topic, int64_t want)
 {
-    int64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = wait_now_ms() + WAIT_MS;
 
     while (stored_on(topic) < want) {
-        cr_assert(mono_ms() < deadline, "nothing stored on %.60s", topic);
-        nap_ms(10);
+        cr_assert(wait_now_ms() < deadline, "nothing stored on %.60s", topic);
+        wait_nap_ms(10);
     }
 }
 
@@ -321,7 +288,7 @@ static void send_refused_topics(void)
     static const unsigned char bad_utf8[] = "j/\xff\xfe/\xc0\xaf";
     char *deep = calloc(1, DEEP * 2 + 1);
     struct pub *p;
-    int64_t deadline;
+    uint64_t deadline;
 
     cr_assert_not_null(deep);
     for (int i = 0; i < DEEP; i++)
@@ -331,10 +298,10 @@ static void send_refused_topics(void)
     cr_expect_eq(pub_send(p, (const char *) bad_utf8, "1", 1), -EIO,
                  "libmosquitto sent a topic that is not UTF-8");
     cr_assert_eq(pub_send(p, deep, "1", 1), 0);
-    deadline = mono_ms() + WAIT_MS;
+    deadline = wait_now_ms() + WAIT_MS;
     while (broker_log_count(&broker, "hostile-deep disconnected due to") < 1) {
-        cr_assert(mono_ms() < deadline, "mosquitto took 1000 levels");
-        nap_ms(10);
+        cr_assert(wait_now_ms() < deadline, "mosquitto took 1000 levels");
+        wait_nap_ms(10);
     }
     pub_close(p);
     free(deep);
@@ -372,15 +339,17 @@ Test(hostile, every_hostile_message_is_counted_exactly)
     await_stored_on("n/last", 1);
     cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0, "clean exit");
 
-    cr_expect_eq(last_stat("received"), received);
-    cr_expect_eq(last_stat("decoded"), want[DECODED]);
-    cr_expect_eq(last_stat("dropped_invalid"), want[INVALID], "invalid %lld",
-                 (long long) last_stat("dropped_invalid"));
-    cr_expect_eq(last_stat("dropped_oversize"), want[OVERSIZE], "oversize %lld",
-                 (long long) last_stat("dropped_oversize"));
-    cr_expect_eq(last_stat("dropped_series_limit"), 0);
-    cr_expect_eq(last_stat("dropped_overflow"), 0);
-    cr_expect_eq(last_stat("samples"), samples);
+    cr_expect_eq(spawn_stat(&sp, "received"), received);
+    cr_expect_eq(spawn_stat(&sp, "decoded"), want[DECODED]);
+    cr_expect_eq(spawn_stat(&sp, "dropped_invalid"), want[INVALID],
+                 "invalid %lld",
+                 (long long) spawn_stat(&sp, "dropped_invalid"));
+    cr_expect_eq(spawn_stat(&sp, "dropped_oversize"), want[OVERSIZE],
+                 "oversize %lld",
+                 (long long) spawn_stat(&sp, "dropped_oversize"));
+    cr_expect_eq(spawn_stat(&sp, "dropped_series_limit"), 0);
+    cr_expect_eq(spawn_stat(&sp, "dropped_overflow"), 0);
+    cr_expect_eq(spawn_stat(&sp, "samples"), samples);
     cr_expect_eq(stored(), samples, "sum(count) of the finest = samples");
 
     /* Stored verbatim, whatever the topic holds. */
@@ -454,10 +423,10 @@ Test(hostile, series_flood_beyond_max_series_is_counted_exactly)
     await_stored(max_series + 1);
     cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
 
-    cr_expect_eq(last_stat("received"), topics + 1);
-    cr_expect_eq(last_stat("dropped_series_limit"), topics - max_series);
-    cr_expect_eq(last_stat("decoded"), max_series + 1);
-    cr_expect_eq(last_stat("series"), max_series);
+    cr_expect_eq(spawn_stat(&sp, "received"), topics + 1);
+    cr_expect_eq(spawn_stat(&sp, "dropped_series_limit"), topics - max_series);
+    cr_expect_eq(spawn_stat(&sp, "decoded"), max_series + 1);
+    cr_expect_eq(spawn_stat(&sp, "series"), max_series);
     cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM series"), max_series);
     cr_expect_eq(stored(), max_series + 1);
     cr_expect(spawn_log_contains(&sp, "limit of 100 series"),
@@ -504,28 +473,6 @@ static double log_number(const char *needle)
     return v;
 }
 
-/* Which sanitizer the daemon binary was built with, if any. */
-static const char *daemon_sanitizer(void)
-{
-    static char buf[1 << 16];
-    const char *found = NULL;
-    FILE *f = fopen(spawn_binary(), "rb");
-    size_t n;
-
-    if (f == NULL)
-        return NULL;
-    while (found == NULL && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        if (memmem(buf, n, "__asan_init", 11) != NULL)
-            found = "ASan";
-        else if (memmem(buf, n, "__tsan_init", 11) != NULL)
-            found = "TSan";
-        if (n == sizeof(buf))
-            fseek(f, -16, SEEK_CUR); /* a name across the boundary */
-    }
-    fclose(f);
-    return found;
-}
-
 /*
  * A flood from one topic (60,000 messages, 600 bytes each: 36 MB through a
  * 1 MiB ring) plus a burst of new series: the daemon keeps up, loses
@@ -541,12 +488,12 @@ Test(hostile, flood_from_one_topic_stays_within_the_memory_plan)
     const int n = 60000;
     char payload[600];
     struct pub *p;
-    int64_t deadline;
+    uint64_t deadline;
     int64_t peak = 0;
     double pre;
     double heap;
     double bound;
-    const char *san = daemon_sanitizer();
+    const char *san = spawn_sanitizer();
 
     start_daemon("max_series = 20000\n");
     memset(payload, ' ', sizeof(payload));
@@ -559,13 +506,13 @@ Test(hostile, flood_from_one_topic_stays_within_the_memory_plan)
         snprintf(topic, sizeof(topic), "n/burst/%d", i);
         cr_assert_eq(pub_send(p, topic, "2", 1), 0);
     }
-    deadline = mono_ms() + 45000;
+    deadline = wait_now_ms() + 45000;
     while (stored() < n + 5000) {
         int64_t rss = proc_kib(sp.pid, "VmRSS");
         peak = rss > peak ? rss : peak;
-        cr_assert(mono_ms() < deadline, "only %lld of %d stored",
+        cr_assert(wait_now_ms() < deadline, "only %lld of %d stored",
                   (long long) stored(), n + 5000);
-        nap_ms(20);
+        wait_nap_ms(20);
     }
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
     pub_close(p);
@@ -575,8 +522,8 @@ Test(hostile, flood_from_one_topic_stays_within_the_memory_plan)
     heap = log_number("SQLite heap limit ");
     cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
 
-    cr_expect_eq(last_stat("received"), n + 5000);
-    cr_expect_eq(last_stat("decoded"), n + 5000);
+    cr_expect_eq(spawn_stat(&sp, "received"), n + 5000);
+    cr_expect_eq(spawn_stat(&sp, "decoded"), n + 5000);
     cr_expect_eq(stored(), n + 5000);
     cr_assert(pre > 0 && heap > 0, "no memory plan in the log");
     bound = (pre + heap + 24) * 1024;

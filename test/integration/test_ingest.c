@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "pub.h"
 #include "spawn.h"
 
@@ -24,24 +24,12 @@ static struct spawn sp;
 
 static void setup(void)
 {
-    cr_assert_eq(broker_start(&broker, NULL), 0, "broker start");
-    cr_assert_eq(spawn_init(&sp), 0);
+    cr_assert_eq(spawn_suite_init(&sp, &broker), 0, "broker or spawn start");
 }
 
 static void teardown(void)
 {
-    if (sp.pid > 0)
-        spawn_dump_log(&sp);
-    spawn_cleanup(&sp);
-    broker_stop(&broker);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    spawn_suite_fini(&sp, &broker);
 }
 
 /* A configuration for this test's broker and database; extra is appended. */
@@ -202,7 +190,7 @@ TestSuite(ingest, .init = setup, .fini = teardown, .timeout = 60);
 Test(ingest, rollups_match_an_independent_computation)
 {
     struct pub *p;
-    int64_t now = now_ms();
+    int64_t now = clock_now_ms();
     int64_t base = floor_to(now, 3600000) - 3600000; /* last full hour */
     long samples = 0;
     long late = 0;
@@ -272,7 +260,7 @@ Test(ingest, rollups_match_an_independent_computation)
 Test(ingest, late_partials_merge_into_rows_already_written)
 {
     struct pub *p;
-    int64_t b = floor_to(now_ms(), 10000) - 600000; /* 10 min ago */
+    int64_t b = floor_to(clock_now_ms(), 10000) - 600000; /* 10 min ago */
     char payload[128];
 
     start_daemon(NULL);

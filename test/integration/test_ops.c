@@ -50,8 +50,7 @@ static struct pub *pub;
 
 static void setup(void)
 {
-    cr_assert_eq(broker_start(&broker, NULL), 0, "broker start");
-    cr_assert_eq(spawn_init(&sp), 0);
+    cr_assert_eq(spawn_suite_init(&sp, &broker), 0, "broker or spawn start");
     cr_assert_eq(pub_open(&pub, broker.port, "ops-pub", 1), 0);
 }
 
@@ -59,10 +58,7 @@ static void teardown(void)
 {
     pub_close(pub);
     pub = NULL;
-    if (sp.pid > 0)
-        spawn_dump_log(&sp);
-    spawn_cleanup(&sp);
-    broker_stop(&broker);
+    spawn_suite_fini(&sp, &broker);
 }
 
 TestSuite(ops, .init = setup, .fini = teardown, .timeout = 60);

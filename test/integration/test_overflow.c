@@ -27,17 +27,13 @@ static char stall[256];
 
 static void setup(void)
 {
-    cr_assert_eq(broker_start(&broker, NULL), 0);
-    cr_assert_eq(spawn_init(&sp), 0);
+    cr_assert_eq(spawn_suite_init(&sp, &broker), 0, "broker or spawn start");
     snprintf(stall, sizeof(stall), "%s/stall", sp.dir);
 }
 
 static void teardown(void)
 {
-    if (sp.pid > 0)
-        spawn_dump_log(&sp);
-    spawn_cleanup(&sp);
-    broker_stop(&broker);
+    spawn_suite_fini(&sp, &broker);
 }
 
 TestSuite(overflow, .init = setup, .fini = teardown, .timeout = 90);

@@ -7,13 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <criterion/criterion.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "pub.h"
 #include "spawn.h"
+#include "wait.h"
 
 #define WAIT_MS 30000
 #define MIN_MS  60000LL
@@ -23,27 +24,15 @@ static struct spawn sp;
 
 static void setup(void)
 {
-    cr_assert_eq(broker_start(&broker, NULL), 0);
-    cr_assert_eq(spawn_init(&sp), 0);
+    cr_assert_eq(spawn_suite_init(&sp, &broker), 0, "broker or spawn start");
 }
 
 static void teardown(void)
 {
-    if (sp.pid > 0)
-        spawn_dump_log(&sp);
-    spawn_cleanup(&sp);
-    broker_stop(&broker);
+    spawn_suite_fini(&sp, &broker);
 }
 
 TestSuite(retention, .init = setup, .fini = teardown, .timeout = 90);
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void start(int64_t offset_ms)
 {
@@ -77,20 +66,19 @@ static int64_t count(const char *where)
  * second, a few thousand rows at a time). */
 static void await_count(const char *where, int64_t want)
 {
-    int64_t deadline = now_ms() + WAIT_MS;
+    int64_t deadline = clock_now_ms() + WAIT_MS;
 
     while (count(where) != want) {
-        cr_assert_lt(now_ms(), deadline, "%s: %lld rows, want %lld", where,
-                     (long long) count(where), (long long) want);
-        struct timespec ts = {0, 50 * 1000000};
-        nanosleep(&ts, NULL);
+        cr_assert_lt(clock_now_ms(), deadline, "%s: %lld rows, want %lld",
+                     where, (long long) count(where), (long long) want);
+        wait_nap_ms(50);
     }
 }
 
 Test(retention, old_rows_go_new_rows_stay)
 {
     struct pub *p;
-    int64_t now = now_ms();
+    int64_t now = clock_now_ms();
     int64_t floor_min = now / MIN_MS * MIN_MS;
     /* The daemon's clock reads floor_min + 30 s (+ the seconds the test
      * runs), so every cut below falls 20 s or more away from a row. */

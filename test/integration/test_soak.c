@@ -68,8 +68,8 @@ static pid_t start_load(long n, int series)
         snprintf(count, sizeof(count), "%ld", n);
         snprintf(nseries, sizeof(nseries), "%d", series);
         execl(tool("sensorpipe-load", bin, sizeof(bin)), "sensorpipe-load",
-              "-p", port, "-n", count, "-s", nseries, "-q", "0", "-f",
-              "number", "--quiet", (char *) NULL);
+              "-p", port, "-n", count, "-s", nseries, "-q", "0", "-f", "number",
+              "--quiet", (char *) NULL);
         _exit(127);
     }
     return pid;
@@ -92,8 +92,7 @@ Test(soak, resident_memory_stays_flat, .timeout = 300)
     pid_t load;
     int st;
 
-    cr_assert_eq(broker_start(&broker, NULL), 0);
-    cr_assert_eq(spawn_init(&sp), 0);
+    cr_assert_eq(spawn_suite_init(&sp, &broker), 0);
     snprintf(conf, sizeof(conf),
              "[mqtt]\nport = %d\nclient_id = soak-%d\n"
              "[subscription s]\ntopic = sensors/#\nformat = number\nqos = 0\n"
@@ -123,9 +122,12 @@ Test(soak, resident_memory_stays_flat, .timeout = 300)
     cr_log_info("soak: %ld messages, %zu samples, peak RSS %ld KiB then "
                 "%ld KiB",
                 n, k, first, second);
-    cr_expect_leq(second * 100, first * 102,
-                  "RSS grew: first half peak %ld KiB, second half %ld KiB",
-                  first, second);
+    /* Under a sanitizer the allocator's quarantine and shadow memory grow
+     * with traffic: the figure measures the sanitizer, not the daemon. */
+    if (spawn_sanitizer() == NULL)
+        cr_expect_leq(second * 100, first * 102,
+                      "RSS grew: first half peak %ld KiB, second half %ld KiB",
+                      first, second);
     cr_expect_eq(spawn_stat(&sp, "received"), n);
     cr_expect_eq(spawn_stat(&sp, "series"), 10000);
     spawn_cleanup(&sp);

@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -31,33 +30,15 @@
 
 #include "broker.h"
 #include "spawn.h"
+#include "wait.h"
 
 #define WAIT_MS  15000
 #define CERTS_SH "test/support/certs.sh"
 #define SECRET   "s3cret-Tls-Passw0rd"
-#define FINEST_SUM                                                             \
-    "SELECT coalesce(sum(count), 0) FROM rollups WHERE "                       \
-    "resolution_s = 10"
 
 static struct broker broker;
 static struct spawn sp;
 static char certs[192]; /* sp.dir/certs */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Poll interval only; never a stand-in for a wait. */
-static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
 
 static void setup(void)
 {
@@ -71,10 +52,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    if (sp.pid > 0)
-        spawn_dump_log(&sp);
-    spawn_cleanup(&sp);
-    (void) broker_stop(&broker);
+    spawn_suite_fini(&sp, &broker);
 }
 
 /* certs/<name> into buf. */
@@ -178,11 +156,11 @@ static void on_publish(struct mosquitto *m, void *obj, int mid)
 }
 
 /* Runs the client until *flag or the deadline. */
-static bool loop_until(struct mosquitto *m, const bool *flag, int64_t deadline)
+static bool loop_until(struct mosquitto *m, const bool *flag, uint64_t deadline)
 {
-    while (!*flag && mono_ms() < deadline)
+    while (!*flag && wait_now_ms() < deadline)
         if (mosquitto_loop(m, 50, 1) != MOSQ_ERR_SUCCESS)
-            nap_ms(20);
+            wait_nap_ms(20);
     return *flag;
 }
 
@@ -208,7 +186,7 @@ static void publish_one(const struct peer *pr, const char *topic,
                         const char *payload)
 {
     struct pub_state st = {false, -1, false};
-    int64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = wait_now_ms() + WAIT_MS;
     struct mosquitto *m;
 
     (void) mosquitto_lib_init();
@@ -232,12 +210,8 @@ static void publish_one(const struct peer *pr, const char *topic,
 
 static void await_stored(int64_t want)
 {
-    int64_t deadline = mono_ms() + WAIT_MS;
-
-    while (db_int(sp.db_path, FINEST_SUM) < want) {
-        cr_assert(mono_ms() < deadline, "nothing stored");
-        nap_ms(10);
-    }
+    cr_assert_eq(spawn_await_stored(&sp, 10, want, WAIT_MS), 0,
+                 "nothing stored");
 }
 
 /* ---- tests --------------------------------------------------------------- */

@@ -63,7 +63,7 @@ int broker_free_port(void)
     return port;
 }
 
-static bool port_accepts(int port)
+bool broker_port_accepts(int port)
 {
     struct sockaddr_in sa;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -173,7 +173,7 @@ static int wait_ready(struct broker *b)
             b->pid = 0;
             return out_says(b, "Address already in use") ? -EADDRINUSE : -EIO;
         }
-        if (port_accepts(b->port))
+        if (broker_port_accepts(b->port))
             return 0;
         wait_nap_ms(STEP_MS);
     }

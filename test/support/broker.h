@@ -20,6 +20,7 @@
 #ifndef SP_BROKER_H
 #define SP_BROKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -82,5 +83,8 @@ SP_MUST_CHECK int broker_passwd(const char *file, const char *user,
 /* A TCP port on 127.0.0.1 nobody listens on right now. Returns: the port,
  * or -errno. */
 int broker_free_port(void);
+
+/* True when something accepts TCP connections on 127.0.0.1:port. */
+bool broker_port_accepts(int port);
 
 #endif

@@ -21,15 +21,10 @@
 
 #include <sqlite3.h>
 
+#include "broker.h"
+#include "wait.h"
+
 extern char **environ;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *spawn_binary(void)
 {
@@ -126,7 +121,7 @@ static void drain_notes(struct spawn *s)
 
 int spawn_wait_notify(struct spawn *s, const char *needle, int timeout_ms)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = (int64_t) wait_now_ms() + timeout_ms;
 
     for (;;) {
         struct pollfd p = {.fd = s->notify_fd, .events = POLLIN};
@@ -134,7 +129,7 @@ int spawn_wait_notify(struct spawn *s, const char *needle, int timeout_ms)
         drain_notes(s);
         if (s->notes_len && strstr(s->notes, needle))
             return 0;
-        left = deadline - mono_ms();
+        left = deadline - (int64_t) wait_now_ms();
         if (left <= 0)
             return -ETIMEDOUT;
         (void) poll(&p, 1, (int) (left > 100 ? 100 : left));
@@ -157,7 +152,7 @@ static int decode_status(int st)
 
 int spawn_wait_exit(struct spawn *s, int timeout_ms)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = (int64_t) wait_now_ms() + timeout_ms;
     int st;
 
     if (s->pid <= 0)
@@ -168,7 +163,7 @@ int spawn_wait_exit(struct spawn *s, int timeout_ms)
             s->pid = -1;
             return decode_status(st);
         }
-        if (mono_ms() >= deadline) {
+        if ((int64_t) wait_now_ms() >= deadline) {
             kill(s->pid, SIGKILL);
             waitpid(s->pid, &st, 0);
             s->pid = -1;
@@ -249,6 +244,22 @@ void spawn_cleanup(struct spawn *s)
     }
 }
 
+int spawn_suite_init(struct spawn *s, struct broker *b)
+{
+    int rc = b != NULL ? broker_start(b, NULL) : 0;
+
+    return rc < 0 ? rc : spawn_init(s);
+}
+
+void spawn_suite_fini(struct spawn *s, struct broker *b)
+{
+    if (s->pid > 0)
+        spawn_dump_log(s);
+    spawn_cleanup(s);
+    if (b != NULL)
+        (void) broker_stop(b);
+}
+
 static int64_t query(const char *db_path, const char *sql, double *dv)
 {
     sqlite3 *db = NULL;
@@ -290,10 +301,10 @@ double db_double(const char *db_path, const char *sql)
 int spawn_wait_log(const struct spawn *s, const char *needle, int count,
                    int timeout_ms)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = (int64_t) wait_now_ms() + timeout_ms;
 
     while (spawn_log_count(s, needle) < count) {
-        if (mono_ms() >= deadline)
+        if ((int64_t) wait_now_ms() >= deadline)
             return -ETIMEDOUT;
         usleep(5000);
     }
@@ -329,10 +340,10 @@ int64_t spawn_stored(const struct spawn *s, int res_s)
 int spawn_await_stored(const struct spawn *s, int res_s, int64_t want,
                        int timeout_ms)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = (int64_t) wait_now_ms() + timeout_ms;
 
     while (spawn_stored(s, res_s) < want) {
-        if (mono_ms() >= deadline)
+        if ((int64_t) wait_now_ms() >= deadline)
             return -ETIMEDOUT;
         usleep(10000);
     }
@@ -346,4 +357,25 @@ int64_t spawn_stat(const struct spawn *s, const char *name)
     snprintf(sql, sizeof(sql),
              "SELECT %s FROM ingest_stats ORDER BY ts_ms DESC LIMIT 1", name);
     return db_int(s->db_path, sql);
+}
+
+const char *spawn_sanitizer(void)
+{
+    static char buf[1 << 16];
+    const char *found = NULL;
+    FILE *f = fopen(spawn_binary(), "rb");
+    size_t n;
+
+    if (f == NULL)
+        return NULL;
+    while (found == NULL && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        if (memmem(buf, n, "__asan_init", 11) != NULL)
+            found = "ASan";
+        else if (memmem(buf, n, "__tsan_init", 11) != NULL)
+            found = "TSan";
+        if (n == sizeof(buf))
+            fseek(f, -16, SEEK_CUR); /* a name across the boundary */
+    }
+    fclose(f);
+    return found;
 }

@@ -81,6 +81,25 @@ int64_t spawn_stat(const struct spawn *s, const char *name);
 /* Removes the directory (after a stop). */
 void spawn_cleanup(struct spawn *s);
 
+struct broker;
+
+/*
+ * A suite's .init: broker_start(b, NULL) when b is not NULL, then
+ * spawn_init(s). Returns 0, or the -errno of the first that failed.
+ */
+int spawn_suite_init(struct spawn *s, struct broker *b);
+
+/*
+ * A suite's .fini: prints the daemon's log when it still runs (the test
+ * ended before stopping it), spawn_cleanup(s), then broker_stop(b) when b
+ * is not NULL.
+ */
+void spawn_suite_fini(struct spawn *s, struct broker *b);
+
+/* "ASan" or "TSan" when the daemon binary under test was built with that
+ * sanitizer (its memory figures then measure the sanitizer), else NULL. */
+const char *spawn_sanitizer(void);
+
 /* The daemon binary the tests run. */
 const char *spawn_binary(void);
 
