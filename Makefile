@@ -110,8 +110,14 @@ $(B)/test/integration/%: $(B)/test/integration/%.o $(SUP_OBJS) $(B)/libsp.a
 $(B)/test/stress/%: $(B)/test/stress/%.o $(B)/libsp.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
+# The allocation-counting LD_PRELOAD shim (test/shim), for plain builds.
+$(B)/test/shim/malloc_count.so: test/shim/malloc_count.c
+	@mkdir -p $(@D)
+	@echo "  CC $<"
+	@$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -fPIC -shared $(WARN) -o $@ $<
+
 units: $(UNIT)
-integ: $(INTEG) $(B)/sensorpipe $(TOOLS)
+integ: $(INTEG) $(B)/sensorpipe $(TOOLS) $(B)/test/shim/malloc_count.so
 stress: $(STRESS)
 
 # One variant's suite: unit tests, stress programs, then integration tests
