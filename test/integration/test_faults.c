@@ -871,6 +871,70 @@ Test(faults, disk_full_pauses_ingestion_and_the_daemon_stays_up, .timeout = 90)
                  rc, ETIMEDOUT);
 }
 
+/* Runs sql on the database on a connection of its own (waits for locks). */
+static void db_exec(const char *sql)
+{
+    sqlite3 *db = NULL;
+
+    cr_assert_eq(sqlite3_open(sp.db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s: %s",
+                 sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/*
+ * Disk full, then space again: the batches kept through the full disk are
+ * committed once pages are free, and nothing the broker acknowledged is
+ * lost. A ballast table takes the space; dropping it gives it back (the
+ * test hook caps the file's page count, so freed pages are the only room).
+ */
+Test(faults, disk_full_resumes_when_space_returns, .timeout = 90)
+{
+    char env_pages[64];
+    const char *const env[] = {env_pages, NULL};
+    struct pub *p;
+    uint64_t deadline;
+    int64_t pages;
+    int sent = 0;
+
+    cr_assert_eq(broker_start(&broker, NULL), 0);
+    start_daemon(FAST, NULL); /* creates the schema */
+    cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
+    db_exec("CREATE TABLE ballast (b BLOB);"
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+            "WHERE i < 200) INSERT INTO ballast SELECT zeroblob(4000) FROM n");
+    pages = db_int(sp.db_path, "PRAGMA page_count");
+    snprintf(env_pages, sizeof(env_pages), "SENSORPIPE_TEST_MAX_PAGES=%lld",
+             (long long) pages + 4);
+    start_daemon(FAST "[pipeline]\nworkers = 1\nring_bytes = 1MiB\n"
+                      "max_payload_bytes = 1KiB\n",
+                 env);
+    cr_assert_eq(pub_open(&p, broker.port, "space-pub", 1), 0);
+    deadline = wait_now_ms() + WAIT_MS;
+    while (!spawn_log_contains(&sp, "store: disk full")) {
+        cr_assert(wait_now_ms() < deadline, "the file never filled up");
+        send_long_topics(p, sent, 10);
+        sent += 10;
+        cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+        wait_nap_ms(50);
+    }
+    send_long_topics(p, sent, 20); /* more while the disk is full */
+    sent += 20;
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    db_exec("DROP TABLE ballast");
+    cr_assert_eq(spawn_await_stored(&sp, 10, sent, WAIT_MS), 0,
+                 "stored %lld of %d after space returned",
+                 (long long) spawn_stored(&sp, 10), sent);
+    cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0, "a clean stop");
+    cr_expect_eq(spawn_stat(&sp, "received"), sent);
+    cr_expect_eq(spawn_stat(&sp, "decoded"), sent);
+    cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM series WHERE "
+                                    "topic LIKE 'n/%'"),
+                 sent);
+    pub_close(p);
+}
+
 /* The file deleted under the daemon: an error naming it, then exit 1 (so
  * systemd restarts it on a new file) instead of writing to a ghost. */
 Test(faults, deleted_database_makes_the_daemon_exit_1)
