@@ -35,6 +35,11 @@
  * and the MQTT 5 Session Expiry Interval that every CONNECT carries; see
  * mqtt_setup.c), so mqtt_init() only adds callbacks and uv handles.
  *
+ * Subscriptions: mqtt_sub.c builds the filters, sends SUBSCRIBE (with MQTT 5
+ * subscription identifiers) and UNSUBSCRIBE, checks each SUBACK, diffs the
+ * subscriptions on a reload and routes each message to a subscription;
+ * this file calls it on CONNACK, SUBACK, reload and each message.
+ *
  * Reconnecting: a lost connection logs one warning; failed attempts while
  * disconnected are rate-limited. Attempts back off exponentially from
  * reconnect_min_ms to reconnect_max_ms with jitter (a random delay in
@@ -67,16 +72,15 @@
  * Memory: the struct is the caller's. libmosquitto allocates internally
  * (per packet, out of our control); this file allocates nothing on the
  * message path: on_message only builds a struct mqtt_msg on the stack.
- * SUBSCRIBE properties are allocated per (re)connect, and libmosquitto's
- * log callback (which makes it format a line per packet) is installed only
- * while connecting or when debug output is on.
+ * SUBSCRIBE properties are allocated per (re)connect (mqtt_sub.c), and
+ * libmosquitto's log callback (which makes it format a line per packet) is
+ * installed only while connecting or when debug output is on.
  */
 #include "mqtt.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
-#include <mqtt_protocol.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -87,6 +91,7 @@
 #include "clock.h"
 #include "log.h"
 #include "mqtt_setup.h"
+#include "mqtt_sub.h"
 #include "thread.h"
 
 #define READ_BUDGET      256  /* mosquitto_loop_read() calls per pass */
@@ -169,7 +174,7 @@ static const char *rc_text(int rc, int err, char *buf, size_t n)
     return trim_copy(mosquitto_strerror(rc), buf, n);
 }
 
-/* A CONNACK or SUBACK reason, in the words of the protocol in use. */
+/* A CONNACK reason, in the words of the protocol in use. */
 static const char *ack_text(const struct mqtt_client *c, int rc, char *buf,
                             size_t n)
 {
@@ -600,124 +605,6 @@ static void on_retry(uv_timer_t *t)
     begin_attempt(c);
 }
 
-/* ---- subscriptions ------------------------------------------------------ */
-
-static void sub_filter(const struct config_sub *s, char *buf, size_t n)
-{
-    if (s->share_group[0] != '\0')
-        snprintf(buf, n, "$share/%s/%s", s->share_group, s->topic);
-    else
-        snprintf(buf, n, "%s", s->topic);
-}
-
-static bool same_sub(const struct config_sub *a, const struct config_sub *b)
-{
-    return a->qos == b->qos && strcmp(a->topic, b->topic) == 0 &&
-           strcmp(a->share_group, b->share_group) == 0;
-}
-
-static bool cfg_has_filter(const struct config *cfg, const char *filter)
-{
-    char f[MQTT_FILTER_MAX];
-
-    for (unsigned i = 0; i < cfg->n_subs; i++) {
-        sub_filter(&cfg->subs[i], f, sizeof(f));
-        if (strcmp(f, filter) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* Returns: 0 (also when the connection is down: CONNACK resends), -EINVAL
- * for a filter libmosquitto refuses, -ENOMEM. */
-static int subscribe_one(struct mqtt_client *c, unsigned i)
-{
-    const struct config_sub *s = &c->cfg->subs[i];
-    mosquitto_property *props = NULL;
-    char filter[MQTT_FILTER_MAX];
-    int rc = MOSQ_ERR_SUCCESS;
-
-    sub_filter(s, filter, sizeof(filter));
-    if (is_v5(c))
-        rc = mosquitto_property_add_varint(
-            &props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, i + 1);
-    if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_subscribe_v5(c->mosq, &c->sub_mid[i], filter, s->qos, 0,
-                                    props);
-    mosquitto_property_free_all(&props);
-    if (rc == MOSQ_ERR_SUCCESS)
-        c->subs_pending++;
-    if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN ||
-        rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST)
-        return 0;
-    log_err("mqtt: cannot subscribe '%s' to %s: %s", s->name, filter,
-            mosquitto_strerror(rc));
-    return rc == MOSQ_ERR_NOMEM ? -ENOMEM : -EINVAL;
-}
-
-static void queue_unsub(struct mqtt_client *c, const char *filter)
-{
-    for (unsigned i = 0; i < c->n_unsub; i++)
-        if (strcmp(c->unsub[i], filter) == 0)
-            return;
-    if (c->n_unsub == CONFIG_MAX_SUBS) {
-        log_warn("mqtt: too many pending unsubscriptions: %s stays in the "
-                 "broker's session",
-                 filter);
-        return;
-    }
-    snprintf(c->unsub[c->n_unsub++], MQTT_FILTER_MAX, "%s", filter);
-}
-
-static void flush_unsubs(struct mqtt_client *c)
-{
-    int rc;
-
-    for (unsigned i = 0; i < c->n_unsub; i++) {
-        if (cfg_has_filter(c->cfg, c->unsub[i]))
-            continue;
-        rc = mosquitto_unsubscribe(c->mosq, NULL, c->unsub[i]);
-        if (rc != MOSQ_ERR_SUCCESS)
-            log_warn("mqtt: cannot unsubscribe from %s: %s", c->unsub[i],
-                     mosquitto_strerror(rc));
-    }
-    c->n_unsub = 0;
-}
-
-/* NOLINTNEXTLINE(readability-function-size): libmosquitto's signature */
-static void on_subscribe_cb(struct mosquitto *m, void *obj, int mid,
-                            int n_granted, const int *granted,
-                            const mosquitto_property *props)
-{
-    struct mqtt_client *c = obj;
-    char filter[MQTT_FILTER_MAX];
-    char reason[REASON_MAX];
-    unsigned i;
-
-    (void) m;
-    (void) props;
-    for (i = 0; i < c->cfg->n_subs && c->sub_mid[i] != mid; i++)
-        ;
-    c->subacks++;
-    if (i == c->cfg->n_subs || n_granted < 1)
-        return;
-    c->sub_mid[i] = 0;
-    if (c->subs_pending > 0)
-        c->subs_pending--;
-    sub_filter(&c->cfg->subs[i], filter, sizeof(filter));
-    if (granted[0] >= 0x80)
-        log_err("mqtt: subscription '%s' to %s refused by the broker: %s",
-                c->cfg->subs[i].name, filter,
-                is_v5(c) ? ack_text(c, granted[0], reason, sizeof(reason))
-                         : "failure");
-    else if (granted[0] < c->cfg->subs[i].qos)
-        log_warn("mqtt: subscription '%s' to %s granted qos %d, not %d",
-                 c->cfg->subs[i].name, filter, granted[0], c->cfg->subs[i].qos);
-    else
-        log_debug("mqtt: subscribed '%s' to %s (qos %d)", c->cfg->subs[i].name,
-                  filter, granted[0]);
-}
-
 /* ---- libmosquitto callbacks --------------------------------------------- */
 
 static void on_connect_cb(struct mosquitto *m, void *obj, int rc, int flags,
@@ -743,14 +630,11 @@ static void on_connect_cb(struct mosquitto *m, void *obj, int rc, int flags,
     }
     c->phase = MQTT_CONNECTED;
     c->failures = 0;
-    c->subs_pending = 0;
     log_lib(c, false);
     atomic_store_explicit(&c->connected, true, memory_order_relaxed);
     log_notice("mqtt: connected to %s as %s%s", name, c->cfg->mqtt.client_id,
                (flags & 1) != 0 ? " (session resumed)" : "");
-    flush_unsubs(c);
-    for (unsigned i = 0; i < c->cfg->n_subs; i++)
-        (void) subscribe_one(c, i);
+    mqtt_sub_resubscribe(c);
     if (c->on_state != NULL)
         c->on_state(c->ctx, true);
 }
@@ -763,6 +647,16 @@ static void on_disconnect_cb(struct mosquitto *m, void *obj, int rc,
     (void) m;
     (void) props;
     connection_gone(obj, rc, err);
+}
+
+/* NOLINTNEXTLINE(readability-function-size): libmosquitto's signature */
+static void on_subscribe_cb(struct mosquitto *m, void *obj, int mid,
+                            int n_granted, const int *granted,
+                            const mosquitto_property *props)
+{
+    (void) m;
+    (void) props;
+    mqtt_sub_suback(obj, mid, n_granted, granted);
 }
 
 static void on_message_cb(struct mosquitto *m, void *obj,
@@ -780,7 +674,7 @@ static void on_message_cb(struct mosquitto *m, void *obj,
     out.payload_len = (size_t) msg->payloadlen;
     out.qos = msg->qos;
     out.retain = msg->retain;
-    out.sub_index = mqtt_route(c->cfg, msg->topic, props);
+    out.sub_index = mqtt_sub_route(c->cfg, msg->topic, props);
     c->messages++;
     log_debug("mqtt: message on %.200s (%zu bytes, qos %d) for "
               "subscription %u",
@@ -912,40 +806,13 @@ bool mqtt_is_subscribed(const struct mqtt_client *c)
 int mqtt_update_subscriptions(struct mqtt_client *c,
                               const struct config *newcfg)
 {
-    const struct config *old = c->cfg;
-    char filter[MQTT_FILTER_MAX];
-    int rc = 0;
-    int err;
+    bool was_connected = c->phase == MQTT_CONNECTED;
+    int rc;
 
     ASSERT_THREAD(THREAD_LOOP);
-    for (unsigned j = 0; j < old->n_subs; j++) {
-        sub_filter(&old->subs[j], filter, sizeof(filter));
-        if (!cfg_has_filter(newcfg, filter)) {
-            log_notice("mqtt: subscription '%s' removed: unsubscribing "
-                       "from %s",
-                       old->subs[j].name, filter);
-            queue_unsub(c, filter);
-        }
-    }
-    c->cfg = newcfg;
-    /* SUBACKs still due name old indexes: ignore them from now on. */
-    memset(c->sub_mid, 0, sizeof(c->sub_mid));
-    c->subs_pending = 0;
-    if (c->phase != MQTT_CONNECTED)
-        return 0; /* the next CONNACK sends everything */
-    flush_unsubs(c);
-    for (unsigned i = 0; i < newcfg->n_subs; i++) {
-        if (i < old->n_subs && same_sub(&old->subs[i], &newcfg->subs[i]))
-            continue;
-        sub_filter(&newcfg->subs[i], filter, sizeof(filter));
-        log_notice("mqtt: subscription '%s' added or changed: subscribing "
-                   "to %s (qos %d)",
-                   newcfg->subs[i].name, filter, newcfg->subs[i].qos);
-        err = subscribe_one(c, i);
-        if (err < 0 && rc == 0)
-            rc = err;
-    }
-    sync_poll(c, MOSQ_ERR_SUCCESS);
+    rc = mqtt_sub_update(c, newcfg);
+    if (was_connected)
+        sync_poll(c, MOSQ_ERR_SUCCESS); /* UNSUBSCRIBE/SUBSCRIBE queued */
     return rc;
 }
 
@@ -1008,30 +875,5 @@ void mqtt_fini(struct mqtt_client *c)
 unsigned mqtt_route(const struct config *cfg, const char *topic,
                     const mosquitto_property *props)
 {
-    const mosquitto_property *p;
-    unsigned best = MQTT_NO_SUB;
-    uint32_t id = 0;
-    bool match;
-
-    p = mosquitto_property_read_varint(props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER,
-                                       &id, false);
-    while (p != NULL) {
-        /* An identifier from before a reload may name another filter now:
-         * trust it only when its filter matches the topic. */
-        if (id >= 1 && id <= cfg->n_subs && id - 1 < best &&
-            mosquitto_topic_matches_sub(cfg->subs[id - 1].topic, topic,
-                                        &match) == MOSQ_ERR_SUCCESS &&
-            match)
-            best = id - 1;
-        p = mosquitto_property_read_varint(p, MQTT_PROP_SUBSCRIPTION_IDENTIFIER,
-                                           &id, true);
-    }
-    if (best != MQTT_NO_SUB)
-        return best;
-    for (unsigned i = 0; i < cfg->n_subs; i++)
-        if (mosquitto_topic_matches_sub(cfg->subs[i].topic, topic, &match) ==
-                MOSQ_ERR_SUCCESS &&
-            match)
-            return i;
-    return MQTT_NO_SUB;
+    return mqtt_sub_route(cfg, topic, props);
 }

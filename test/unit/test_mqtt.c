@@ -465,54 +465,6 @@ Test(mqtt, routes_overlapping_subscriptions_v311)
     routes_overlap(PROTOCOL_V311);
 }
 
-/* mqtt_route() on its own: several identifiers on one message. */
-static mosquitto_property *ids(const uint32_t *v, unsigned n)
-{
-    mosquitto_property *props = NULL;
-
-    for (unsigned i = 0; i < n; i++)
-        cr_assert_eq(mosquitto_property_add_varint(
-                         &props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, v[i]),
-                     MOSQ_ERR_SUCCESS);
-    return props;
-}
-
-Test(mqtt, route_takes_lowest_matching_identifier)
-{
-    static const uint32_t three_one_two[] = {3, 1, 2};
-    static const uint32_t stale_first[] = {1, 3};
-    static const uint32_t out_of_range[] = {9, 0};
-    struct config *cfg = &fx.cl[0].cfg;
-    mosquitto_property *p;
-
-    config_defaults(cfg);
-    add_sub(cfg, "a", "x/+", 1, "");
-    add_sub(cfg, "b", "x/#", 1, "");
-    add_sub(cfg, "c", "#", 1, "");
-
-    p = ids(three_one_two, 3);
-    cr_assert_eq(mqtt_route(cfg, "x/y", p), 0);
-    /* Identifier 1 names "x/+", which does not match x/y/z: skipped. */
-    cr_assert_eq(mqtt_route(cfg, "x/y/z", p), 1);
-    mosquitto_property_free_all(&p);
-
-    p = ids(stale_first, 2);
-    cr_assert_eq(mqtt_route(cfg, "q", p), 2);
-    mosquitto_property_free_all(&p);
-
-    /* Unusable identifiers: topic matching, first in config order. */
-    p = ids(out_of_range, 2);
-    cr_assert_eq(mqtt_route(cfg, "x/y", p), 0);
-    mosquitto_property_free_all(&p);
-    cr_assert_eq(mqtt_route(cfg, "x/y/z", NULL), 1);
-    cr_assert_eq(mqtt_route(cfg, "other", NULL), 2);
-    cfg->n_subs = 2;
-    cr_assert_eq(mqtt_route(cfg, "other", NULL), MQTT_NO_SUB);
-    /* '#' does not match topics starting with '$'. */
-    cfg->n_subs = 3;
-    cr_assert_eq(mqtt_route(cfg, "$SYS/x", NULL), MQTT_NO_SUB);
-}
-
 /* ---- shared subscriptions ----------------------------------------------- */
 
 /*

@@ -1,0 +1,92 @@
+/*
+ * mqtt_sub.h - the subscriptions of the broker connection: filters,
+ * SUBSCRIBE and SUBACK, UNSUBSCRIBE on reload, and message routing.
+ *
+ * mqtt.c owns the connection and calls in here; this module keeps the
+ * subscription fields of struct mqtt_client (sub_mid, subs_pending, unsub,
+ * n_unsub, subacks) and reads its cfg, mosq and phase. A subscription's
+ * index in cfg->subs is its identity: MQTT 5 subscription identifier
+ * index + 1, and the sub_index a message is routed to.
+ */
+#ifndef SP_MQTT_SUB_H
+#define SP_MQTT_SUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <mosquitto.h>
+
+#include "compiler.h"
+#include "config.h"
+#include "mqtt.h"
+
+/*
+ * Writes s's topic filter to buf: "$share/" GROUP "/" TOPIC for a shared
+ * subscription, TOPIC otherwise, truncated to n - 1 bytes (n >=
+ * MQTT_FILTER_MAX never truncates a valid config). Borrows s until return.
+ * Thread: any. Allocates nothing.
+ */
+void mqtt_sub_filter(const struct config_sub *s, char *buf, size_t n);
+
+/*
+ * True when one of cfg's subscriptions has exactly this filter (as
+ * mqtt_sub_filter() writes it). Thread: any. Allocates nothing.
+ */
+bool mqtt_sub_cfg_has_filter(const struct config *cfg, const char *filter);
+
+/*
+ * Sends SUBSCRIBE for c->cfg->subs[i], with subscription identifier i + 1
+ * under MQTT 5, records its message id and counts it in subs_pending.
+ * Returns: 0, also when the connection is down (the next CONNACK sends it
+ *   again);
+ *   -EINVAL a filter libmosquitto refuses (logged);
+ *   -ENOMEM out of memory (logged).
+ * Thread: loop. Allocates (the SUBSCRIBE properties, inside libmosquitto).
+ */
+SP_MUST_CHECK int mqtt_sub_send(struct mqtt_client *c, unsigned i);
+
+/*
+ * On an accepted CONNACK: forgets SUBACKs still due, sends the queued
+ * UNSUBSCRIBEs (except filters c->cfg wants again) and a SUBSCRIBE for
+ * every subscription in c->cfg. A subscription libmosquitto refuses is
+ * logged and skipped. Thread: loop.
+ */
+void mqtt_sub_resubscribe(struct mqtt_client *c);
+
+/*
+ * A SUBACK for message id mid: counts it in subacks and, when mid is a
+ * SUBSCRIBE still due, clears it from sub_mid and subs_pending and logs a
+ * refusal (error), a lower qos than asked (warning) or the grant (debug).
+ * granted holds n_granted reason codes; borrowed until return.
+ * Thread: loop.
+ */
+void mqtt_sub_suback(struct mqtt_client *c, int mid, int n_granted,
+                     const int *granted);
+
+/*
+ * Switches c to newcfg's subscriptions (see mqtt_update_subscriptions()):
+ * queues an UNSUBSCRIBE for each filter of c->cfg that newcfg lacks, sets
+ * c->cfg to newcfg and forgets SUBACKs still due. When c->phase is
+ * MQTT_CONNECTED it also sends the queued UNSUBSCRIBEs and a SUBSCRIBE for
+ * each subscription that is new or differs (topic, share group, qos or
+ * position); otherwise the next CONNACK sends them. The caller updates its
+ * poll mask afterwards. Borrows newcfg from now on.
+ * Returns: 0; the first error of mqtt_sub_send() (-EINVAL, -ENOMEM); the
+ *   other subscriptions are still sent.
+ * Thread: loop.
+ */
+SP_MUST_CHECK int mqtt_sub_update(struct mqtt_client *c,
+                                  const struct config *newcfg);
+
+/*
+ * The subscription a message on topic belongs to (see mqtt_route()): the
+ * lowest index among its MQTT 5 subscription identifiers whose filter
+ * matches topic, else the first subscription in cfg that matches. props
+ * may be NULL.
+ * Returns: an index into cfg->subs, or MQTT_NO_SUB.
+ * Thread: any. Allocates nothing.
+ */
+unsigned mqtt_sub_route(const struct config *cfg, const char *topic,
+                        const mosquitto_property *props);
+
+#endif

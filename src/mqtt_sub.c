@@ -1,0 +1,274 @@
+/*
+ * mqtt_sub.c - the subscriptions of the broker connection: filters,
+ * SUBSCRIBE with MQTT 5 subscription identifiers, SUBACK checking, the
+ * UNSUBSCRIBE queue of a reload, and routing a message to a subscription.
+ *
+ * Identity: subscription i of the config in use is subscribed with
+ * identifier i + 1 (MQTT 5), and its message id is kept in sub_mid[i] until
+ * its SUBACK. A reload (mqtt_sub_update()) renumbers the subscriptions, so
+ * it forgets every SUBACK still due, and mqtt_sub_route() trusts an
+ * identifier only when the filter it names now matches the topic.
+ *
+ * Reloads: a filter the new config drops is queued in unsub and sent as
+ * UNSUBSCRIBE when connected (at once, or after the next CONNACK); a filter
+ * the new config wants again by then is not unsubscribed. New or changed
+ * subscriptions are subscribed; unchanged ones keep their broker state.
+ *
+ * Threads: the loop thread, which is the only thread calling libmosquitto,
+ * for everything but mqtt_sub_filter(), mqtt_sub_cfg_has_filter() and
+ * mqtt_sub_route(), which run anywhere.
+ *
+ * Invariants:
+ *   - sub_mid[i] != 0 only for a SUBSCRIBE of c->cfg->subs[i] sent since
+ *     the last CONNACK or reload and not yet acknowledged; subs_pending
+ *     counts them.
+ *   - n_unsub <= CONFIG_MAX_SUBS and unsub[0..n_unsub) holds no duplicate.
+ *
+ * Memory: the fields live in the caller's struct mqtt_client; filters are
+ * built on the stack. libmosquitto allocates the SUBSCRIBE properties and
+ * packets, per (re)connect or reload only; routing allocates nothing.
+ */
+#include "mqtt_sub.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <mqtt_protocol.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <mosquitto.h>
+
+#include "log.h"
+#include "thread.h"
+
+#define REASON_MAX 128
+
+static bool is_v5(const struct mqtt_client *c)
+{
+    return c->cfg->mqtt.protocol == PROTOCOL_V5;
+}
+
+/* An MQTT 5 reason code as text, without libmosquitto's trailing period. */
+static const char *reason_text(int rc, char *buf, size_t n)
+{
+    size_t len;
+
+    snprintf(buf, n, "%s", mosquitto_reason_string(rc));
+    len = strlen(buf);
+    if (len > 0 && buf[len - 1] == '.')
+        buf[len - 1] = '\0';
+    return buf;
+}
+
+static bool same_sub(const struct config_sub *a, const struct config_sub *b)
+{
+    return a->qos == b->qos && strcmp(a->topic, b->topic) == 0 &&
+           strcmp(a->share_group, b->share_group) == 0;
+}
+
+void mqtt_sub_filter(const struct config_sub *s, char *buf, size_t n)
+{
+    if (s->share_group[0] != '\0')
+        snprintf(buf, n, "$share/%s/%s", s->share_group, s->topic);
+    else
+        snprintf(buf, n, "%s", s->topic);
+}
+
+bool mqtt_sub_cfg_has_filter(const struct config *cfg, const char *filter)
+{
+    char f[MQTT_FILTER_MAX];
+
+    for (unsigned i = 0; i < cfg->n_subs; i++) {
+        mqtt_sub_filter(&cfg->subs[i], f, sizeof(f));
+        if (strcmp(f, filter) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ---- SUBSCRIBE and SUBACK ----------------------------------------------- */
+
+int mqtt_sub_send(struct mqtt_client *c, unsigned i)
+{
+    const struct config_sub *s = &c->cfg->subs[i];
+    mosquitto_property *props = NULL;
+    char filter[MQTT_FILTER_MAX];
+    int rc = MOSQ_ERR_SUCCESS;
+
+    ASSERT_THREAD(THREAD_LOOP);
+    assert(i < c->cfg->n_subs);
+    mqtt_sub_filter(s, filter, sizeof(filter));
+    if (is_v5(c))
+        rc = mosquitto_property_add_varint(
+            &props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, i + 1);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_subscribe_v5(c->mosq, &c->sub_mid[i], filter, s->qos, 0,
+                                    props);
+    mosquitto_property_free_all(&props);
+    if (rc == MOSQ_ERR_SUCCESS)
+        c->subs_pending++;
+    if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN ||
+        rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST)
+        return 0;
+    log_err("mqtt: cannot subscribe '%s' to %s: %s", s->name, filter,
+            mosquitto_strerror(rc));
+    return rc == MOSQ_ERR_NOMEM ? -ENOMEM : -EINVAL;
+}
+
+void mqtt_sub_suback(struct mqtt_client *c, int mid, int n_granted,
+                     const int *granted)
+{
+    const struct config_sub *s;
+    char filter[MQTT_FILTER_MAX];
+    char reason[REASON_MAX];
+    unsigned i;
+
+    ASSERT_THREAD(THREAD_LOOP);
+    for (i = 0; i < c->cfg->n_subs && c->sub_mid[i] != mid; i++)
+        ;
+    c->subacks++;
+    if (i == c->cfg->n_subs || n_granted < 1)
+        return;
+    s = &c->cfg->subs[i];
+    c->sub_mid[i] = 0;
+    if (c->subs_pending > 0)
+        c->subs_pending--;
+    mqtt_sub_filter(s, filter, sizeof(filter));
+    if (granted[0] >= 0x80)
+        log_err("mqtt: subscription '%s' to %s refused by the broker: %s",
+                s->name, filter,
+                is_v5(c) ? reason_text(granted[0], reason, sizeof(reason))
+                         : "failure");
+    else if (granted[0] < s->qos)
+        log_warn("mqtt: subscription '%s' to %s granted qos %d, not %d",
+                 s->name, filter, granted[0], s->qos);
+    else
+        log_debug("mqtt: subscribed '%s' to %s (qos %d)", s->name, filter,
+                  granted[0]);
+}
+
+/* ---- UNSUBSCRIBE -------------------------------------------------------- */
+
+static void queue_unsub(struct mqtt_client *c, const char *filter)
+{
+    for (unsigned i = 0; i < c->n_unsub; i++)
+        if (strcmp(c->unsub[i], filter) == 0)
+            return;
+    if (c->n_unsub == CONFIG_MAX_SUBS) {
+        log_warn("mqtt: too many pending unsubscriptions: %s stays in the "
+                 "broker's session",
+                 filter);
+        return;
+    }
+    snprintf(c->unsub[c->n_unsub++], MQTT_FILTER_MAX, "%s", filter);
+}
+
+static void flush_unsubs(struct mqtt_client *c)
+{
+    int rc;
+
+    for (unsigned i = 0; i < c->n_unsub; i++) {
+        if (mqtt_sub_cfg_has_filter(c->cfg, c->unsub[i]))
+            continue;
+        rc = mosquitto_unsubscribe(c->mosq, NULL, c->unsub[i]);
+        if (rc != MOSQ_ERR_SUCCESS)
+            log_warn("mqtt: cannot unsubscribe from %s: %s", c->unsub[i],
+                     mosquitto_strerror(rc));
+    }
+    c->n_unsub = 0;
+}
+
+/* ---- connection and reload ---------------------------------------------- */
+
+void mqtt_sub_resubscribe(struct mqtt_client *c)
+{
+    ASSERT_THREAD(THREAD_LOOP);
+    c->subs_pending = 0;
+    flush_unsubs(c);
+    for (unsigned i = 0; i < c->cfg->n_subs; i++) {
+        /* A refused filter is logged there; the others are still sent. */
+        if (mqtt_sub_send(c, i) < 0)
+            continue;
+    }
+}
+
+/* Queues an UNSUBSCRIBE for each filter of old that newcfg lacks. */
+static void queue_removed(struct mqtt_client *c, const struct config *old,
+                          const struct config *newcfg)
+{
+    char filter[MQTT_FILTER_MAX];
+
+    for (unsigned j = 0; j < old->n_subs; j++) {
+        mqtt_sub_filter(&old->subs[j], filter, sizeof(filter));
+        if (!mqtt_sub_cfg_has_filter(newcfg, filter)) {
+            log_notice("mqtt: subscription '%s' removed: unsubscribing "
+                       "from %s",
+                       old->subs[j].name, filter);
+            queue_unsub(c, filter);
+        }
+    }
+}
+
+int mqtt_sub_update(struct mqtt_client *c, const struct config *newcfg)
+{
+    const struct config *old = c->cfg;
+    char filter[MQTT_FILTER_MAX];
+    int rc = 0;
+    int err;
+
+    ASSERT_THREAD(THREAD_LOOP);
+    queue_removed(c, old, newcfg);
+    c->cfg = newcfg;
+    /* SUBACKs still due name old indexes: ignore them from now on. */
+    memset(c->sub_mid, 0, sizeof(c->sub_mid));
+    c->subs_pending = 0;
+    if (c->phase != MQTT_CONNECTED)
+        return 0; /* the next CONNACK sends everything */
+    flush_unsubs(c);
+    for (unsigned i = 0; i < newcfg->n_subs; i++) {
+        if (i < old->n_subs && same_sub(&old->subs[i], &newcfg->subs[i]))
+            continue;
+        mqtt_sub_filter(&newcfg->subs[i], filter, sizeof(filter));
+        log_notice("mqtt: subscription '%s' added or changed: subscribing "
+                   "to %s (qos %d)",
+                   newcfg->subs[i].name, filter, newcfg->subs[i].qos);
+        err = mqtt_sub_send(c, i);
+        if (err < 0 && rc == 0)
+            rc = err;
+    }
+    return rc;
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+unsigned mqtt_sub_route(const struct config *cfg, const char *topic,
+                        const mosquitto_property *props)
+{
+    const mosquitto_property *p;
+    unsigned best = MQTT_NO_SUB;
+    uint32_t id = 0;
+    bool match;
+
+    p = mosquitto_property_read_varint(props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER,
+                                       &id, false);
+    while (p != NULL) {
+        /* An identifier from before a reload may name another filter now:
+         * trust it only when its filter matches the topic. */
+        if (id >= 1 && id <= cfg->n_subs && id - 1 < best &&
+            mosquitto_topic_matches_sub(cfg->subs[id - 1].topic, topic,
+                                        &match) == MOSQ_ERR_SUCCESS &&
+            match)
+            best = id - 1;
+        p = mosquitto_property_read_varint(p, MQTT_PROP_SUBSCRIPTION_IDENTIFIER,
+                                           &id, true);
+    }
+    if (best != MQTT_NO_SUB)
+        return best;
+    for (unsigned i = 0; i < cfg->n_subs; i++)
+        if (mosquitto_topic_matches_sub(cfg->subs[i].topic, topic, &match) ==
+                MOSQ_ERR_SUCCESS &&
+            match)
+            return i;
+    return MQTT_NO_SUB;
+}
