@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang mosquitto mosquitto-clients
 libmosquitto-dev libuv1-dev libsqlite3-dev sqlite3 libcriterion-dev
 libsystemd-dev libxxhash-dev systemd openssl clang-format clang-tidy
-cppcheck"
+cppcheck groff-base mandoc valgrind"
 
 missing=""
 for p in $PKGS; do
