@@ -125,10 +125,10 @@ void daemon_plan_print(const struct daemon_plan *p, FILE *out)
     fprintf(out,
             "# memory: preallocated %.1f MiB for %u workers: per worker "
             "ingress ring %.1f MiB, egress ring %.1f MiB, series %.1f MiB "
-            "(%u series, %zu bytes of keys), scratch %.1f MiB\n",
+            "(%u series, %zu bytes of keys), scratch %zu KiB\n",
             mib(p->total_bytes), p->workers, mib(p->ingress_bytes),
             mib(p->egress_bytes), mib(p->series_bytes), p->series_cap,
-            p->arena_bytes, mib(p->scratch_bytes));
+            p->arena_bytes, p->scratch_bytes / 1024);
     fprintf(out, "# memory: SQLite heap limit %.1f MiB; bound %.1f MiB\n",
             mib(p->sqlite_bytes), mib(p->total_bytes + p->sqlite_bytes));
 }
@@ -742,6 +742,14 @@ static int start(struct daemon *d, const char *path)
                SP_VERSION, d->cfg.store.path, atomic_load(&d->limit.count),
                mib(d->plan.total_bytes), d->plan.workers,
                mib(d->plan.sqlite_bytes));
+    log_notice("memory: preallocated %.1f MiB: ingress rings %.1f MiB, "
+               "egress rings %.1f MiB, series %.1f MiB (%u series each), "
+               "scratch %zu KiB",
+               mib(d->plan.total_bytes),
+               mib(d->plan.ingress_bytes * d->plan.workers),
+               mib(d->plan.egress_bytes * d->plan.workers),
+               mib(d->plan.series_bytes * d->plan.workers), d->plan.series_cap,
+               d->plan.scratch_bytes * d->plan.workers / 1024);
     return DAEMON_EXIT_OK;
 }
 
