@@ -1,0 +1,175 @@
+/*
+ * test_writer.c - the writer on its own: egress records written by hand (as
+ * workers write them) become committed rows; a database locked by another
+ * connection delays the batch without losing it; the final ingest_stats row
+ * is written at the end.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+
+#include "clock.h"
+#include "tmpdir.h"
+#include "writer.h"
+
+static char dir[256];
+static struct config cfg;
+static struct store st;
+static struct series_limit limit;
+static struct worker w;
+static struct writer wr;
+static uv_async_t no_async;
+static _Atomic bool paused;
+static struct stats_counters *all[1];
+
+static void setup(void)
+{
+    struct worker_shared sh = {
+        .cfg = &cfg,
+        .limit = &limit,
+        .writer_ev = &wr.ev,
+        .loop_wake = &no_async,
+        .loop_paused = &paused,
+        .series_cap = 16,
+        .arena_bytes = 1024,
+        .egress_bytes = 1u << 20,
+    };
+
+    cr_assert_eq(tmpdir_make(dir, sizeof(dir), "sp-writer"), 0);
+    config_defaults(&cfg);
+    snprintf(cfg.store.path, sizeof(cfg.store.path), "%s/w.db", dir);
+    cfg.aggregate.resolutions_s[0] = 10;
+    cfg.aggregate.resolutions_s[1] = 60;
+    cfg.aggregate.n_resolutions = 2;
+    cfg.log.stats_interval_s = 0;
+    cr_assert_eq(store_open(&st, &cfg), 0);
+    cr_assert_eq(worker_init(&w, 0, &sh), 0);
+    memset(&wr, 0, sizeof(wr));
+    writer_init(&wr);
+    wr.cfg = &cfg;
+    wr.store = &st;
+    wr.workers = &w;
+    wr.n_workers = 1;
+    wr.loop_wake = &no_async;
+    all[0] = &w.stats;
+    wr.all_stats = all;
+    wr.n_all_stats = 1;
+    wr.limit = &limit;
+}
+
+static void teardown(void)
+{
+    worker_fini(&w);
+    store_close(&st);
+    tmpdir_remove(dir);
+}
+
+static void put_series(int64_t id, const char *topic, const char *field)
+{
+    size_t tl = strlen(topic);
+    size_t fl = strlen(field);
+    struct egress_series *s = ring_reserve(&w.egress, sizeof(*s) + tl + fl + 3);
+
+    cr_assert_not_null(s);
+    s->kind = EGRESS_SERIES;
+    s->topic_len = (uint32_t) tl;
+    s->field_len = (uint32_t) fl;
+    s->tags_len = 0;
+    s->id = id;
+    s->created_ms = 1;
+    memcpy(s->text, topic, tl + 1);
+    memcpy(s->text + tl + 1, field, fl + 1);
+    s->text[tl + fl + 2] = '\0';
+    ring_commit(&w.egress);
+}
+
+static void put_partial(int64_t id, int64_t bucket_ms, double v, int n)
+{
+    struct egress_partial *p = ring_reserve(&w.egress, sizeof(*p));
+
+    cr_assert_not_null(p);
+    memset(p, 0, sizeof(*p));
+    p->kind = EGRESS_PARTIAL;
+    p->series_id = id;
+    p->bucket_ms = bucket_ms;
+    p->first_recv_ms = p->last_recv_ms = clock_now_ms();
+    bucket_acc_reset(&p->acc);
+    for (int i = 0; i < n; i++)
+        bucket_acc_add(&p->acc, bucket_ms + i, v);
+    ring_commit(&w.egress);
+}
+
+static int64_t q(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int64_t v = -1;
+
+    cr_assert_eq(sqlite3_open(cfg.store.path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Marks the (thread-less) worker done, so the writer ends after the last
+ * batch, then waits for it. */
+static void finish(void)
+{
+    atomic_store(&w.done, true);
+    event_signal(&wr.ev);
+    writer_join(&wr);
+}
+
+TestSuite(writer, .init = setup, .fini = teardown, .timeout = 30);
+
+Test(writer, records_become_rows_in_every_resolution)
+{
+    put_series(7, "a/b", "temp");
+    put_partial(7, 20000, 2.0, 3);
+    put_partial(7, 30000, 4.0, 1);
+    put_partial(7, 20000, 1.0, 2); /* the same bucket again: merged */
+    cr_assert_eq(writer_start(&wr), 0);
+    finish();
+    cr_expect_eq(q("SELECT id FROM series WHERE topic = 'a/b'"), 7);
+    cr_expect_eq(q("SELECT count FROM rollups WHERE resolution_s = 10 AND "
+                   "bucket_ms = 20000"),
+                 5);
+    cr_expect_eq(q("SELECT sum FROM rollups WHERE resolution_s = 10 AND "
+                   "bucket_ms = 20000"),
+                 8);
+    cr_expect_eq(q("SELECT count FROM rollups WHERE resolution_s = 60"), 6);
+    cr_expect(ring_is_empty(&w.egress), "committed records are released");
+    cr_expect_eq(q("SELECT count(*) FROM ingest_stats"), 1,
+                 "the final stats row");
+    cr_expect_eq(atomic_load(&wr.fatal), 0);
+}
+
+Test(writer, a_locked_database_delays_the_batch_without_loss)
+{
+    sqlite3 *other;
+
+    cr_assert_eq(sqlite3_open(cfg.store.path, &other), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                 SQLITE_OK);
+    put_series(1, "x", "v");
+    put_partial(1, 0, 1.0, 10);
+    cr_assert_eq(writer_start(&wr), 0);
+    /* While the lock is held nothing can commit: the records stay. */
+    for (int i = 0; i < 20 && atomic_load(&wr.stats.v[STAT_COMMIT_RETRIES]) < 3;
+         i++)
+        usleep(50000);
+    cr_expect_geq(atomic_load(&wr.stats.v[STAT_COMMIT_RETRIES]), 3);
+    cr_expect(!ring_is_empty(&w.egress), "the batch is kept");
+    cr_assert_eq(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    finish();
+    cr_expect_eq(q("SELECT sum(count) FROM rollups WHERE resolution_s = 10"),
+                 10);
+    cr_expect(ring_is_empty(&w.egress));
+}
