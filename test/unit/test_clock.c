@@ -1,0 +1,34 @@
+/*
+ * test_clock.c - wall time with the test offset, monotonic time.
+ */
+#include <time.h>
+
+#include <criterion/criterion.h>
+
+#include "clock.h"
+
+Test(clock, wall_time_follows_the_offset)
+{
+    int64_t a = clock_now_ms();
+    int64_t b;
+
+    clock_set_offset_ms(3600000);
+    b = clock_now_ms();
+    clock_set_offset_ms(0);
+    cr_expect_geq(b - a, 3600000);
+    cr_expect_lt(b - a, 3600000 + 5000);
+    cr_expect_lt(clock_now_ms() - a, 5000);
+    cr_expect_gt(a, 1600000000000LL, "Unix milliseconds");
+}
+
+Test(clock, monotonic_never_goes_back)
+{
+    uint64_t prev = clock_mono_ns();
+
+    for (int i = 0; i < 100000; i++) {
+        uint64_t now = clock_mono_ns();
+        cr_assert_geq(now, prev);
+        prev = now;
+    }
+    cr_expect_eq(clock_mono_ms(), clock_mono_ns() / 1000000);
+}
