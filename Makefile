@@ -98,7 +98,7 @@ $(B)/libsp.a: $(LIB_OBJS)
 $(B)/sensorpipe: $(B)/src/main.o $(B)/libsp.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
-$(B)/sensorpipe-%: $(B)/tools/sensorpipe-%.o $(B)/libsp.a
+$(B)/sensorpipe-%: $(B)/tools/sensorpipe-%.o $(B)/tools/loadgen.o $(B)/libsp.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
 $(B)/test/unit/%: $(B)/test/unit/%.o $(SUP_OBJS) $(B)/libsp.a
@@ -166,11 +166,11 @@ fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i src/*.c include/*.h test/*/*.c test/*/*.h tools/*.c
+	clang-format -i src/*.c include/*.h test/*/*.c test/*/*.h tools/*.c tools/*.h
 
 format-check:
 	clang-format --dry-run --Werror src/*.c include/*.h test/*/*.c test/*/*.h \
-		tools/*.c
+		tools/*.c tools/*.h
 
 lint: format-check
 	clang-tidy --quiet src/*.c -- -std=c11 -D_GNU_SOURCE -DSP_VERSION='""' \

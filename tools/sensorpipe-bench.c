@@ -67,6 +67,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "decode.h"
+#include "loadgen.h"
 #include "log.h"
 #include "ring.h"
 #include "series.h"
@@ -145,34 +146,6 @@ static void usage(FILE *out)
             "[--dir DIR] [--csv FILE]\n");
 }
 
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end = NULL;
-    unsigned long long v;
-
-    if (s[0] == '-')
-        return -EINVAL;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
-static int parse_format(const char *s, enum config_format *f)
-{
-    static const enum config_format all[] = {FORMAT_JSON, FORMAT_NUMBER,
-                                             FORMAT_INFLUX};
-
-    for (size_t i = 0; i < SP_ARRAY_SIZE(all); i++)
-        if (strcmp(s, config_format_str(all[i])) == 0) {
-            *f = all[i];
-            return 0;
-        }
-    return -EINVAL;
-}
-
 static bool stage_known(const char *s)
 {
     static const char *const names[] = {"all",   "decode",   "series", "ring",
@@ -193,17 +166,17 @@ static int apply_opt(struct bench_opts *o, int c, const char *arg)
 
     switch (c) {
     case 'n':
-        rc = parse_u64(arg, 1, BENCH_MAX_COUNT, &o->count);
+        rc = loadgen_parse_u64(arg, 1, BENCH_MAX_COUNT, &o->count);
         break;
     case 's':
-        rc = parse_u64(arg, 1, BENCH_MAX_SERIES, &v);
+        rc = loadgen_parse_u64(arg, 1, BENCH_MAX_SERIES, &v);
         o->series = (unsigned) v;
         break;
     case 'f':
-        rc = parse_format(arg, &o->format);
+        rc = loadgen_parse_format(arg, &o->format);
         break;
     case 'w':
-        rc = parse_u64(arg, 1, 64, &v);
+        rc = loadgen_parse_u64(arg, 1, 64, &v);
         o->workers = (unsigned) v;
         break;
     case OPT_STAGE:
@@ -261,52 +234,10 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
 
 /* ---- the feed ----------------------------------------------------------- */
 
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-
-    do {
-        tmp[n++] = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
-}
-
-/* Appends s without its NUL; returns the end. */
-static char *put_str(char *p, const char *s)
-{
-    while (*s != '\0')
-        *p++ = *s++;
-    return p;
-}
-
-/* The value of message k: tenths from 0.0 to 99.9, as "D.D". */
-static char *put_value(char *p, uint64_t k)
-{
-    uint64_t tenths = (k * 7) % 1000;
-
-    p = put_u64(p, tenths / 10);
-    *p++ = '.';
-    return put_u64(p, tenths % 10);
-}
-
-/* Writes message k's payload (time ts_ms) at p; returns its end. */
 static char *make_payload(enum config_format f, uint64_t k, unsigned i,
                           int64_t ts_ms, char *p)
 {
-    if (f == FORMAT_NUMBER)
-        return put_value(p, k);
-    if (f == FORMAT_JSON) {
-        p = put_u64(put_str(p, "{\"ts\":"), (uint64_t) ts_ms);
-        p = put_value(put_str(p, ",\"temp\":"), k);
-        return put_str(put_u64(put_str(p, ",\"seq\":"), k), "}");
-    }
-    p = put_value(put_str(put_u64(put_str(p, "m,dev="), i), " temp="), k);
-    p = put_u64(put_str(p, ",seq="), k);
-    return put_u64(put_str(p, " "), (uint64_t) ts_ms * 1000000u);
+    return loadgen_payload(f, k, i, (uint64_t) ts_ms * 1000000u, p);
 }
 
 static int feed_topics(struct bench_feed *fd, unsigned series)

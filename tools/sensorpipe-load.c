@@ -61,6 +61,8 @@
 #include <mosquitto.h>
 
 #include "clock.h"
+#include "config.h"
+#include "loadgen.h"
 
 #define LOAD_TOPIC_STRIDE 32 /* "sensors/site9/dev999999" + NUL */
 #define LOAD_MAX_SERIES   1000000
@@ -78,12 +80,6 @@
 #define LOAD_SUB_TOPIC   "sensors/#"
 #define NS_PER_S         1000000000ull
 
-enum load_format {
-    LOAD_JSON = 0,
-    LOAD_NUMBER,
-    LOAD_INFLUX,
-};
-
 /* The command line. Owner: main(); read-only once threads start. */
 struct load_opts {
     const char *host;
@@ -93,7 +89,7 @@ struct load_opts {
     double rate;       /* msgs/s over all clients; 0 = unpaced */
     unsigned series;
     int qos;
-    enum load_format format;
+    enum config_format format;
     unsigned clients;
     bool payload_ts;
     bool subscribe;
@@ -180,21 +176,6 @@ static void usage(FILE *out)
 
 /* ---- options --------------------------------------------------------- */
 
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end = NULL;
-    unsigned long long v;
-
-    if (s[0] == '-')
-        return -EINVAL;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 static int parse_double(const char *s, double hi, double *out)
 {
     char *end = NULL;
@@ -206,18 +187,6 @@ static int parse_double(const char *s, double hi, double *out)
         return -EINVAL;
     *out = v;
     return 0;
-}
-
-static int parse_format(const char *s, enum load_format *f)
-{
-    static const char *const names[] = {"json", "number", "influx"};
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(s, names[i]) == 0) {
-            *f = (enum load_format) i;
-            return 0;
-        }
-    return -EINVAL;
 }
 
 /* Long options without a short form. */
@@ -233,11 +202,11 @@ static int apply_opt(struct load_opts *o, int c, const char *arg)
         o->host = arg;
         break;
     case 'p':
-        rc = parse_u64(arg, 1, 65535, &v);
+        rc = loadgen_parse_u64(arg, 1, 65535, &v);
         o->port = (int) v;
         break;
     case 'n':
-        rc = parse_u64(arg, 1, UINT64_MAX / 2, &o->count);
+        rc = loadgen_parse_u64(arg, 1, UINT64_MAX / 2, &o->count);
         break;
     case 'd':
         rc = parse_double(arg, 86400.0 * 365, &o->duration_s);
@@ -246,18 +215,18 @@ static int apply_opt(struct load_opts *o, int c, const char *arg)
         rc = parse_double(arg, 1e9, &o->rate);
         break;
     case 's':
-        rc = parse_u64(arg, 1, LOAD_MAX_SERIES, &v);
+        rc = loadgen_parse_u64(arg, 1, LOAD_MAX_SERIES, &v);
         o->series = (unsigned) v;
         break;
     case 'q':
-        rc = parse_u64(arg, 0, 1, &v);
+        rc = loadgen_parse_u64(arg, 0, 1, &v);
         o->qos = (int) v;
         break;
     case 'f':
-        rc = parse_format(arg, &o->format);
+        rc = loadgen_parse_format(arg, &o->format);
         break;
     case 'c':
-        rc = parse_u64(arg, 1, LOAD_MAX_CLIENTS, &v);
+        rc = loadgen_parse_u64(arg, 1, LOAD_MAX_CLIENTS, &v);
         o->clients = (unsigned) v;
         break;
     default:
@@ -288,7 +257,7 @@ static int apply_flag(struct load_opts *o, int c, const char *arg)
 
 static int check_opts(struct load_opts *o)
 {
-    if (o->payload_ts && o->format == LOAD_NUMBER) {
+    if (o->payload_ts && o->format == FORMAT_NUMBER) {
         fprintf(stderr, "sensorpipe-load: --payload-ts needs -f json or "
                         "influx (a bare number carries no time)\n");
         return -EINVAL;
@@ -358,66 +327,18 @@ static int topics_init(unsigned series)
 }
 
 /* Appends v in decimal at p; returns the end. */
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-
-    do {
-        tmp[n++] = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
-}
-
-/* Appends s without its NUL; returns the end. */
-static char *put_str(char *p, const char *s)
-{
-    while (*s != '\0')
-        *p++ = *s++;
-    return p;
-}
-
-/* The value of message seq: tenths from 0.0 to 99.9, as "D.D". */
-static char *put_value(char *p, uint64_t seq)
-{
-    uint64_t tenths = (seq * 7) % 1000;
-
-    p = put_u64(p, tenths / 10);
-    *p++ = '.';
-    return put_u64(p, tenths % 10);
-}
-
 /* Writes message seq's payload for series i into buf; returns its length. */
 static size_t make_payload(const struct load_opts *o, uint64_t seq, unsigned i,
                            char *buf)
 {
-    char *p = buf;
+    uint64_t ts_ns = 0;
 
-    if (o->format == LOAD_NUMBER) {
-        p = put_value(p, seq);
-    } else if (o->format == LOAD_JSON) {
-        p = put_str(p, "{");
-        if (o->payload_ts) {
-            p = put_str(p, "\"ts\":");
-            p = put_u64(p, (uint64_t) clock_now_ms());
-            p = put_str(p, ",");
-        }
-        p = put_value(put_str(p, "\"temp\":"), seq);
-        p = put_str(put_u64(put_str(p, ",\"seq\":"), seq), "}");
-    } else {
-        p = put_value(put_str(put_u64(put_str(p, "m,dev="), i), " temp="), seq);
-        p = put_u64(put_str(p, ",seq="), seq);
-        if (o->payload_ts) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            p = put_u64(put_str(p, " "), (uint64_t) ts.tv_sec * NS_PER_S +
-                                             (uint64_t) ts.tv_nsec);
-        }
+    if (o->payload_ts) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts_ns = (uint64_t) ts.tv_sec * NS_PER_S + (uint64_t) ts.tv_nsec;
     }
-    return (size_t) (p - buf);
+    return (size_t) (loadgen_payload(o->format, seq, i, ts_ns, buf) - buf);
 }
 
 /* ---- publisher ------------------------------------------------------- */
