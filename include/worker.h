@@ -67,6 +67,7 @@ struct egress_series {
     char text[]; /* topic '\0' field '\0' tags '\0' */
 };
 
+/* A finest-bucket partial. Owner: the egress ring, like egress_series. */
 struct egress_partial {
     uint32_t kind;
     uint32_t reserved;
@@ -77,6 +78,7 @@ struct egress_partial {
     struct bucket_acc acc;
 };
 
+/* One raw sample. Owner: the egress ring, like egress_series. */
 struct egress_sample {
     uint32_t kind;
     uint32_t reserved;
