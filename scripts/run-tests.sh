@@ -52,5 +52,8 @@ for t in "$TESTS_DIR"/test/integration/test_*; do
     run "$(basename "$t")" "$t" $JOBS --short-filename
 done
 
-echo "[$MODE] programs: $pass passed, $fail failed${failed:+ (}${failed# }${failed:+)}"
+[ -n "$failed" ] && echo "[$MODE] failed programs:$failed"
+# One closing line: test programs (each a Criterion suite or a stress
+# program) that passed and failed in this pass.
+echo "$MODE: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
