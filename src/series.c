@@ -55,7 +55,7 @@ int series_table_init(struct series_table *t, uint32_t cap, size_t arena_bytes,
         return -EINVAL;
     slots = index_slots(cap);
     t->index = calloc(slots, sizeof(*t->index));
-    t->entries = calloc(cap, sizeof(*t->entries));
+    t->entries = aligned_alloc(64, (size_t) cap * sizeof(*t->entries));
     t->dirty = calloc(cap, sizeof(*t->dirty));
     t->arena = malloc(arena_bytes);
     if (!t->index || !t->entries || !t->dirty || !t->arena) {

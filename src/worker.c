@@ -241,10 +241,18 @@ static struct series_entry *lookup_series(struct worker *w,
     if (SP_LIKELY(e != NULL))
         return e;
     if (series_add(&w->series, &k, 0, &e) < 0) {
-        log_ratelimited(&w->rl_series, LOG_WARNING,
-                        "series: limit of %u series reached, samples of "
-                        "new series on %.200s are dropped",
-                        w->cfg->pipeline.max_series, r->data);
+        if (atomic_load_explicit(&w->series.limit->count,
+                                 memory_order_relaxed) >= w->series.limit->max)
+            log_ratelimited(&w->rl_series, LOG_WARNING,
+                            "series: limit of %u series reached, samples "
+                            "of new series on %.200s are dropped",
+                            w->series.limit->max, r->data);
+        else
+            log_ratelimited(&w->rl_series, LOG_WARNING,
+                            "series: no room left for series names in "
+                            "worker %u (64 bytes per series on average), "
+                            "samples of new series on %.200s are dropped",
+                            w->index, r->data);
         return NULL;
     }
     struct tags_src src = {sub->topic_tags, r->data, r->topic_len, s->tags,
