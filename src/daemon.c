@@ -349,6 +349,7 @@ static void report(struct daemon *d, bool log_line)
                  "received=%llu decoded=%llu dropped_overflow=%llu "
                  "dropped_oversize=%llu dropped_invalid=%llu "
                  "dropped_series_limit=%llu late=%llu clock_skew=%llu "
+                 "skipped_values=%llu "
                  "series=%u paused_ms=%llu ring_high_water=%.0f%% "
                  "commit_p50=%.1fms commit_p99=%.1fms broker=%s",
                  rate(&s, &d->last_snap, STAT_RECEIVED, ms),
@@ -361,7 +362,8 @@ static void report(struct daemon *d, bool log_line)
                  (unsigned long long) s.v[STAT_DROPPED_INVALID],
                  (unsigned long long) s.v[STAT_DROPPED_SERIES_LIMIT],
                  (unsigned long long) s.v[STAT_LATE],
-                 (unsigned long long) s.v[STAT_CLOCK_SKEW], series,
+                 (unsigned long long) s.v[STAT_CLOCK_SKEW],
+                 (unsigned long long) s.v[STAT_SKIPPED_VALUES], series,
                  (unsigned long long) s.v[STAT_PAUSED_MS],
                  100.0 * (double) d->ring_high_water /
                      (double) d->workers[0].ingress.cap,
