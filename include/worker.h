@@ -37,12 +37,14 @@ struct worker_msg {
     size_t topic_len;
     const void *payload; /* may be NULL when payload_len is 0 */
     size_t payload_len;
+    uint64_t topic_hash; /* series_topic_hash(topic), as routed */
 };
 
 /* One MQTT message in an ingress ring. Owner: the ring (loop writes it,
  * the worker reads it in place). */
 struct ingress_rec {
     int64_t recv_ms;
+    uint64_t topic_hash; /* the loop's, reused for the series key */
     uint32_t sub_index;
     uint32_t topic_len;
     uint32_t payload_len;

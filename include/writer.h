@@ -60,7 +60,6 @@ struct writer {
     _Atomic bool retention_changed; /* release: the values above first */
     _Atomic uint64_t stop_ms;       /* loop: monotonic time of the stop
                                        request; 0 before */
-    _Atomic bool stall_for_test;    /* test hook: stop writing while set */
     const char *stall_file;         /* test hook: stall while it exists
                                        (SENSORPIPE_TEST_STALL_FILE) */
 };

@@ -214,9 +214,15 @@ static void count_drop(struct daemon *d, enum stats_counter k,
 static void on_message(void *ctx, const struct mqtt_msg *m)
 {
     struct daemon *d = ctx;
-    struct worker_msg wm = {clock_now_ms(), m->sub_index, m->topic,
-                            m->topic_len,   m->payload,   m->payload_len};
+    struct worker_msg wm = {clock_now_ms(),
+                            m->sub_index,
+                            m->topic,
+                            m->topic_len,
+                            m->payload,
+                            m->payload_len,
+                            series_topic_hash(m->topic, m->topic_len)};
     struct worker *w;
+    size_t used;
     int rc;
 
     stats_add(&d->stats, STAT_RECEIVED, 1);
@@ -229,24 +235,24 @@ static void on_message(void *ctx, const struct mqtt_msg *m)
                    "payload over max_payload_bytes");
         return;
     }
-    w = &d->workers[series_topic_hash(m->topic, m->topic_len) % d->n_workers];
+    w = &d->workers[wm.topic_hash % d->n_workers];
     rc = worker_push(w, &wm);
     if (rc == -ENOSPC && d->cfg.pipeline.overflow == OVERFLOW_PAUSE)
         rc = push_blocking(d, w, &wm);
-    if (rc == 0) {
-        size_t used = ring_used_bytes(&w->ingress);
-        d->pushed |= 1ull << w->index;
-        if (used > d->ring_high_water)
-            d->ring_high_water = used;
-    }
     if (rc < 0) {
         count_drop(
             d, rc == -ENOSPC ? STAT_DROPPED_OVERFLOW : STAT_DROPPED_OVERSIZE, m,
             rc == -ENOSPC ? "ingress ring full" : "record too large");
         return;
     }
+    d->pushed |= 1ull << w->index;
+    /* One look at the ring's fill serves the high-water mark and the
+     * pause. */
+    used = ring_used_bytes(&w->ingress);
+    if (used > d->ring_high_water)
+        d->ring_high_water = used;
     if (d->cfg.pipeline.overflow == OVERFLOW_PAUSE &&
-        ring_free_bytes(&w->ingress) < 2 * d->max_record &&
+        w->ingress.cap - used < 2 * d->max_record &&
         !atomic_load_explicit(&d->paused, memory_order_relaxed))
         pause_reading(d);
 }

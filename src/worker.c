@@ -113,7 +113,8 @@ void worker_fini(struct worker *w)
 int worker_load_series(struct worker *w, int64_t id, const char *topic,
                        const char *field)
 {
-    struct series_key k = {topic, strlen(topic), field, strlen(field)};
+    struct series_key k = {topic, strlen(topic), field, strlen(field),
+                           series_topic_hash(topic, strlen(topic))};
     struct series_entry *e;
 
     return series_add(&w->series, &k, id, &e);
@@ -131,6 +132,7 @@ int worker_push(struct worker *w, const struct worker_msg *m)
     if (r == NULL)
         return -ENOSPC;
     r->recv_ms = m->recv_ms;
+    r->topic_hash = m->topic_hash;
     r->sub_index = m->sub_index;
     r->topic_len = (uint32_t) m->topic_len;
     r->payload_len = (uint32_t) m->payload_len;
@@ -234,7 +236,8 @@ static struct series_entry *lookup_series(struct worker *w,
                                           const struct decode_sample *s)
 {
     const struct config_sub *sub = &w->cfg->subs[r->sub_index];
-    struct series_key k = {r->data, r->topic_len, s->field, s->field_len};
+    struct series_key k = {r->data, r->topic_len, s->field, s->field_len,
+                           r->topic_hash};
     struct series_entry *e = series_find(&w->series, &k);
     int n;
 

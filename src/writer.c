@@ -50,7 +50,6 @@ void writer_init(struct writer *wr)
     atomic_init(&wr->fatal, 0);
     atomic_init(&wr->p50_us, 0);
     atomic_init(&wr->p99_us, 0);
-    atomic_init(&wr->stall_for_test, false);
     atomic_init(&wr->stop_ms, 0);
 }
 
@@ -415,8 +414,7 @@ static void maint_final(struct writer *wr)
  * hung, so tests can watch backpressure and the watchdog. */
 static bool stalled(const struct writer *wr)
 {
-    return atomic_load_explicit(&wr->stall_for_test, memory_order_relaxed) ||
-           (wr->stall_file != NULL && access(wr->stall_file, F_OK) == 0);
+    return wr->stall_file != NULL && access(wr->stall_file, F_OK) == 0;
 }
 
 static void idle_wait(struct writer *wr, uint64_t now)

@@ -313,6 +313,7 @@ static void feed_msg(const struct bench_feed *fd, uint64_t k, int64_t recv_ms,
     m->sub_index = 0;
     m->topic = feed_topic(fd, k, &m->topic_len);
     m->payload = feed_payload(fd, k, &m->payload_len);
+    m->topic_hash = series_topic_hash(m->topic, m->topic_len);
 }
 
 /* ---- configuration and output ------------------------------------------ */
@@ -379,7 +380,8 @@ static int series_sample(struct series_table *t, const char *topic,
 {
     int64_t finest_ms = (int64_t) cfg.aggregate.resolutions_s[0] * 1000;
     int64_t ts = s->ts_ms == DECODE_NO_TIME ? recv_ms : s->ts_ms;
-    struct series_key key = {topic, topic_len, s->field, s->field_len};
+    struct series_key key = {topic, topic_len, s->field, s->field_len,
+                             series_topic_hash(topic, topic_len)};
     struct series_entry *e;
     int64_t b;
 
@@ -508,8 +510,7 @@ static int pipe_start(struct bench_pipe *p)
 /* Routes one message as daemon.c on_message() does (overflow = pause). */
 static int pipe_push(struct bench_pipe *p, const struct worker_msg *m)
 {
-    struct worker *w =
-        &p->workers[series_topic_hash(m->topic, m->topic_len) % p->n_workers];
+    struct worker *w = &p->workers[m->topic_hash % p->n_workers];
     int rc;
 
     stats_add(&p->loop_stats, STAT_RECEIVED, 1);

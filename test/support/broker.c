@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "logfile.h"
 #include "tmpdir.h"
 #include "wait.h"
 
@@ -268,17 +269,7 @@ int broker_stop(struct broker *b)
 
 int broker_log_count(const struct broker *b, const char *needle)
 {
-    char line[1024];
-    int n = 0;
-    FILE *f = fopen(b->log, "r");
-
-    if (f == NULL)
-        return -errno;
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (strstr(line, needle) != NULL)
-            n++;
-    fclose(f);
-    return n;
+    return logfile_count(b->log, needle);
 }
 
 int broker_passwd(const char *file, const char *user, const char *password,

@@ -13,7 +13,8 @@
 #include "series.h"
 
 /* A borrowed key for the calls below. */
-#define KEY(t, tl, f, fl) (&(struct series_key){(t), (tl), (f), (fl)})
+#define KEY(t, tl, f, fl)                                                      \
+    (&(struct series_key){(t), (tl), (f), (fl), series_topic_hash((t), (tl))})
 
 static struct series_limit limit;
 

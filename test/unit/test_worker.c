@@ -57,8 +57,13 @@ static void start(void)
 static void push(int64_t recv_ms, unsigned sub, const char *topic,
                  const char *payload)
 {
-    struct worker_msg m = {recv_ms,       sub,     topic,
-                           strlen(topic), payload, strlen(payload)};
+    struct worker_msg m = {recv_ms,
+                           sub,
+                           topic,
+                           strlen(topic),
+                           payload,
+                           strlen(payload),
+                           series_topic_hash(topic, strlen(topic))};
 
     cr_assert_eq(worker_push(&w, &m), 0);
     worker_wake(&w);
@@ -205,7 +210,8 @@ Test(worker, a_full_registry_refuses_new_series_only)
 Test(worker, records_too_large_for_the_ring_are_refused)
 {
     static char big[3u << 20]; /* over a quarter of the 8 MiB ring */
-    struct worker_msg m = {0, 1, "n/x", 3, big, sizeof(big)};
+    struct worker_msg m = {
+        0, 1, "n/x", 3, big, sizeof(big), series_topic_hash("n/x", 3)};
 
     start();
     cr_expect_eq(worker_push(&w, &m), -EMSGSIZE);
