@@ -116,8 +116,15 @@ $(B)/test/shim/malloc_count.so: test/shim/malloc_count.c
 	@echo "  CC $<"
 	@$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -fPIC -shared $(WARN) -o $@ $<
 
+# Runs a program under the parts of the unit's sandbox a test can build.
+$(B)/test/sandbox/sp-sandbox: test/sandbox/sp_sandbox.c
+	@mkdir -p $(@D)
+	@echo "  CC $<"
+	@$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -o $@ $<
+
 units: $(UNIT)
-integ: $(INTEG) $(B)/sensorpipe $(TOOLS) $(B)/test/shim/malloc_count.so
+integ: $(INTEG) $(B)/sensorpipe $(TOOLS) $(B)/test/shim/malloc_count.so \
+	$(B)/test/sandbox/sp-sandbox
 stress: $(STRESS)
 
 # One variant's suite: unit tests, stress programs, then integration tests
