@@ -40,6 +40,10 @@
 /* "$share/" GROUP "/" TOPIC and its NUL. */
 #define MQTT_FILTER_MAX (CONFIG_NAME_MAX + CONFIG_STR_MAX + 8)
 
+/* How long a stop waits for the broker to close the connection after
+ * DISCONNECT before it closes the socket itself. */
+#define MQTT_CLOSE_WAIT_MS 2000
+
 /* Addresses kept from one name resolution; tried in order. */
 #define MQTT_MAX_ADDRS 8
 
@@ -103,6 +107,7 @@ struct mqtt_client {
     uv_timer_t misc_timer; /* every 1 s: mosquitto_loop_misc() */
     uv_timer_t retry;      /* next attempt; during stop, flush deadline */
     uv_idle_t drain;       /* one more read pass without waiting for poll */
+    uv_poll_t close_poll;  /* stop: close_fd, until the broker closes */
     uv_getaddrinfo_t gai;
 
     enum mqtt_phase phase;
@@ -115,6 +120,8 @@ struct mqtt_client {
     bool next_addr;        /* retry the next resolved address, no backoff */
     bool refused;          /* the last CONNACK refused the session */
     bool handles_closed;   /* stop: uv_close() called on every handle */
+    bool half_closed;      /* stop: close_fd shut for writing */
+    int close_fd;          /* stop: our duplicate of the socket; -1: none */
     unsigned closing;      /* close callbacks still to come */
     unsigned failures;     /* failed rounds since the last CONNACK: backoff */
     uint64_t rng;          /* xorshift state for the jitter */
@@ -133,9 +140,10 @@ struct mqtt_client {
     struct ratelimit rl_refused; /* repeated CONNACK refusals */
 
     /* Counters for tests and stats, loop thread only. */
-    uint64_t attempts; /* connection attempts made (connect calls) */
-    uint64_t subacks;  /* SUBACKs received, granted or refused */
-    uint64_t messages; /* messages handed to on_msg */
+    uint64_t attempts;  /* connection attempts made (connect calls) */
+    uint64_t subacks;   /* SUBACKs received, granted or refused */
+    uint64_t messages;  /* messages handed to on_msg */
+    uint64_t discarded; /* bytes read and dropped after DISCONNECT (stop) */
 
     /* Shared (atomic, relaxed: a lone flag, no data hangs on it). */
     _Atomic bool connected; /* CONNACK accepted, connection not yet lost */
@@ -221,11 +229,15 @@ SP_MUST_CHECK int mqtt_update_subscriptions(struct mqtt_client *c,
                                             const struct config *newcfg);
 
 /*
- * Stops: cancels the resolution and the retry, sends DISCONNECT when a
- * connection is open and waits up to 1 s for it to leave, then closes
- * every uv handle. done(c) runs once all close callbacks have run; only
- * then may mqtt_fini() run and the loop be closed. on_msg is not called
- * after done(). Thread: loop.
+ * Stops: cancels the resolution and the retry and stops reading at once
+ * (on_msg is not called again). When a connection is open it then closes
+ * it in order: the acknowledgements already queued and DISCONNECT are
+ * written, the socket is shut for writing, and what the broker still
+ * sends is read and discarded, never acknowledged, until the broker
+ * closes (the broker keeps those QoS 1 and 2 messages for the next
+ * session), for at most MQTT_CLOSE_WAIT_MS. Then every uv handle is
+ * closed. done(c) runs once all close callbacks have run; only then may
+ * mqtt_fini() run and the loop be closed. Thread: loop.
  */
 void mqtt_stop(struct mqtt_client *c, void (*done)(struct mqtt_client *c));
 

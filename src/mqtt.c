@@ -47,6 +47,20 @@
  * after reconnect_max_ms. On each accepted CONNACK every subscription is
  * sent again, session present or not: it is cheap and applies any change.
  *
+ * Stopping: closing a TCP socket that still holds unread bytes makes the
+ * kernel send a reset, which discards our last PUBACKs and DISCONNECT on
+ * their way, and a broker that sees the reset first delivers those
+ * messages again to the next session: stored twice. libmosquitto closes
+ * its socket as soon as DISCONNECT is written. So a stop keeps its own
+ * duplicate of the descriptor (close_fd) and polls that one (never the
+ * original, whose epoll registration must go while it is open): it stops
+ * reading through libmosquitto, lets it write what it queued (PUBACKs,
+ * then DISCONNECT, in order), shuts close_fd for writing once libmosquitto
+ * has closed its descriptor, and reads and discards what the broker still
+ * sends (no PUBACK goes out for it, so the broker keeps those messages)
+ * until the broker closes its side or MQTT_CLOSE_WAIT_MS pass. Closing
+ * close_fd then ends a connection with nothing unread.
+ *
  * Socket lifetime: libmosquitto closes the socket itself, inside
  * loop_read/loop_write/loop_misc, and then calls on_disconnect (a failed
  * TLS handshake closes it without the callback, which sync_poll()
@@ -81,8 +95,10 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <mosquitto.h>
@@ -96,7 +112,7 @@
 
 #define READ_BUDGET      256  /* mosquitto_loop_read() calls per pass */
 #define MISC_INTERVAL_MS 1000 /* mosquitto_loop_misc() */
-#define STOP_FLUSH_MS    1000 /* how long mqtt_stop() waits for DISCONNECT */
+#define DISCARD_BUF      4096 /* bytes read per call after DISCONNECT */
 #define NAME_MAX_LEN     (CONFIG_STR_MAX + 16) /* "[host]:port" */
 #define REASON_MAX       128
 #define RL_INTERVAL_MS   60000 /* one failure line a minute at most */
@@ -105,6 +121,7 @@ static void on_poll(uv_poll_t *h, int status, int events);
 static void on_retry(uv_timer_t *t);
 static void begin_attempt(struct mqtt_client *c);
 static void finish_stop(struct mqtt_client *c);
+static void close_done(struct mqtt_client *c);
 static void sync_poll(struct mqtt_client *c, int rc);
 static void log_lib(struct mqtt_client *c, bool connecting);
 
@@ -599,7 +616,10 @@ static void on_retry(uv_timer_t *t)
     struct mqtt_client *c = t->data;
 
     if (c->phase == MQTT_STOPPING) {
-        finish_stop(c); /* DISCONNECT did not leave in time */
+        log_warn("mqtt: the broker did not close the connection within "
+                 "%d ms of DISCONNECT; closing it",
+                 MQTT_CLOSE_WAIT_MS);
+        close_done(c);
         return;
     }
     begin_attempt(c);
@@ -745,6 +765,7 @@ int mqtt_init(struct mqtt_client *c, uv_loop_t *loop, const struct config *cfg,
     c->on_state = on_state;
     c->ctx = ctx;
     c->poll_fd = -1;
+    c->close_fd = -1;
     c->rng = clock_mono_ns() ^ ((uint64_t) getpid() << 32) ^ (uintptr_t) c;
     if (c->rng == 0)
         c->rng = 1;
@@ -836,6 +857,114 @@ static void finish_stop(struct mqtt_client *c)
     }
 }
 
+/* ---- an orderly close at stop (see the file header, "Stopping") -------- */
+
+static void on_close_poll(uv_poll_t *h, int status, int events);
+
+/* Ends the orderly close: the duplicate goes, then every handle. */
+static void close_done(struct mqtt_client *c)
+{
+    if (c->close_fd >= 0) {
+        uv_poll_stop(&c->close_poll); /* before the fd closes */
+        c->closing++;
+        uv_close((uv_handle_t *) &c->close_poll, on_handle_closed);
+        (void) close(c->close_fd);
+        c->close_fd = -1;
+        log_debug("mqtt: connection closed, %llu bytes discarded after "
+                  "DISCONNECT",
+                  (unsigned long long) c->discarded);
+    }
+    finish_stop(c);
+}
+
+/* Reads and drops what arrives after DISCONNECT. True at the end. */
+static bool discard_input(struct mqtt_client *c)
+{
+    char buf[DISCARD_BUF];
+    ssize_t n;
+
+    for (;;) {
+        n = read(c->close_fd, buf, sizeof(buf));
+        if (n > 0) {
+            c->discarded += (uint64_t) n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        /* EOF: the broker closed; an error: nothing more will come. */
+        return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+}
+
+/* The next step of the close: write, then half-close and discard. */
+static void close_step(struct mqtt_client *c)
+{
+    int events = UV_READABLE;
+    int err;
+
+    if (mosquitto_socket(c->mosq) >= 0 && mosquitto_want_write(c->mosq)) {
+        events = UV_WRITABLE; /* PUBACKs and DISCONNECT still queued */
+    } else if (!c->half_closed) {
+        c->half_closed = true;
+        if (shutdown(c->close_fd, SHUT_WR) < 0) {
+            close_done(c);
+            return;
+        }
+    }
+    err = uv_poll_start(&c->close_poll, events, on_close_poll);
+    if (err < 0)
+        close_done(c);
+}
+
+static void on_close_poll(uv_poll_t *h, int status, int events)
+{
+    struct mqtt_client *c = h->data;
+
+    if (c->close_fd < 0)
+        return;
+    if (status < 0) {
+        close_done(c);
+        return;
+    }
+    if ((events & UV_WRITABLE) != 0 && mosquitto_socket(c->mosq) >= 0) {
+        errno = 0;
+        (void) mosquitto_loop_write(c->mosq, 1);
+    }
+    if ((events & UV_READABLE) != 0 && c->half_closed && discard_input(c)) {
+        close_done(c);
+        return;
+    }
+    close_step(c);
+}
+
+/*
+ * Starts the orderly close of an open connection. Returns: 0 when it runs
+ * (close_done() follows); -errno when it cannot (then nothing started).
+ */
+static int begin_close(struct mqtt_client *c)
+{
+    int fd = fcntl(mosquitto_socket(c->mosq), F_DUPFD_CLOEXEC, 0);
+    int err;
+
+    if (fd < 0)
+        return -errno;
+    err = uv_poll_init_socket(c->loop, &c->close_poll, fd);
+    if (err < 0) {
+        (void) close(fd);
+        return err;
+    }
+    c->close_poll.data = c;
+    c->close_fd = fd;
+    c->half_closed = false;
+    unwatch_socket(c); /* libmosquitto's fd is still open here */
+    (void) mark_down(c);
+    errno = 0;
+    (void) mosquitto_disconnect(c->mosq); /* writes what it can at once */
+    uv_timer_start(&c->retry, on_retry, MQTT_CLOSE_WAIT_MS, 0);
+    close_step(c);
+    return 0;
+}
+
 void mqtt_stop(struct mqtt_client *c, void (*done)(struct mqtt_client *c))
 {
     bool open;
@@ -851,15 +980,12 @@ void mqtt_stop(struct mqtt_client *c, void (*done)(struct mqtt_client *c))
     uv_idle_stop(&c->drain);
     if (c->gai_pending)
         (void) uv_cancel((uv_req_t *) &c->gai); /* callback still runs */
+    if (open && begin_close(c) == 0)
+        return;
     if (open) {
-        /* Written at once when the socket takes it; libmosquitto then
-         * closes the socket and calls on_disconnect -> finish_stop(). */
+        /* No duplicate descriptor: DISCONNECT, and libmosquitto closes. */
         errno = 0;
         sync_poll(c, mosquitto_disconnect(c->mosq));
-        if (socket_ok(c)) {
-            uv_timer_start(&c->retry, on_retry, STOP_FLUSH_MS, 0);
-            return;
-        }
     }
     finish_stop(c);
 }
