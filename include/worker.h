@@ -119,7 +119,9 @@ struct worker {
     struct event space_ev;         /* we sleep here on a full egress ring;
                                       the writer signals */
     struct stats_counters stats;   /* written here only */
-    _Atomic uint64_t heartbeat_ms; /* written here, read by the watchdog */
+    _Atomic uint64_t heartbeat_ms; /* written here while working or
+                                      waiting for egress space; read by
+                                      the watchdog */
     _Atomic bool stop;             /* loop -> worker: drain, flush, end */
     _Atomic bool done;             /* worker -> writer: all handed off */
 };

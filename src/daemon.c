@@ -45,6 +45,7 @@
 #define ARENA_BYTES_PER_SERIES 64 /* average topic + field key, with NULs */
 #define HEARTBEAT_MIN_MS       2000
 #define HEARTBEAT_MAX_MS       10000
+#define PUSH_PING_MS           250 /* watchdog pings while the loop waits */
 
 /* The whole daemon. Owner: the loop thread (one static instance). */
 struct daemon {
@@ -184,18 +185,29 @@ static void maybe_resume(struct daemon *d)
     mqtt_resume(&d->mqtt);
 }
 
-/* overflow = pause, ring full anyway: wait for the worker; never drop. */
+static void watchdog_ping(struct daemon *d);
+
+/* overflow = pause, ring full anyway: wait for the worker; never drop.
+ * The loop's timers do not run meanwhile, so the wait pings the watchdog
+ * itself (it is backpressure, not a hang). */
 static int push_blocking(struct daemon *d, struct worker *w,
                          const struct worker_msg *m)
 {
     uint64_t start = clock_mono_ms();
+    uint64_t pinged = start;
     int rc;
 
     while ((rc = worker_push(w, m)) == -ENOSPC) {
+        uint64_t now;
         if (atomic_load_explicit(&d->writer.fatal, memory_order_acquire))
             break;
         worker_wake(w);
         usleep(500);
+        now = clock_mono_ms();
+        if (now - pinged >= PUSH_PING_MS) {
+            watchdog_ping(d);
+            pinged = now;
+        }
     }
     stats_add(&d->stats, STAT_PAUSED_MS, clock_mono_ms() - start);
     return rc;
@@ -401,17 +413,30 @@ static bool fresh(const struct daemon *d, const _Atomic uint64_t *hb,
     return seen + stale >= now;
 }
 
-/* WATCHDOG=1 only while every worker and the writer make progress. */
-static void on_watchdog_timer(uv_timer_t *t)
+/*
+ * WATCHDOG=1 only while every worker and the writer make progress. Waiting
+ * on backpressure counts: a worker waiting for egress space beats, and so
+ * does the writer while it retries a full or locked store; a thread that
+ * does neither for the watchdog period is stuck.
+ */
+static void watchdog_ping(struct daemon *d)
 {
-    struct daemon *d = t->data;
     uint64_t now = clock_mono_ms();
     bool ok = fresh(d, &d->writer.heartbeat_ms, now);
 
+    if (d->watchdog_usec == 0)
+        return;
     for (unsigned i = 0; i < d->n_workers && ok; i++)
         ok = fresh(d, &d->workers[i].heartbeat_ms, now);
     if (ok)
         sd_notify(0, "WATCHDOG=1");
+}
+
+static void on_watchdog_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+
+    watchdog_ping(d);
     maybe_resume(d);
 }
 

@@ -152,7 +152,11 @@ void worker_wake(struct worker *w)
     event_signal(&w->ingress_ev);
 }
 
-/* Reserves egress space, waiting for the writer while the ring is full. */
+/*
+ * Reserves egress space, waiting for the writer while the ring is full.
+ * Waiting on the writer is backpressure, not a hang: the heartbeat goes
+ * on, and the watchdog judges the writer by its own heartbeat.
+ */
 static void *egress_reserve(struct worker *w, size_t len)
 {
     void *p;
@@ -167,6 +171,8 @@ static void *egress_reserve(struct worker *w, size_t len)
         event_signal(w->writer_ev);
         event_wait(&w->space_ev, seq, WORKER_SPACE_WAIT_MS);
         event_cancel(&w->space_ev);
+        atomic_store_explicit(&w->heartbeat_ms, clock_mono_ms(),
+                              memory_order_relaxed);
     }
     return p;
 }

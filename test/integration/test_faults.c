@@ -884,34 +884,40 @@ static void db_exec(const char *sql)
 }
 
 /*
- * Disk full, then space again: the batches kept through the full disk are
- * committed once pages are free, and nothing the broker acknowledged is
- * lost. A ballast table takes the space; dropping it gives it back (the
- * test hook caps the file's page count, so freed pages are the only room).
+ * Starts the daemon on a store that is all but full: a ballast table takes
+ * the space, and the test hook caps the file's page count a few pages
+ * above it, so the pages that dropping it frees are the only room. blobs
+ * of 4000 bytes make the ballast; env_extra (may be NULL) is one more
+ * "NAME=value" for the daemon.
  */
-Test(faults, disk_full_resumes_when_space_returns, .timeout = 90)
+static void start_with_ballast(const char *extra, const char *env_extra,
+                               int blobs)
 {
     char env_pages[64];
-    const char *const env[] = {env_pages, NULL};
-    struct pub *p;
-    uint64_t deadline;
+    const char *const env[] = {env_pages, env_extra, NULL};
+    char sql[256];
     int64_t pages;
-    int sent = 0;
 
-    cr_assert_eq(broker_start(&broker, NULL), 0);
     start_daemon(FAST, NULL); /* creates the schema */
     cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
-    db_exec("CREATE TABLE ballast (b BLOB);"
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
-            "WHERE i < 200) INSERT INTO ballast SELECT zeroblob(4000) FROM n");
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE ballast (b BLOB);"
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+             "WHERE i < %d) INSERT INTO ballast SELECT zeroblob(4000) FROM n",
+             blobs);
+    db_exec(sql);
     pages = db_int(sp.db_path, "PRAGMA page_count");
     snprintf(env_pages, sizeof(env_pages), "SENSORPIPE_TEST_MAX_PAGES=%lld",
              (long long) pages + 4);
-    start_daemon(FAST "[pipeline]\nworkers = 1\nring_bytes = 1MiB\n"
-                      "max_payload_bytes = 1KiB\n",
-                 env);
-    cr_assert_eq(pub_open(&p, broker.port, "space-pub", 1), 0);
-    deadline = wait_now_ms() + WAIT_MS;
+    start_daemon(extra, env);
+}
+
+/* Publishes long-topic readings until the daemon says the disk is full;
+ * returns how many were sent. */
+static int fill_until_full(struct pub *p, int sent)
+{
+    uint64_t deadline = wait_now_ms() + WAIT_MS;
+
     while (!spawn_log_contains(&sp, "store: disk full")) {
         cr_assert(wait_now_ms() < deadline, "the file never filled up");
         send_long_topics(p, sent, 10);
@@ -919,6 +925,25 @@ Test(faults, disk_full_resumes_when_space_returns, .timeout = 90)
         cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
         wait_nap_ms(50);
     }
+    return sent;
+}
+
+/*
+ * Disk full, then space again: the batches kept through the full disk are
+ * committed once pages are free, and nothing the broker acknowledged is
+ * lost.
+ */
+Test(faults, disk_full_resumes_when_space_returns, .timeout = 90)
+{
+    struct pub *p;
+    int sent = 0;
+
+    cr_assert_eq(broker_start(&broker, NULL), 0);
+    start_with_ballast(FAST "[pipeline]\nworkers = 1\nring_bytes = 1MiB\n"
+                            "max_payload_bytes = 1KiB\n",
+                       NULL, 200);
+    cr_assert_eq(pub_open(&p, broker.port, "space-pub", 1), 0);
+    sent = fill_until_full(p, sent);
     send_long_topics(p, sent, 20); /* more while the disk is full */
     sent += 20;
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
@@ -932,6 +957,69 @@ Test(faults, disk_full_resumes_when_space_returns, .timeout = 90)
     cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM series WHERE "
                                     "topic LIKE 'n/%'"),
                  sent);
+    pub_close(p);
+}
+
+/* Waits until two stats lines in a row show the same received count,
+ * short of sent: the rings are full and the loop has stopped reading. */
+static void await_reading_paused(int sent)
+{
+    uint64_t deadline = wait_now_ms() + WAIT_MS;
+
+    for (;;) {
+        int64_t last = stats_value(" received=", 0);
+        int n = spawn_log_count(&sp, "stats: ");
+        cr_assert(wait_now_ms() < deadline, "reading never paused");
+        if (last >= 0 && last < sent && last == stats_value(" received=", 1))
+            return;
+        cr_assert_eq(spawn_wait_log(&sp, "stats: ", n + 1, WAIT_MS), 0);
+    }
+}
+
+/*
+ * Under systemd's watchdog (WATCHDOG_USEC = 1 s) a full disk is waiting,
+ * not a hang: while every thread waits on the store, the pings go on for
+ * well over three watchdog periods, and once space returns everything is
+ * stored. (A writer that is really stuck stops them: test_ops.)
+ */
+#define PING_MS 1000
+Test(faults, disk_full_under_the_watchdog_keeps_pinging, .timeout = 120)
+{
+    struct pub *p;
+    uint64_t t0;
+    int sent = 0;
+    int pings = 0;
+
+    cr_assert_eq(broker_start(&broker, NULL), 0);
+    start_with_ballast(FAST "[pipeline]\nworkers = 1\nring_bytes = 1MiB\n"
+                            "max_payload_bytes = 1KiB\n",
+                       "WATCHDOG_USEC=1000000", 12000);
+    cr_assert_eq(pub_open(&p, broker.port, "dog-pub", 1), 0);
+    sent = fill_until_full(p, sent);
+    /* Far more than the rings hold (the worker waits on the writer, the
+     * loop on the worker), and less than the ballast frees (4000 series
+     * rows, each index entry on an overflow page of its own, and their
+     * rollups: about 25 MB). */
+    send_long_topics(p, sent, 4000);
+    sent += 4000;
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_reading_paused(sent);
+    t0 = wait_now_ms();
+    while (wait_now_ms() - t0 < 5 * PING_MS) {
+        spawn_clear_notes(&sp);
+        cr_assert_eq(spawn_wait_notify(&sp, "WATCHDOG=1", 3 * PING_MS / 2), 0,
+                     "no WATCHDOG=1 for 1.5 watchdog periods, %llu ms into "
+                     "the full disk (%d pings before)",
+                     (unsigned long long) (wait_now_ms() - t0), pings);
+        pings++;
+    }
+    cr_assert(alive(sp.pid));
+    db_exec("DROP TABLE ballast");
+    cr_assert_eq(spawn_await_stored(&sp, 10, sent, 60000), 0,
+                 "stored %lld of %d after space returned",
+                 (long long) spawn_stored(&sp, 10), sent);
+    cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0, "a clean stop");
+    cr_expect_eq(spawn_stat(&sp, "received"), sent);
     pub_close(p);
 }
 
