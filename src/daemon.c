@@ -33,6 +33,7 @@
 #include <uv.h>
 
 #include "clock.h"
+#include "config_value.h"
 #include "log.h"
 #include "mqtt.h"
 #include "series.h"
@@ -79,6 +80,7 @@ struct daemon {
     struct ratelimit rl_drop;
     bool stopping;
     bool reload_pending;    /* new subscriptions wait for empty rings */
+    bool reload_again;      /* SIGHUP while pending: reload once it is done */
     struct config next_cfg; /* the file as re-read by SIGHUP */
     bool mqtt_up;
     int exit_code;
@@ -466,11 +468,26 @@ static void on_mqtt_stopped(struct mqtt_client *c)
     /* `wake` is unreferenced: it stays open until the threads are joined. */
 }
 
+/* A stop ends a reload still waiting for the rings: no READY=1 may follow
+ * STOPPING=1, and the subscriptions are the broker's business no more. */
+static void abandon_reload(struct daemon *d)
+{
+    if (!d->reload_pending)
+        return;
+    uv_timer_stop(&d->reload_timer);
+    d->reload_pending = false;
+    d->reload_again = false;
+    log_notice("config: reload of %s abandoned: stopping before the rings "
+               "drained; subscriptions unchanged",
+               d->cfg.path);
+}
+
 static void begin_stop(struct daemon *d, const char *why)
 {
     if (d->stopping)
         return;
     d->stopping = true;
+    abandon_reload(d);
     sd_notify(0, "STOPPING=1");
     log_notice("daemon: stopping (%s): draining rings and open buckets", why);
     writer_request_stop(&d->writer);
@@ -531,11 +548,66 @@ static void note_restart_needed(const struct config *a, const struct config *b)
         log_notice("config: a new stats_interval_s needs a restart");
 }
 
+/* The position of a resolution of res_s seconds in agg, or -1. */
+static int find_resolution(const struct config *cfg, unsigned res_s)
+{
+    for (unsigned i = 0; i < cfg->aggregate.n_resolutions; i++)
+        if (cfg->aggregate.resolutions_s[i] == res_s)
+            return (int) i;
+    return -1;
+}
+
+/* One retention value: taken from the file when it changed, logged. */
+static bool take_one(uint64_t *run_ms, uint64_t next_ms, const char *what)
+{
+    char keep[32];
+
+    if (*run_ms == next_ms)
+        return false;
+    *run_ms = next_ms;
+    if (next_ms == 0)
+        snprintf(keep, sizeof(keep), "forever");
+    else
+        config_value_format_duration(next_ms, keep, sizeof(keep));
+    log_notice("config: %s now kept %s", what, keep);
+    return true;
+}
+
+/*
+ * Takes the reloaded retention into the running settings, each entry by
+ * the resolution it names: the running resolutions stay until a restart,
+ * so an entry for a resolution that does not run yet waits for the restart
+ * too, and a running resolution the file no longer lists keeps its
+ * retention. The running settings are what the next reload compares with.
+ * Returns true when anything changed.
+ */
+static bool take_retention(struct config *run, const struct config *next)
+{
+    unsigned n = run->aggregate.n_resolutions;
+    bool changed = take_one(&run->store.raw_retention_ms,
+                            next->store.raw_retention_ms, "raw samples are");
+    char what[64];
+    int j;
+
+    for (unsigned i = 0; i < n; i++) {
+        unsigned res_s = run->aggregate.resolutions_s[i];
+        j = find_resolution(next, res_s);
+        if (j < 0)
+            continue;
+        snprintf(what, sizeof(what), "rollups of %u s are", res_s);
+        changed |= take_one(&run->store.retention_ms[i],
+                            next->store.retention_ms[j], what);
+    }
+    return changed;
+}
+
 static bool subs_differ(const struct config *a, const struct config *b)
 {
     return a->n_subs != b->n_subs ||
            !same(a->subs, b->subs, sizeof(a->subs[0]) * a->n_subs);
 }
+
+static void reload(struct daemon *d);
 
 /*
  * Second half of a reload that changes subscriptions: once every ingress
@@ -548,6 +620,8 @@ static void finish_reload(struct daemon *d)
     static struct config prev;
     int rc;
 
+    if (d->stopping)
+        return;
     for (unsigned i = 0; i < d->n_workers; i++)
         if (!ring_is_empty(&d->workers[i].ingress))
             return;
@@ -565,8 +639,12 @@ static void finish_reload(struct daemon *d)
     log_notice("config: reloaded %s: %u subscriptions", d->cfg.path,
                d->cfg.n_subs);
     watch_subscriptions(d);
-    maybe_resume(d);
     sd_notify(0, "READY=1");
+    if (d->reload_again) {
+        d->reload_again = false;
+        reload(d); /* may wait for the rings again, reading still paused */
+    }
+    maybe_resume(d);
 }
 
 static void on_reload_timer(uv_timer_t *t)
@@ -578,8 +656,18 @@ static void reload(struct daemon *d)
 {
     char err[CONFIG_ERR_MAX];
 
-    if (d->reload_pending || d->stopping)
+    if (d->stopping) {
+        log_notice("config: reload ignored: stopping");
         return;
+    }
+    if (d->reload_pending) {
+        /* Coalesced: one more reload, of the file as it is then. */
+        if (!d->reload_again)
+            log_notice("config: reload requested while another waits for "
+                       "the rings to drain: it follows");
+        d->reload_again = true;
+        return;
+    }
     sd_notify(0, "RELOADING=1");
     if (config_load(&d->next_cfg, d->cfg.path, err, sizeof(err)) < 0) {
         log_err("config: reload refused, old settings kept: %s", err);
@@ -593,18 +681,17 @@ static void reload(struct daemon *d)
         d->cfg.log.level = d->next_cfg.log.level;
     }
     note_restart_needed(&d->cfg, &d->next_cfg);
-    if (!same(d->cfg.store.retention_ms, d->next_cfg.store.retention_ms,
-              sizeof(d->cfg.store.retention_ms)) ||
-        d->cfg.store.raw_retention_ms != d->next_cfg.store.raw_retention_ms) {
-        writer_set_retention(&d->writer, &d->next_cfg);
-        log_notice("config: new retention applies now");
-    }
+    if (take_retention(&d->cfg, &d->next_cfg))
+        writer_set_retention(&d->writer, &d->cfg);
     if (!subs_differ(&d->cfg, &d->next_cfg)) {
         log_notice("config: reloaded %s", d->cfg.path);
         sd_notify(0, "READY=1");
         return;
     }
     /* Stop reading until the workers are done with the old table. */
+    log_notice("config: reloading %s: subscriptions change once the rings "
+               "drain",
+               d->cfg.path);
     d->reload_pending = true;
     if (!atomic_load_explicit(&d->paused, memory_order_relaxed))
         pause_reading(d);

@@ -569,6 +569,179 @@ Test(ops, sighup_changes_the_log_level)
               "only [log] level changed");
 }
 
+/* ---- SIGHUP under load ----------------------------------------------------
+ */
+
+/*
+ * A reload that changes subscriptions waits until every ingress ring is
+ * empty. To keep it waiting as long as a test needs, the writer is stalled
+ * (SENSORPIPE_TEST_STALL_FILE) under a load larger than the rings: one
+ * worker, raw samples (one egress record per message), 1 MiB rings. The
+ * egress ring holds about 26,000 raw samples, the ingress ring about
+ * 20,000 of these messages: once the daemon received LOAD_BLOCKED, its
+ * worker is blocked with records left in its ingress ring until the stall
+ * ends.
+ */
+#define LOAD_MSGS    60000
+#define LOAD_BLOCKED 32000
+
+static void make_loaded_conf(char *buf, size_t len, const char *subs)
+{
+    int n = snprintf(buf, len,
+                     "[mqtt]\nhost = 127.0.0.1\nport = %d\n"
+                     "client_id = sp-ops-%d\n"
+                     "%s"
+                     "[pipeline]\nworkers = 1\nring_bytes = 1MiB\n"
+                     "max_payload_bytes = 16B\n"
+                     "[store]\npath = %s\ncommit_interval_ms = 100ms\n"
+                     "raw_samples = true\n"
+                     "[log]\nstats_interval_s = 1s\n",
+                     broker.port, (int) getpid(), subs, sp.db_path);
+
+    cr_assert(n > 0 && (size_t) n < len, "configuration too long");
+}
+
+/* The last value of "name=" in the daemon's stats lines, -1 if none. */
+static long long logged_stat(const char *name)
+{
+    char *log = read_whole(sp.log_path);
+    const char *p = log;
+    const char *hit = NULL;
+    long long v = -1;
+
+    while ((p = strstr(p, name)) != NULL) {
+        if (p > log && p[-1] == ' ')
+            hit = p;
+        p += strlen(name);
+    }
+    if (hit != NULL)
+        v = strtoll(hit + strlen(name), NULL, 10);
+    free(log);
+    return v;
+}
+
+/* Starts the daemon with the writer stalled and loads it until its worker
+ * is blocked: from then on a reload waits until unstall() is called. */
+static void start_blocked(const char *conf, char *stall, size_t len)
+{
+    static char stall_env[300];
+    const char *env[] = {stall_env, NULL};
+    uint64_t deadline;
+
+    snprintf(stall, len, "%s/stall", sp.dir);
+    snprintf(stall_env, sizeof(stall_env), "SENSORPIPE_TEST_STALL_FILE=%s",
+             stall);
+    write_text(stall, "", 0644);
+    start_daemon(conf, env);
+    for (int i = 0; i < LOAD_MSGS; i++)
+        cr_assert_eq(pub_sendf(pub, "a/x", "%d", i % 100), 0);
+    cr_assert_eq(pub_wait_acked(pub, WAIT_MS), 0);
+    deadline = wait_now_ms() + WAIT_MS;
+    while (logged_stat("received=") < LOAD_BLOCKED) {
+        cr_assert_lt(wait_now_ms(), deadline, "received only %lld",
+                     logged_stat("received="));
+        wait_nap_ms(50);
+    }
+}
+
+/* Samples stored as raw rows on topic. */
+static int64_t raw_on(const char *topic)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM samples m JOIN series s ON s.id = "
+             "m.series_id WHERE s.topic = '%s'",
+             topic);
+    return db_int(sp.db_path, sql);
+}
+
+static void await_raw(const char *topic, int64_t want)
+{
+    uint64_t deadline = wait_now_ms() + WAIT_MS;
+
+    while (raw_on(topic) < want) {
+        cr_assert_lt(wait_now_ms(), deadline, "%s: %lld of %lld stored", topic,
+                     (long long) raw_on(topic), (long long) want);
+        wait_nap_ms(20);
+    }
+}
+
+Test(ops, sighup_while_a_reload_waits_runs_after_it)
+{
+    char conf[CONF_MAX];
+    char stall[256];
+
+    make_loaded_conf(conf, sizeof(conf), SUB_A);
+    start_blocked(conf, stall, sizeof(stall));
+
+    /* The first reload adds b and waits for the blocked worker... */
+    make_loaded_conf(conf, sizeof(conf), SUB_A SUB_B);
+    write_text(sp.conf_path, conf, 0644);
+    cr_assert_eq(kill(sp.pid, SIGHUP), 0);
+    cr_assert_eq(spawn_wait_log(&sp,
+                                "subscriptions change once the rings "
+                                "drain",
+                                1, WAIT_MS),
+                 0, "the first reload does not wait");
+    /* ...when the second, removing b again, comes in. */
+    make_loaded_conf(conf, sizeof(conf), SUB_A);
+    write_text(sp.conf_path, conf, 0644);
+    cr_assert_eq(kill(sp.pid, SIGHUP), 0);
+    cr_assert_eq(spawn_wait_log(&sp, "it follows", 1, WAIT_MS), 0,
+                 "the second reload is not noted");
+    cr_assert_eq(spawn_log_count(&sp, "config: reloaded"), 0,
+                 "the first reload did not wait");
+
+    cr_assert_eq(unlink(stall), 0);
+    cr_assert_eq(spawn_wait_log(&sp, "config: reloaded", 2, WAIT_MS), 0,
+                 "the second reload never ran");
+    cr_expect(spawn_log_contains(&sp, "unsubscribing from b/#"));
+    await_raw("a/x", LOAD_MSGS);
+    /* The daemon runs the second file: b is not routed to it. Both go
+     * through one connection in order, so once a/x arrived, b/x would
+     * have too. */
+    publish("b/x", "2", 5);
+    publish("a/x", "1", 1);
+    await_raw("a/x", LOAD_MSGS + 1);
+    cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
+    cr_expect_eq(final_stat("received"), LOAD_MSGS + 1);
+    cr_expect_eq(raw_on("b/x"), 0);
+}
+
+Test(ops, stop_during_a_waiting_reload_sends_no_ready_after_stopping)
+{
+    char conf[CONF_MAX];
+    char stall[256];
+    const char *stopping;
+
+    make_loaded_conf(conf, sizeof(conf), SUB_A);
+    start_blocked(conf, stall, sizeof(stall));
+    make_loaded_conf(conf, sizeof(conf), SUB_A SUB_B);
+    write_text(sp.conf_path, conf, 0644);
+    cr_assert_eq(kill(sp.pid, SIGHUP), 0);
+    cr_assert_eq(spawn_wait_log(&sp,
+                                "subscriptions change once the rings "
+                                "drain",
+                                1, WAIT_MS),
+                 0, "the reload does not wait");
+
+    spawn_clear_notes(&sp);
+    cr_assert_eq(kill(sp.pid, SIGTERM), 0);
+    cr_assert_eq(spawn_wait_notify(&sp, "STOPPING=1", WAIT_MS), 0);
+    cr_assert_eq(unlink(stall), 0);
+    cr_assert_eq(spawn_wait_exit(&sp, WAIT_MS), 0, "clean exit");
+    drain(&sp);
+    stopping = strstr(sp.notes, "STOPPING=1");
+    cr_assert_not_null(stopping);
+    cr_expect_null(strstr(stopping, "READY=1"), "READY=1 after STOPPING=1: %s",
+                   sp.notes);
+    cr_expect(spawn_log_contains(&sp, "reload of "), "no word on the reload");
+    cr_expect_eq(spawn_log_count(&sp, "config: reloaded"), 0);
+    /* Nothing received is lost by the stop. */
+    cr_expect_eq(raw_on("a/x"), final_stat("received"));
+}
+
 /* ---- journald ------------------------------------------------------------ */
 
 /* Checks every line of the journal-mode log; returns the decode warnings. */

@@ -121,3 +121,124 @@ Test(retention, old_rows_go_new_rows_stay)
                  "freed pages go back to the file system");
     pub_close(p);
 }
+
+/* ---- retention changed by SIGHUP ----------------------------------------- */
+
+#define DAY_MS  (24 * 60 * MIN_MS)
+#define YEAR_MS (365 * DAY_MS)
+#define HOUR_MS (60 * MIN_MS)
+
+/* The configuration of the reload test: resolutions and retention vary. */
+static void reload_conf(char *conf, size_t len, const char *resolutions,
+                        const char *retention)
+{
+    snprintf(conf, len,
+             "[mqtt]\nport = %d\nclient_id = ret-hup-%d\n"
+             "[subscription s]\ntopic = s/#\nformat = json\n"
+             "timestamp_field = ts\nqos = 1\n"
+             "[aggregate]\nresolutions = %s\nmax_clock_skew = 10y\n"
+             "[store]\npath = %s\ncommit_interval_ms = 50ms\n"
+             "retention = %s\n",
+             broker.port, (int) getpid(), resolutions, sp.db_path, retention);
+}
+
+/* Rewrites the file, sends SIGHUP and waits for the n-th reload. */
+static void reload_to(const char *resolutions, const char *retention, int n)
+{
+    char conf[2048];
+    FILE *f;
+
+    reload_conf(conf, sizeof(conf), resolutions, retention);
+    f = fopen(sp.conf_path, "w");
+    cr_assert_not_null(f);
+    cr_assert(fputs(conf, f) >= 0);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(kill(sp.pid, SIGHUP), 0);
+    cr_assert_eq(spawn_wait_log(&sp, "config: reloaded", n, WAIT_MS), 0,
+                 "reload %d not done", n);
+}
+
+/* 1 h rows of topic whose bucket starts in [from_ms, to_ms). */
+static int64_t hour_rows(const char *topic, int64_t from_ms, int64_t to_ms)
+{
+    char sql[320];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM rollups r JOIN series s ON s.id = "
+             "r.series_id WHERE s.topic = '%s' AND r.resolution_s = 3600 "
+             "AND r.bucket_ms >= %lld AND r.bucket_ms < %lld",
+             topic, (long long) from_ms, (long long) to_ms);
+    return db_int(sp.db_path, sql);
+}
+
+/*
+ * Publishes one sample per age on topic, oldest last, then one of now.
+ * One topic is one series in one worker, so its partials reach the store in
+ * order: once the newest is stored, every older one was committed too.
+ */
+static void publish_ages(struct pub *p, const char *topic, const int64_t *ages,
+                         int n)
+{
+    char payload[96];
+    int64_t now = clock_now_ms();
+    int64_t fresh_from = now / HOUR_MS * HOUR_MS;
+
+    for (int i = 0; i <= n; i++) {
+        snprintf(payload, sizeof(payload), "{\"ts\":%lld,\"v\":%d}",
+                 (long long) (i < n ? now - ages[i] : now), i);
+        cr_assert_eq(pub_send(p, topic, payload, strlen(payload)), 0);
+    }
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    while (hour_rows(topic, fresh_from, INT64_MAX) < 1) {
+        cr_assert_lt(clock_now_ms(), now + WAIT_MS, "%s: no fresh row", topic);
+        wait_nap_ms(20);
+    }
+}
+
+/* Waits until topic holds no 1 h row older than age_ms. */
+static void await_gone(const char *topic, int64_t age_ms)
+{
+    int64_t deadline = clock_now_ms() + WAIT_MS;
+
+    while (hour_rows(topic, INT64_MIN, clock_now_ms() - age_ms) > 0) {
+        cr_assert_lt(clock_now_ms(), deadline,
+                     "%s: rows older than %lld days never went", topic,
+                     (long long) (age_ms / DAY_MS));
+        wait_nap_ms(50);
+    }
+}
+
+/*
+ * A reload names retention per resolution, and a resolution added in the
+ * file waits for a restart: retention must follow the resolution it names,
+ * not its position in the list, and what was applied is what a later
+ * reload compares with.
+ */
+Test(retention, reload_follows_the_named_resolution_and_can_revert)
+{
+    static const int64_t old_ages[] = {40 * DAY_MS, 6 * YEAR_MS};
+    static const int64_t revert_ages[] = {3 * YEAR_MS};
+    char conf[2048];
+    struct pub *p;
+
+    reload_conf(conf, sizeof(conf), "10s, 1h", "10s:2d, 1h:2y");
+    cr_assert_eq(spawn_start_ready(&sp, conf, NULL, WAIT_MS), 0);
+    cr_assert_eq(pub_open(&p, broker.port, "ret-hup-pub", 1), 0);
+
+    /* 1m is new (a restart adds it); 1h is kept five years now. Applied by
+     * position, 1m's 7 days would hit the 1 h rows. */
+    reload_to("10s, 1m, 1h", "10s:2d, 1m:7d, 1h:5y", 1);
+    publish_ages(p, "s/old", old_ages, 2);
+    await_gone("s/old", 5 * YEAR_MS);
+    cr_expect_eq(hour_rows("s/old", INT64_MIN, clock_now_ms() - 30 * DAY_MS), 1,
+                 "the 40-day-old 1 h row was deleted");
+
+    /* Back to the first file: two years for 1 h again. */
+    reload_to("10s, 1h", "10s:2d, 1h:2y", 2);
+    publish_ages(p, "s/rev", revert_ages, 1);
+    await_gone("s/rev", 2 * YEAR_MS);
+    cr_expect_eq(hour_rows("s/old", INT64_MIN, clock_now_ms() - 30 * DAY_MS), 1,
+                 "the 40-day-old 1 h row was deleted after the revert");
+    cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
+    pub_close(p);
+}
