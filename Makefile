@@ -2,7 +2,8 @@
 #
 #   make            release build of the daemon and its tools
 #   make run        deps + build + run with config/sensorpipe.conf
-#   make test       deps + plain suite + ASan/UBSan suite + TSan pass
+#   make test       deps + lint + plain suite + fuzz + ASan/UBSan + TSan,
+#                   quietly (logs under build/logs/)
 #   make asan|tsan  one sanitizer pass
 #   make fuzz       time-boxed libFuzzer runs of every decoder
 #   make bench      benchmarks (not part of `make test`)
@@ -14,9 +15,16 @@ CC      ?= cc
 B       := build/$(VARIANT)
 
 PKGS      := libuv libmosquitto sqlite3 libsystemd libxxhash
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CRIT_LIBS  = $(shell pkg-config --libs criterion 2>/dev/null)
+
+# pkg-config runs when a recipe first needs its answer (after `make deps`
+# installed the packages), once per make; a missing package stops the build
+# with pkg-config's own message instead of compiling without its flags.
+pkgconf = $(if $(shell pkg-config --exists $(2) 2>/dev/null && echo y),$(shell \
+	pkg-config $(1) $(2)),$(error pkg-config $(1) $(2) failed: $(shell \
+	pkg-config --print-errors --exists $(2) 2>&1 | head -n 3); run `make deps`))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkgconf,--cflags,$(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(call pkgconf,--libs,$(PKGS)))$(PKG_LIBS)
+CRIT_LIBS  = $(eval CRIT_LIBS := $(call pkgconf,--libs,criterion))$(CRIT_LIBS)
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wvla -Wcast-qual -Wpointer-arith \
@@ -27,7 +35,9 @@ endif
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -DSP_VERSION='"$(VERSION)"' -Iinclude \
-	-Itest/support $(WARN) -g -pthread -MMD -MP $(PKG_CFLAGS)
+	$(WARN) -g -pthread -MMD -MP $(PKG_CFLAGS)
+# Only test objects see the test helpers' headers.
+TEST_CFLAGS = -Itest/support
 BASE_LDFLAGS = -pthread
 
 ifeq ($(VARIANT),release)
@@ -84,7 +94,7 @@ $(B)/src/%.o: src/%.c
 $(B)/test/%.o: test/%.c
 	@mkdir -p $(@D)
 	@echo "  CC $<"
-	@$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -c $< -o $@
 
 $(B)/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
@@ -132,17 +142,11 @@ stress: $(STRESS)
 test-plain: units integ stress
 	@scripts/run-tests.sh $(B) $(VARIANT)
 
-# `make test` runs every pass; each one is a sub-make so variants never mix.
+# `make test` runs every pass (scripts/test-all.sh): one line per step and
+# per test program; every tool's output is in a log under build/logs/.
 FUZZ_SMOKE_SECONDS ?= 5
-test: deps
-	$(MAKE) lint
-	$(MAKE) VARIANT=debug test-plain
-	$(MAKE) VARIANT=release build/release/sensorpipe
-	@scripts/verify-unit.sh $(CURDIR)/build/release/sensorpipe
-	@scripts/fuzz.sh 0
-	@scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
-	$(MAKE) VARIANT=asan test-plain
-	$(MAKE) tsan
+test:
+	@MAKE="$(MAKE)" FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) scripts/test-all.sh
 
 asan: deps
 	$(MAKE) VARIANT=asan test-plain

@@ -33,6 +33,7 @@
 # started here is stopped by its PID on exit.
 set -euo pipefail
 export LC_ALL=C
+. "$(dirname "$0")/lib.sh"
 
 B=${1:-}
 if [ -z "$B" ] || [ ! -d "$B" ]; then
@@ -131,7 +132,6 @@ run_fg() { # OUT_FILE CMD...
     return "$rc"
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 wait_for() { # FILE PATTERN TIMEOUT_S [PID that must stay alive]
     local deadline=$(($(now_ms) + $3 * 1000))
@@ -146,35 +146,20 @@ wait_for() { # FILE PATTERN TIMEOUT_S [PID that must stay alive]
 
 # ---- broker ---------------------------------------------------------------
 broker_conf() { # PORT
-    cat >"$W/mosquitto.conf" <<CONF
-listener $1 127.0.0.1
-allow_anonymous true
-max_queued_messages 0
-max_inflight_messages 0
-max_queued_bytes 0
-max_inflight_bytes 0
-persistence false
-log_dest file $W/mosquitto.log
-log_type error
-log_type warning
-log_type notice
-log_type information
-log_type subscribe
-CONF
-    [ "$(id -u)" -ne 0 ] || echo "user root" >>"$W/mosquitto.conf"
+    sp_broker_conf "$W/mosquitto.conf" "$1" "" "$W/mosquitto.log"
 }
 
 start_broker() {
     local try i
     for try in 1 2 3 4 5; do
         PORT=$((20000 + RANDOM % 40000))
-        port_open "$PORT" && continue
+        sp_port_open "$PORT" && continue
         broker_conf "$PORT"
         "$MOSQUITTO" -c "$W/mosquitto.conf" >"$W/mosquitto.out" 2>&1 &
         BROKER_PID=$!
         PIDS+=("$BROKER_PID")
         for ((i = 0; i < 200; i++)); do
-            port_open "$PORT" && return 0
+            sp_port_open "$PORT" && return 0
             kill -0 "$BROKER_PID" 2>/dev/null || break
             sleep 0.05
         done

@@ -3,9 +3,10 @@
 # fleet (20 devices, 50 readings/s in all, for 60 s), writing var/demo.db.
 # Everything it starts is stopped by PID at the end (or on Ctrl-C).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 B=$1
 mkdir -p var
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(sp_free_port)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -13,13 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-cat >var/demo-mosquitto.conf <<CONF
-listener $port 127.0.0.1
-allow_anonymous true
-max_queued_messages 1000000
-log_dest none
-CONF
-[ "$(id -u)" -eq 0 ] && echo "user root" >>var/demo-mosquitto.conf
+sp_broker_conf var/demo-mosquitto.conf "$port"
 mosquitto -c var/demo-mosquitto.conf &
 pids+=($!)
 
@@ -38,10 +33,7 @@ path = ./var/demo.db
 [log]
 stats_interval_s = 10s
 CONF
-for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.05
-done
+sp_wait_port "$port" || true
 "$B/sensorpipe" -c var/demo.conf &
 pids+=($!)
 sleep 1

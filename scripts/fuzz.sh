@@ -9,7 +9,10 @@
 # regression mode: every corpus input runs once (-runs=0).
 # A crash, leak, sanitizer report or build failure fails that harness; the
 # input that failed is saved as build/fuzz/<name>-crash-* (or -leak-*, ...).
-# Prints one summary line, "fuzz: N passed, M failed"; exits 1 on any failure.
+# The compiler's and libFuzzer's output goes to build/fuzz/<harness>.log;
+# the terminal gets one line per harness (with the runs libFuzzer made),
+# the tail of the log of a harness that failed, and one summary line,
+# "fuzz: N passed, M failed"; exits 1 on any failure.
 set -u
 
 usage() {
@@ -24,6 +27,7 @@ esac
 SECS=$1
 
 cd "$(dirname "$0")/.." || exit 2
+. scripts/lib.sh
 OUT=build/fuzz
 mkdir -p "$OUT" || exit 1
 
@@ -76,11 +80,10 @@ run_one() {
         # shellcheck disable=SC2086
         pkg_libs=$(pkg-config --libs $pkgs) || return 1
     fi
-    echo "== fuzz: building $name"
     # shellcheck disable=SC2046,SC2086
     if ! $CC $CFLAGS $pkg_cflags "$src" $(sources_for "$short") \
         -o "$bin" $pkg_libs -lm -pthread; then
-        echo "fuzz: $name: build failed" >&2
+        echo "fuzz: $name: build failed"
         return 1
     fi
     corpus=$tmp_root/$short
@@ -89,25 +92,43 @@ run_one() {
         cp -R "test/fuzz/corpus/$short/." "$corpus/"
     fi
     if [ "$SECS" -eq 0 ]; then
-        echo "== fuzz: $name over its corpus (regression)"
         set -- -runs=0
     else
-        echo "== fuzz: $name for ${SECS}s"
         set -- -max_total_time="$SECS" -max_len=20000 -timeout=10 \
             -rss_limit_mb=2048 -print_final_stats=1
     fi
     "$bin" "$@" -artifact_prefix="$OUT/$short-" "$corpus"
 }
 
+# "N runs" from libFuzzer's last "Done N runs" line or its final stats.
+runs_in() {
+    sed -n -e 's/^Done \([0-9]*\) runs.*/\1 runs/p' \
+        -e 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1 runs/p' \
+        "$1" | tail -n 1
+}
+
+mode="for ${SECS}s"
+[ "$SECS" -eq 0 ] && mode="corpus"
 for src in test/fuzz/fuzz_*.c; do
     [ -e "$src" ] || continue
     name=$(basename "$src" .c)
-    if run_one "$src"; then
+    log=$OUT/$name.log
+    if sp_logged "$log" run_one "$src"; then
         pass=$((pass + 1))
+        verdict=ok
     else
         fail=$((fail + 1))
         failed="$failed $name"
+        verdict=FAILED
     fi
+    if [ "$SECS" -eq 0 ]; then
+        what="$(find "test/fuzz/corpus/${name#fuzz_}" -type f 2>/dev/null |
+            wc -l) inputs"
+    else
+        what=$(runs_in "$log")
+    fi
+    printf '  [fuzz %s] %-14s %-6s %s\n' "$mode" "$name" "$verdict" "$what"
+    [ "$verdict" = ok ] || sp_tail "$log"
 done
 
 echo "fuzz: $pass passed, $fail failed${failed:+ (}${failed# }${failed:+)}"

@@ -1,27 +1,44 @@
 #!/bin/sh
-# run-tests.sh MODE - run one pass of the suite.
-#   debug, asan: unit + stress + integration from build/MODE against
-#                build/MODE/sensorpipe
+# run-tests.sh BUILD_DIR MODE - run one pass of the suite.
+#   debug, asan: unit + stress + integration from BUILD_DIR against
+#                BUILD_DIR/sensorpipe
 #   tsan:        stress programs from build/tsan, then the Criterion
 #                integration suite from build/debug against build/tsan/sensorpipe
-# Exits non-zero when any program fails; prints one summary line.
+# Each program's output goes to $SP_LOGS/MODE/NAME.log (SP_LOGS defaults to
+# build/logs); the terminal gets one line per program, the tail of the log
+# of each one that failed, and one closing line. Exits non-zero when any
+# program fails.
 set -u
 B=$1
 MODE=$2
+. "$(dirname "$0")/lib.sh"
+LOGS=${SP_LOGS:-build/logs}/$MODE
+mkdir -p "$LOGS"
 pass=0
 fail=0
 failed=""
 
+# "N tests" from Criterion's closing line, when the log has one.
+tests_in() {
+    sed -n 's/.*Synthesis: Tested: \([0-9]*\) .*/\1 tests/p' "$1" | tail -n 1
+}
+
 run() {
     name=$1
     shift
-    echo "== [$MODE] $name"
-    if "$@"; then
+    log=$LOGS/$name.log
+    t0=$(date +%s)
+    if sp_logged "$log" "$@"; then
         pass=$((pass + 1))
+        verdict=ok
     else
         fail=$((fail + 1))
         failed="$failed $name"
+        verdict=FAILED
     fi
+    printf '  [%s] %-22s %-6s %9s %4ss\n' "$MODE" "$name" "$verdict" \
+        "$(tests_in "$log")" "$(($(date +%s) - t0))"
+    [ "$verdict" = ok ] || sp_tail "$log"
 }
 
 JOBS="--jobs=2"
@@ -52,8 +69,7 @@ for t in "$TESTS_DIR"/test/integration/test_*; do
     run "$(basename "$t")" "$t" $JOBS --short-filename
 done
 
-[ -n "$failed" ] && echo "[$MODE] failed programs:$failed"
 # One closing line: test programs (each a Criterion suite or a stress
 # program) that passed and failed in this pass.
-echo "$MODE: $pass passed, $fail failed"
+echo "$MODE: $pass passed, $fail failed${failed:+ (}${failed# }${failed:+)}; logs in $LOGS/"
 [ "$fail" -eq 0 ]

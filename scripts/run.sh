@@ -3,6 +3,7 @@
 # broker answers on the configured address (and it is a loopback one), start
 # a private mosquitto there for the run and stop it afterwards.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 BIN=$1
 CONF=$2
 mkdir -p var
@@ -30,27 +31,13 @@ if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
         exit 1
         ;;
     esac
+    # Persistent, so a restart of the daemon loses nothing queued.
     mkdir -p var/mosquitto
-    cat >var/mosquitto.conf <<CONF
-# Private broker for \`make run\`. The queue limits are raised because with
-# overflow = pause the backlog waits in the broker (Mosquitto's default of
-# 1000 queued messages per client would drop the rest).
-listener $port 127.0.0.1
-allow_anonymous true
-persistence true
-persistence_location $PWD/var/mosquitto/
-max_queued_messages 1000000
-max_inflight_messages 0
-max_queued_bytes 0
-log_dest file $PWD/var/mosquitto.log
-CONF
-    [ "$(id -u)" -eq 0 ] && echo "user root" >>var/mosquitto.conf
+    sp_broker_conf var/mosquitto.conf "$port" "$PWD/var/mosquitto" \
+        "$PWD/var/mosquitto.log"
     mosquitto -c var/mosquitto.conf &
     broker_pid=$!
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-        sleep 0.05
-    done
+    sp_wait_port "$port" || true
     echo "run: started a private mosquitto on 127.0.0.1:$port (pid $broker_pid)"
 fi
 
