@@ -30,5 +30,18 @@ Test(clock, monotonic_never_goes_back)
         cr_assert_geq(now, prev);
         prev = now;
     }
-    cr_expect_eq(clock_mono_ms(), clock_mono_ns() / 1000000);
+}
+
+/* Bracketed by nanosecond readings, so a millisecond boundary between two
+ * reads cannot make it fail; a wrong unit (seconds, microseconds) does. */
+Test(clock, monotonic_ms_is_ns_in_milliseconds)
+{
+    for (int i = 0; i < 1000; i++) {
+        uint64_t lo = clock_mono_ns() / 1000000;
+        uint64_t ms = clock_mono_ms();
+        uint64_t hi = clock_mono_ns() / 1000000;
+
+        cr_assert_geq(ms, lo);
+        cr_assert_leq(ms, hi);
+    }
 }
