@@ -8,9 +8,7 @@
 
 #define SP_MUST_CHECK     __attribute__((warn_unused_result))
 #define SP_PRINTF(f, a)   __attribute__((format(printf, f, a)))
-#define SP_UNUSED         __attribute__((unused))
 #define SP_LIKELY(x)      __builtin_expect(!!(x), 1)
-#define SP_UNLIKELY(x)    __builtin_expect(!!(x), 0)
 #define SP_ARRAY_SIZE(a)  (sizeof(a) / sizeof((a)[0]))
 #define SP_CACHELINE      64
 #define SP_ALIGN_UP(x, a) (((x) + ((a) -1)) & ~((a) -1))

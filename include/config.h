@@ -22,10 +22,12 @@
 #define CONFIG_MAX_SUBS        32
 #define CONFIG_MAX_FIELDS      16
 #define CONFIG_MAX_RESOLUTIONS 8
-#define CONFIG_NAME_MAX        64  /* subscription names, share groups */
-#define CONFIG_STR_MAX         256 /* hosts, topics, templates, field paths */
-#define CONFIG_PATH_MAX        512 /* file system paths */
-#define CONFIG_ERR_MAX         768 /* room for one error message */
+#define CONFIG_NAME_MAX        64    /* subscription names, share groups */
+#define CONFIG_STR_MAX         256   /* hosts, topics, templates, field paths */
+#define CONFIG_PATH_MAX        512   /* file system paths */
+#define CONFIG_ERR_MAX         768   /* room for one error message */
+#define CONFIG_MAX_WORKERS     64    /* the loop keeps one bit per worker */
+#define CONFIG_TOPIC_MAX       65535 /* MQTT's longest topic, in bytes */
 
 enum config_format {
     FORMAT_JSON = 0,
@@ -93,7 +95,8 @@ struct config {
     unsigned n_subs;
 
     struct {
-        unsigned workers;           /* 0 = one per CPU; max 64 */
+        unsigned workers;           /* 0 = one per CPU; at most
+                                       CONFIG_MAX_WORKERS */
         uint64_t ring_bytes;        /* per worker; default 8 MiB */
         uint64_t max_payload_bytes; /* default 64 KiB */
         enum config_overflow overflow;
@@ -159,28 +162,6 @@ struct config_text {
 SP_MUST_CHECK int config_parse_text(struct config *cfg,
                                     const struct config_text *src, char *err,
                                     size_t errlen);
-
-/*
- * config_parse_text() with the text's fields as arguments, for existing
- * callers. Returns: 0 or -EINVAL. Thread: any.
- */
-SP_MUST_CHECK int config_parse(struct config *cfg, const char *name,
-                               const char *text, size_t len, char *err,
-                               size_t errlen);
-
-/*
- * "90s", "1m", "250ms", "7d", "2y" (365 d), or a bare number of seconds
- * -> milliseconds: config_value_parse_duration_ms(), kept here for callers
- * of config.h. Returns: 0 or -EINVAL (also on overflow). Thread: any.
- */
-SP_MUST_CHECK int config_parse_duration_ms(const char *s, uint64_t *out_ms);
-
-/*
- * "512", "64KiB", "8MiB", "1GiB" (also KB/MB/GB as powers of 1000, and
- * K/M/G as powers of 1024) -> bytes: config_value_parse_size(), kept here
- * for callers of config.h. Returns: 0 or -EINVAL. Thread: any.
- */
-SP_MUST_CHECK int config_parse_size(const char *s, uint64_t *out_bytes);
 
 /*
  * Prints the effective settings as a valid INI file, one "key = value" per

@@ -53,8 +53,7 @@ void log_msg_errno(int prio, int err, const char *fmt, ...) SP_PRINTF(3, 4);
         if (log_enabled(LOG_DEBUG))                                            \
             log_msg(LOG_DEBUG, __VA_ARGS__);                                   \
     } while (0)
-#define log_err_errno(err, ...)  log_msg_errno(LOG_ERR, err, __VA_ARGS__)
-#define log_warn_errno(err, ...) log_msg_errno(LOG_WARNING, err, __VA_ARGS__)
+#define log_err_errno(err, ...) log_msg_errno(LOG_ERR, err, __VA_ARGS__)
 
 /*
  * A token bucket for repeated warnings: at most `burst` messages, refilled

@@ -91,7 +91,7 @@ enum mqtt_poll_state {
 
 /*
  * Owner: the loop thread, which calls every function below but
- * mqtt_is_connected() and mqtt_route(). The uv handles live here: the
+ * mqtt_is_connected() and mqtt_sub_route(). The uv handles live here: the
  * struct must stay put from mqtt_init() until done() has run.
  */
 struct mqtt_client {
@@ -244,16 +244,5 @@ void mqtt_stop(struct mqtt_client *c, void (*done)(struct mqtt_client *c));
 /* Frees libmosquitto's state (and a socket it still holds). After done().
  * Thread: loop. */
 void mqtt_fini(struct mqtt_client *c);
-
-/*
- * The subscription a message on topic belongs to: the lowest index among
- * its MQTT 5 subscription identifiers (id = index + 1) whose filter matches
- * topic; without a usable identifier (MQTT 3.1.1), the first subscription
- * in cfg whose plain filter matches. props may be NULL.
- * Returns: an index into cfg->subs, or MQTT_NO_SUB.
- * Thread: any. Allocates nothing.
- */
-unsigned mqtt_route(const struct config *cfg, const char *topic,
-                    const mosquitto_property *props);
 
 #endif

@@ -79,10 +79,10 @@ SP_MUST_CHECK int mqtt_sub_update(struct mqtt_client *c,
                                   const struct config *newcfg);
 
 /*
- * The subscription a message on topic belongs to (see mqtt_route()): the
- * lowest index among its MQTT 5 subscription identifiers whose filter
- * matches topic, else the first subscription in cfg that matches. props
- * may be NULL.
+ * The subscription a message on topic belongs to: the lowest index among
+ * its MQTT 5 subscription identifiers (id = index + 1) whose filter matches
+ * topic; without a usable identifier (MQTT 3.1.1), the first subscription
+ * in cfg whose plain filter matches. props may be NULL.
  * Returns: an index into cfg->subs, or MQTT_NO_SUB.
  * Thread: any. Allocates nothing.
  */

@@ -147,16 +147,6 @@ struct store_series_row {
 SP_MUST_CHECK int store_insert_series_row(struct store *st,
                                           const struct store_series_row *row);
 
-/*
- * store_insert_series_row() with the row's fields as arguments, for
- * existing callers. tags may be NULL. Returns: as above. Thread: writer.
- */
-SP_MUST_CHECK int store_insert_series(struct store *st, int64_t id,
-                                      const char *topic, size_t topic_len,
-                                      const char *field, size_t field_len,
-                                      const char *tags, size_t tags_len,
-                                      int64_t created_ms);
-
 /* Raw sample (raw_samples = true). Returns as above. Thread: writer. */
 SP_MUST_CHECK int store_insert_sample(struct store *st, int64_t series_id,
                                       int64_t ts_ms, double value);

@@ -55,8 +55,8 @@
 #define MIB  CONFIG_VALUE_MIB
 #define GIB  CONFIG_VALUE_GIB
 
-/* A ring record: payload, topic (MQTT caps it at 65535 bytes), header. */
-#define RECORD_TOPIC_MAX  65536ull
+/* A ring record: payload, topic and its NUL, header. */
+#define RECORD_TOPIC_MAX  (CONFIG_TOPIC_MAX + 1ull)
 #define RECORD_HEADER_MAX 64ull
 #define RING_MIN_RECORDS  4ull /* ring_max_record() is a quarter of a ring */
 
@@ -168,8 +168,8 @@ static const struct key_def keys[] = {
     KEY("numeric_strings", SEC_SUB, 0, VALUE_BOOL, 0, 0, 0, SF(numeric_strings),
         NULL),
 
-    KEY("workers", SEC_PIPELINE, 0, VALUE_UINT, 0, 0, 64, CF(pipeline.workers),
-        NULL),
+    KEY("workers", SEC_PIPELINE, 0, VALUE_UINT, 0, 0, CONFIG_MAX_WORKERS,
+        CF(pipeline.workers), NULL),
     KEY("ring_bytes", SEC_PIPELINE, 0, VALUE_SIZE, 0, 64 * KIB, GIB,
         CF(pipeline.ring_bytes), NULL),
     KEY("max_payload_bytes", SEC_PIPELINE, 0, VALUE_SIZE, 0, 16, 16 * MIB,
@@ -728,25 +728,6 @@ int config_parse_text(struct config *cfg, const struct config_text *src,
                     sizeof(cfg->path) - 1);
     config_value_copy(cfg->path, sizeof(cfg->path), src->name);
     return parse_lines(&p, src);
-}
-
-/* NOLINTNEXTLINE(readability-function-size): six parameters, as config.h */
-int config_parse(struct config *cfg, const char *name, const char *text,
-                 size_t len, char *err, size_t errlen)
-{
-    const struct config_text src = {.name = name, .text = text, .len = len};
-
-    return config_parse_text(cfg, &src, err, errlen);
-}
-
-int config_parse_duration_ms(const char *s, uint64_t *out_ms)
-{
-    return config_value_parse_duration_ms(s, out_ms);
-}
-
-int config_parse_size(const char *s, uint64_t *out_bytes)
-{
-    return config_value_parse_size(s, out_bytes);
 }
 
 /* Reads up to cap bytes of path into buf. Returns: 0 or -errno. */

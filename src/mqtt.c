@@ -72,7 +72,7 @@
  *
  * Threads: every function runs on the loop thread (ASSERT_THREAD at the
  * entry points), which is also the only thread calling libmosquitto;
- * mqtt_is_connected() and mqtt_route() run anywhere.
+ * mqtt_is_connected() and mqtt_sub_route() run anywhere.
  *
  * Invariants:
  *   - poll_state == MQTT_POLL_ACTIVE implies poll watches poll_fd, the
@@ -996,10 +996,4 @@ void mqtt_fini(struct mqtt_client *c)
     assert(c->phase == MQTT_STOPPED);
     mqtt_setup_close(c->mosq);
     c->mosq = NULL;
-}
-
-unsigned mqtt_route(const struct config *cfg, const char *topic,
-                    const mosquitto_property *props)
-{
-    return mqtt_sub_route(cfg, topic, props);
 }

@@ -645,25 +645,6 @@ int store_insert_series_row(struct store *st,
     return err;
 }
 
-/* NOLINTNEXTLINE(readability-function-size): nine parameters, as store.h */
-int store_insert_series(struct store *st, int64_t id, const char *topic,
-                        size_t topic_len, const char *field, size_t field_len,
-                        const char *tags, size_t tags_len, int64_t created_ms)
-{
-    const struct store_series_row row = {
-        .id = id,
-        .topic = topic,
-        .topic_len = topic_len,
-        .field = field,
-        .field_len = field_len,
-        .tags = tags,
-        .tags_len = tags_len,
-        .created_ms = created_ms,
-    };
-
-    return store_insert_series_row(st, &row);
-}
-
 int store_insert_sample(struct store *st, int64_t series_id, int64_t ts_ms,
                         double value)
 {

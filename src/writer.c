@@ -57,9 +57,17 @@ static int apply_series(struct writer *wr, const struct egress_series *s)
 {
     const char *field = s->text + s->topic_len + 1;
     const char *tags = s->tags_len ? field + s->field_len + 1 : NULL;
-    int rc =
-        store_insert_series(wr->store, s->id, s->text, s->topic_len, field,
-                            s->field_len, tags, s->tags_len, s->created_ms);
+    const struct store_series_row row = {
+        .id = s->id,
+        .topic = s->text,
+        .topic_len = s->topic_len,
+        .field = field,
+        .field_len = s->field_len,
+        .tags = tags,
+        .tags_len = s->tags_len,
+        .created_ms = s->created_ms,
+    };
+    int rc = store_insert_series_row(wr->store, &row);
 
     if (rc == -EEXIST) {
         /* Another program added this series behind our back; its rollups

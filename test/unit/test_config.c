@@ -1,7 +1,7 @@
 /*
  * test_config.c - unit tests for config.c.
  *
- * Most tests parse text from memory with config_parse() under the name
+ * Most tests parse text from memory with config_parse_text() under the name
  * "t.conf", so expected messages read "t.conf:LINE: key 'x': ...". File
  * tests use a fresh directory from mkdtemp(). Tests run as root, which
  * reads any file whatever its mode, so "unreadable" is exercised with a
@@ -38,10 +38,19 @@ static struct config cfg_a;
 static struct config cfg_b;
 static char err[CONFIG_ERR_MAX];
 
+/* config_parse_text() on len bytes of text named name. */
+static int parse_text(struct config *cfg, const char *name, const char *text,
+                      size_t len, char *e, size_t elen)
+{
+    const struct config_text src = {.name = name, .text = text, .len = len};
+
+    return config_parse_text(cfg, &src, e, elen);
+}
+
 static int parse(struct config *cfg, const char *text)
 {
     memset(err, 0, sizeof(err));
-    return config_parse(cfg, "t.conf", text, strlen(text), err, sizeof(err));
+    return parse_text(cfg, "t.conf", text, strlen(text), err, sizeof(err));
 }
 
 static void parse_ok(struct config *cfg, const char *text)
@@ -57,30 +66,6 @@ static bool starts_with(const char *s, const char *prefix)
 }
 
 /* ---- config.h's value parsers ------------------------------------------- */
-
-/* test_config_value.c tests the parsers; config.h keeps two of them. */
-Test(config, duration_and_size_parsers_stay_in_config_h)
-{
-    static const char *const texts[] = {"90s", "1.5m", "64KiB", "1MB",  "10",
-                                        "",    "1x",   "-1",    "1.5ms"};
-    unsigned ok = 0;
-
-    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-        uint64_t a = 0;
-        uint64_t b = 0;
-        int rc = config_parse_duration_ms(texts[i], &a);
-
-        cr_expect_eq(rc, config_value_parse_duration_ms(texts[i], &b), "%s",
-                     texts[i]);
-        cr_expect(rc < 0 || a == b, "%s", texts[i]);
-        ok += rc == 0;
-        rc = config_parse_size(texts[i], &a);
-        cr_expect_eq(rc, config_value_parse_size(texts[i], &b), "%s", texts[i]);
-        cr_expect(rc < 0 || a == b, "%s", texts[i]);
-        ok += rc == 0;
-    }
-    cr_expect_geq(ok, 6, "the list holds accepted texts too");
-}
 
 /* ---- bad files ---------------------------------------------------------- */
 
@@ -315,9 +300,9 @@ Test(config, nul_byte_is_an_error_not_the_end)
     static const char text[] = SUB "[mqtt]\nhost = a\0b\n";
 
     memset(err, 0, sizeof(err));
-    cr_assert_eq(config_parse(&cfg_a, "t.conf", text, sizeof(text) - 1, err,
-                              sizeof(err)),
-                 -EINVAL);
+    cr_assert_eq(
+        parse_text(&cfg_a, "t.conf", text, sizeof(text) - 1, err, sizeof(err)),
+        -EINVAL);
     cr_expect(starts_with(err, "t.conf:4: control character 0x00"), "got '%s'",
               err);
 }
@@ -327,10 +312,10 @@ Test(config, error_buffer_is_respected)
     char small[12];
 
     memset(small, 'X', sizeof(small));
-    cr_assert_eq(config_parse(&cfg_a, "t.conf", "[x]\n", 4, small, 8), -EINVAL);
+    cr_assert_eq(parse_text(&cfg_a, "t.conf", "[x]\n", 4, small, 8), -EINVAL);
     cr_expect_str_eq(small, "t.conf:");
     cr_expect_eq(small[8], 'X', "wrote past errlen");
-    cr_expect_eq(config_parse(&cfg_a, "t.conf", "[x]\n", 4, NULL, 0), -EINVAL);
+    cr_expect_eq(parse_text(&cfg_a, "t.conf", "[x]\n", 4, NULL, 0), -EINVAL);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -876,7 +861,7 @@ Test(config, parse_and_load_do_not_allocate)
     rc = parse(&cfg_a, all_keys);
     n = alloc_guard_disarm();
     cr_assert_eq(rc, 0, "%s", err);
-    cr_expect_eq(n, 0, "config_parse allocated %llu times",
+    cr_expect_eq(n, 0, "config_parse_text allocated %llu times",
                  (unsigned long long) n);
 
     alloc_guard_arm();

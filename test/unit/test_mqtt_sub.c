@@ -188,25 +188,6 @@ Test(mqtt_sub, route_takes_lowest_matching_identifier)
     cr_assert_eq(mqtt_sub_route(cfg, "$SYS/x", NULL), MQTT_NO_SUB);
 }
 
-Test(mqtt_sub, mqtt_route_is_mqtt_sub_route)
-{
-    static const uint32_t two[] = {2};
-    mosquitto_property *p = ids(two, 1);
-    const char *topics[] = {"x/y", "x/y/z", "q", "$SYS/x"};
-
-    add_sub(&fx.a, "a", "x/+", 1, "");
-    add_sub(&fx.a, "b", "x/#", 1, "");
-    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
-        cr_assert_eq(mqtt_route(&fx.a, topics[i], p),
-                     mqtt_sub_route(&fx.a, topics[i], p), "%s", topics[i]);
-        cr_assert_eq(mqtt_route(&fx.a, topics[i], NULL),
-                     mqtt_sub_route(&fx.a, topics[i], NULL), "%s", topics[i]);
-    }
-    /* Identifier 2 ("x/#") wins over the first match by topic. */
-    cr_assert_eq(mqtt_route(&fx.a, "x/y", p), 1);
-    mosquitto_property_free_all(&p);
-}
-
 /* ---- SUBACK ------------------------------------------------------------- */
 
 Test(mqtt_sub, suback_clears_its_subscription_only)
