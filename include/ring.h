@@ -51,6 +51,10 @@ struct ring {
  */
 SP_MUST_CHECK int ring_init(struct ring *r, size_t bytes);
 
+/* The capacity ring_init() gives a ring asked for bytes: the next power of
+ * two, at least 4 KiB (the memory plan uses it too). Thread: any. */
+size_t ring_capacity(size_t bytes);
+
 /* Frees the area. Thread: start-up/shut-down, with both sides stopped. */
 void ring_fini(struct ring *r);
 

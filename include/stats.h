@@ -17,6 +17,8 @@
 #define SP_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "compiler.h"
@@ -63,6 +65,14 @@ void stats_accumulate(struct stats_snapshot *out,
 
 /* Thread: any. "received", "dropped_overflow", ... */
 const char *stats_counter_name(enum stats_counter k);
+
+/*
+ * Writes "received=N decoded=N ..." for every counter the stats line
+ * shows, in enum order, into buf (always NUL-terminated when len > 0; cut
+ * when too small). Returns: the characters written. Thread: any.
+ */
+size_t stats_format_totals(const struct stats_snapshot *s, char *buf,
+                           size_t len);
 
 #define HISTO_BUCKETS 160 /* 8 per power of two from 2^0 to 2^20 ms */
 

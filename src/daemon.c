@@ -89,6 +89,8 @@ struct daemon {
     _Atomic bool paused;
 };
 
+_Static_assert(CONFIG_MAX_WORKERS <= 64, "one bit of `pushed` per worker");
+
 static struct daemon the_daemon;
 
 void daemon_plan(const struct config *cfg, struct daemon_plan *p)
@@ -99,13 +101,13 @@ void daemon_plan(const struct config *cfg, struct daemon_plan *p)
     memset(p, 0, sizeof(*p));
     p->workers = cfg->pipeline.workers;
     if (p->workers == 0)
-        p->workers = cpus > 0 ? (unsigned) (cpus > 64 ? 64 : cpus) : 1;
+        p->workers = cpus <= 0                   ? 1
+                     : cpus > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS
+                                                 : (unsigned) cpus;
     /* Sized for the worst case: every series hashing to one shard. */
     p->series_cap = cfg->pipeline.max_series;
     p->arena_bytes = (size_t) p->series_cap * ARENA_BYTES_PER_SERIES;
-    p->ingress_bytes = 4096;
-    while (p->ingress_bytes < cfg->pipeline.ring_bytes)
-        p->ingress_bytes <<= 1;
+    p->ingress_bytes = ring_capacity(cfg->pipeline.ring_bytes);
     p->egress_bytes = worker_egress_bytes(cfg);
     p->series_bytes = series_table_bytes(p->series_cap, p->arena_bytes);
     p->scratch_bytes = sizeof(struct decode_out) + WORKER_TAGS_MAX;
@@ -350,6 +352,7 @@ static void report(struct daemon *d, bool log_line)
     uint64_t now = clock_mono_ms();
     uint64_t ms = now - d->last_snap_ms;
     uint64_t dropped;
+    char totals[512];
     unsigned series =
         atomic_load_explicit(&d->limit.count, memory_order_relaxed);
 
@@ -364,32 +367,20 @@ static void report(struct daemon *d, bool log_line)
                rate(&s, &d->last_snap, STAT_SAMPLES, ms),
                (unsigned long long) dropped, series,
                d->mqtt_up ? "up" : "down");
-    if (log_line)
-        log_info("stats: rx=%.1f/s decoded=%.1f/s samples=%.1f/s "
-                 "received=%llu decoded=%llu dropped_overflow=%llu "
-                 "dropped_oversize=%llu dropped_invalid=%llu "
-                 "dropped_series_limit=%llu late=%llu clock_skew=%llu "
-                 "skipped_values=%llu "
-                 "series=%u paused_ms=%llu ring_high_water=%.0f%% "
+    if (log_line) {
+        stats_format_totals(&s, totals, sizeof(totals));
+        log_info("stats: rx=%.1f/s decoded=%.1f/s samples=%.1f/s %s "
+                 "series=%u ring_high_water=%.0f%% "
                  "commit_p50=%.1fms commit_p99=%.1fms broker=%s",
                  rate(&s, &d->last_snap, STAT_RECEIVED, ms),
                  rate(&s, &d->last_snap, STAT_DECODED, ms),
-                 rate(&s, &d->last_snap, STAT_SAMPLES, ms),
-                 (unsigned long long) s.v[STAT_RECEIVED],
-                 (unsigned long long) s.v[STAT_DECODED],
-                 (unsigned long long) s.v[STAT_DROPPED_OVERFLOW],
-                 (unsigned long long) s.v[STAT_DROPPED_OVERSIZE],
-                 (unsigned long long) s.v[STAT_DROPPED_INVALID],
-                 (unsigned long long) s.v[STAT_DROPPED_SERIES_LIMIT],
-                 (unsigned long long) s.v[STAT_LATE],
-                 (unsigned long long) s.v[STAT_CLOCK_SKEW],
-                 (unsigned long long) s.v[STAT_SKIPPED_VALUES], series,
-                 (unsigned long long) s.v[STAT_PAUSED_MS],
+                 rate(&s, &d->last_snap, STAT_SAMPLES, ms), totals, series,
                  100.0 * (double) d->ring_high_water /
                      (double) d->workers[0].ingress.cap,
                  (double) atomic_load(&d->writer.p50_us) / 1000.0,
                  (double) atomic_load(&d->writer.p99_us) / 1000.0,
                  d->mqtt_up ? "up" : "down");
+    }
     d->last_snap = s;
     d->last_snap_ms = now;
     d->ring_high_water = 0;
@@ -763,8 +754,8 @@ static int open_pipeline(struct daemon *d)
     }
     d->all_stats[d->n_workers] = &d->stats;
     d->all_stats[d->n_workers + 1] = &d->writer.stats;
-    d->max_record =
-        worker_record_bytes(65535, d->cfg.pipeline.max_payload_bytes);
+    d->max_record = worker_record_bytes(CONFIG_TOPIC_MAX,
+                                        d->cfg.pipeline.max_payload_bytes);
     return 0;
 }
 

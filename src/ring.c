@@ -72,15 +72,22 @@ static struct ring_hdr hdr_read(const struct ring *r, size_t pos)
     return h;
 }
 
-int ring_init(struct ring *r, size_t bytes)
+size_t ring_capacity(size_t bytes)
 {
     size_t cap = RING_MIN_BYTES;
+
+    while (cap < bytes && cap < RING_MAX_BYTES)
+        cap <<= 1;
+    return cap;
+}
+
+int ring_init(struct ring *r, size_t bytes)
+{
+    size_t cap = ring_capacity(bytes);
     void *buf = NULL;
 
     if (bytes > RING_MAX_BYTES)
         return -EINVAL;
-    while (cap < bytes)
-        cap <<= 1;
     /* posix_memalign returns the error instead of setting errno. */
     if (posix_memalign(&buf, SP_CACHELINE, cap) != 0)
         return -ENOMEM;

@@ -6,22 +6,29 @@
 #include "stats.h"
 
 #include <math.h>
+#include <stdio.h>
 
-static const char *const counter_names[STAT__COUNT] = {
-    [STAT_RECEIVED] = "received",
-    [STAT_DECODED] = "decoded",
-    [STAT_SAMPLES] = "samples",
-    [STAT_DROPPED_OVERFLOW] = "dropped_overflow",
-    [STAT_DROPPED_OVERSIZE] = "dropped_oversize",
-    [STAT_DROPPED_INVALID] = "dropped_invalid",
-    [STAT_DROPPED_SERIES_LIMIT] = "dropped_series_limit",
-    [STAT_LATE] = "late",
-    [STAT_CLOCK_SKEW] = "clock_skew",
-    [STAT_SKIPPED_VALUES] = "skipped_values",
-    [STAT_PAUSED_MS] = "paused_ms",
-    [STAT_ROWS_WRITTEN] = "rows_written",
-    [STAT_COMMITS] = "commits",
-    [STAT_COMMIT_RETRIES] = "commit_retries",
+/* One row per counter: its name, and whether the stats line shows it. */
+struct counter_info {
+    const char *name;
+    bool logged;
+};
+
+static const struct counter_info counters[STAT__COUNT] = {
+    [STAT_RECEIVED] = {"received", true},
+    [STAT_DECODED] = {"decoded", true},
+    [STAT_SAMPLES] = {"samples", false}, /* as a rate only */
+    [STAT_DROPPED_OVERFLOW] = {"dropped_overflow", true},
+    [STAT_DROPPED_OVERSIZE] = {"dropped_oversize", true},
+    [STAT_DROPPED_INVALID] = {"dropped_invalid", true},
+    [STAT_DROPPED_SERIES_LIMIT] = {"dropped_series_limit", true},
+    [STAT_LATE] = {"late", true},
+    [STAT_CLOCK_SKEW] = {"clock_skew", true},
+    [STAT_SKIPPED_VALUES] = {"skipped_values", true},
+    [STAT_PAUSED_MS] = {"paused_ms", true},
+    [STAT_ROWS_WRITTEN] = {"rows_written", false},
+    [STAT_COMMITS] = {"commits", false},
+    [STAT_COMMIT_RETRIES] = {"commit_retries", false},
 };
 
 void stats_accumulate(struct stats_snapshot *out,
@@ -33,7 +40,29 @@ void stats_accumulate(struct stats_snapshot *out,
 
 const char *stats_counter_name(enum stats_counter k)
 {
-    return (unsigned) k < STAT__COUNT ? counter_names[k] : "?";
+    return (unsigned) k < STAT__COUNT && counters[k].name ? counters[k].name
+                                                          : "?";
+}
+
+size_t stats_format_totals(const struct stats_snapshot *s, char *buf,
+                           size_t len)
+{
+    size_t pos = 0;
+
+    if (len > 0)
+        buf[0] = '\0';
+    for (unsigned k = 0; k < STAT__COUNT; k++) {
+        int n;
+
+        if (!counters[k].logged)
+            continue;
+        n = snprintf(buf + pos, len - pos, "%s%s=%llu", pos ? " " : "",
+                     counters[k].name, (unsigned long long) s->v[k]);
+        if (n < 0 || (size_t) n >= len - pos)
+            return len > 0 ? len - 1 : 0; /* cut, still NUL-terminated */
+        pos += (size_t) n;
+    }
+    return pos;
 }
 
 void histo_reset(struct histo *h)

@@ -48,20 +48,13 @@ size_t worker_egress_bytes(const struct config *cfg)
      * largest series record (64 KiB topic + tags) is well under a quarter. */
     size_t want = (size_t) cfg->store.batch_rows * 2 *
                   (sizeof(struct egress_partial) + 8);
-    size_t bytes = 1u << 20;
 
-    while (bytes < want && bytes < (1u << 30))
-        bytes <<= 1;
-    return bytes;
+    return ring_capacity(want > (1u << 20) ? want : (1u << 20));
 }
 
 size_t worker_bytes(const struct worker_shared *sh)
 {
-    size_t ring = 4096;
-
-    while (ring < sh->cfg->pipeline.ring_bytes)
-        ring <<= 1;
-    return ring + sh->egress_bytes +
+    return ring_capacity(sh->cfg->pipeline.ring_bytes) + sh->egress_bytes +
            series_table_bytes(sh->series_cap, sh->arena_bytes) +
            sizeof(struct decode_out) + WORKER_TAGS_MAX;
 }

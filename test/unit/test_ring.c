@@ -509,3 +509,18 @@ Test(ring, message_path_does_not_allocate)
     cr_assert_eq(failures, 0);
     ring_fini(&r);
 }
+
+Test(ring, capacity_is_what_init_allocates)
+{
+    static const size_t asks[] = {0, 1, 4096, 4097, 65536, 3u << 20};
+    struct ring r;
+
+    for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+        cr_assert_eq(ring_init(&r, asks[i]), 0);
+        cr_expect_eq(r.cap, ring_capacity(asks[i]), "asked %zu", asks[i]);
+        cr_expect_geq(r.cap, asks[i]);
+        cr_expect_eq(r.cap & (r.cap - 1), 0, "a power of two");
+        ring_fini(&r);
+    }
+    cr_expect_eq(ring_capacity(3u << 20), 4u << 20);
+}

@@ -1,6 +1,8 @@
 /*
  * test_stats.c - counter sums and the latency histogram.
  */
+#include <string.h>
+
 #include <criterion/criterion.h>
 
 #include "stats.h"
@@ -54,4 +56,26 @@ Test(stats, weights_count_as_many_samples)
     histo_add(&h, 5000, 1);
     cr_expect(histo_quantile(&h, 0.5) < 12.0);
     cr_expect(histo_quantile(&h, 1.0) >= 5000.0);
+}
+
+Test(stats, totals_name_every_logged_counter_once_in_order)
+{
+    struct stats_snapshot s = {0};
+    char buf[512];
+    char small[24];
+
+    for (unsigned k = 0; k < STAT__COUNT; k++)
+        s.v[k] = 100 + k;
+    cr_assert_lt(stats_format_totals(&s, buf, sizeof(buf)), sizeof(buf) - 1);
+    cr_expect(
+        strncmp(buf, "received=100 decoded=101 dropped_overflow=103 ", 46) == 0,
+        "got '%s'", buf);
+    cr_expect(strstr(buf, "paused_ms=110") != NULL, "got '%s'", buf);
+    cr_expect(strstr(buf, "samples=") == NULL, "samples is a rate only");
+    cr_expect(strstr(buf, "commits=") == NULL, "got '%s'", buf);
+    /* Too small a buffer: cut, terminated, never overrun. */
+    memset(small, 'X', sizeof(small));
+    cr_expect_eq(stats_format_totals(&s, small, 16), 15);
+    cr_expect_eq(small[15], '\0');
+    cr_expect_eq(small[16], 'X');
 }
