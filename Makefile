@@ -8,6 +8,7 @@
 #   make fuzz       time-boxed libFuzzer runs of every decoder
 #   make bench      benchmarks (not part of `make test`)
 #   make lint       format-check + clang-tidy + cppcheck
+#   make deb        Debian package sensorpipe_VERSION_ARCH.deb
 
 VARIANT ?= release
 WERROR  ?= 1
@@ -74,7 +75,8 @@ TOOLS     := $(patsubst tools/%.c,$(B)/%,$(wildcard tools/sensorpipe-*.c))
 WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
 .PHONY: all deps run test test-plain asan tsan fuzz bench lint format \
-	format-check verify-unit clean units integ stress tools install demo
+	format-check verify-unit clean units integ stress tools install demo \
+	deb
 .DEFAULT_GOAL := all
 # Keep the objects of test and tool binaries (they are chained targets).
 .SECONDARY:
@@ -211,12 +213,18 @@ install: all
 	install -D -m 0644 systemd/sensorpipe.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/sensorpipe.conf
 	install -D -m 0644 man/sensorpipe.8 $(DESTDIR)$(PREFIX)/share/man/man8/sensorpipe.8
 	install -D -m 0644 man/sensorpipe.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/sensorpipe.conf.5
+	install -D -m 0644 man/sensorpipe-load.1 $(DESTDIR)$(PREFIX)/share/man/man1/sensorpipe-load.1
 	sed 's|^path = ./var/sensorpipe.db|path = /var/lib/sensorpipe/sensorpipe.db|' \
 		config/sensorpipe.conf >$(B)/sensorpipe.conf
 	test -e $(DESTDIR)$(SYSCONF)/sensorpipe/sensorpipe.conf || \
 		install -D -m 0644 $(B)/sensorpipe.conf $(DESTDIR)$(SYSCONF)/sensorpipe/sensorpipe.conf
 
-clean:
-	rm -rf build
+# A Debian package (debian/, dpkg-buildpackage, debhelper), built in a copy
+# of the tree under build/deb; sensorpipe_VERSION_ARCH.deb lands here.
+deb: deps
+	@scripts/build-deb.sh
 
--include $(shell find build -name '*.d' 2>/dev/null)
+clean:
+	rm -rf build sensorpipe_*.deb
+
+-include $(shell find build -name '*.d' -type f 2>/dev/null)

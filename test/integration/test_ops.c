@@ -344,6 +344,7 @@ Test(ops_files, man_pages_render_without_warnings)
         cr_skip_test("groff is not installed: man pages not checked");
     expect_renders("man/sensorpipe.8");
     expect_renders("man/sensorpipe.conf.5");
+    expect_renders("man/sensorpipe-load.1");
 }
 
 /* Whether the part of page under header (up to the next .SH) holds entry. */
