@@ -8,6 +8,11 @@
  * times combine into the one the samples would have made together.
  *
  * Ties on last_ms go to the later hand-off, as they do to the later sample.
+ *
+ * The sum saturates at +-DBL_MAX instead of overflowing to an infinity
+ * (values are finite: the decoders refuse others), so a bucket never holds
+ * a non-finite number; count, min, max and last stay exact, the mean of a
+ * saturated bucket does not. The store's merge saturates the same way.
  */
 #ifndef SP_BUCKET_H
 #define SP_BUCKET_H

@@ -10,6 +10,11 @@
  *   received = decoded + dropped_overflow + dropped_oversize
  *              + dropped_invalid + dropped_series_limit
  *
+ * and for the samples of decoded messages:
+ *
+ *   samples in payloads = samples + dropped_samples_series_limit
+ *   sum(count) of the finest rollups = samples - dropped_samples_store
+ *
  * Histogram: receive -> commit latency in fixed log-scale buckets (no
  * allocation), owned by the writer; percentiles are published as atomics.
  */
@@ -34,6 +39,10 @@ enum stats_counter {
     STAT_LATE,
     STAT_CLOCK_SKEW,
     STAT_SKIPPED_VALUES, /* non-numeric values inside decoded payloads */
+    /* Samples (not messages) refused: of a new series max_series or the
+     * key text did not admit; in a partial the store refused. */
+    STAT_DROPPED_SAMPLES_SERIES_LIMIT,
+    STAT_DROPPED_SAMPLES_STORE,
     STAT_PAUSED_MS,
     STAT_ROWS_WRITTEN, /* egress records committed by the writer */
     STAT_COMMITS,

@@ -17,6 +17,8 @@
 #ifndef SP_STORE_H
 #define SP_STORE_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +28,7 @@
 #include "compiler.h"
 #include "config.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* One row of ingest_stats. Owner: the caller. */
 struct store_stats_row {
@@ -44,6 +46,8 @@ struct store_stats_row {
     uint64_t paused_ms;
     double commit_p50_ms;
     double commit_p99_ms;
+    uint64_t dropped_samples_series_limit;
+    uint64_t dropped_samples_store;
 };
 
 /* Owner: the writer thread once it runs; start-up code before that. */
@@ -83,6 +87,16 @@ struct store {
  * Thread: start-up.
  */
 SP_MUST_CHECK int store_open(struct store *st, const struct config *cfg);
+
+/*
+ * True for the errors that refuse one record and leave the transaction
+ * usable (a constraint or a trigger's RAISE: -EINVAL; text too big:
+ * -E2BIG): the writer drops that record alone. Thread: any.
+ */
+static inline bool store_refused(int err)
+{
+    return err == -EINVAL || err == -E2BIG;
+}
 
 /* Finalizes statements and closes. Safe on a zeroed or closed store. */
 void store_close(struct store *st);

@@ -47,6 +47,9 @@ struct writer {
     ino_t file_ino;             /* identity of the file at start */
     dev_t file_dev;
     struct ratelimit rl_err;
+    struct ratelimit rl_refused;    /* records the store refused */
+    uint64_t batch_refused_samples; /* in refused partials of this batch;
+                                       counted once it commits */
 
     /* Shared. */
     struct event ev;               /* the writer sleeps here */

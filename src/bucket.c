@@ -3,10 +3,27 @@
  *
  * Threads: pure functions on caller-owned structs.
  * Invariants: count == 0 or min <= last <= max and min <= sum / count <= max
- *             (up to rounding of sum).
+ *             (up to rounding of sum); every field is finite when the
+ *             values added are: sum saturates at +-DBL_MAX.
  * Memory: none.
  */
 #include "bucket.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "compiler.h"
+
+/* a + b, saturated at +-DBL_MAX: two finite sums never make an infinity
+ * (and later, with an infinity of the other sign, a NaN). */
+static double sat_add(double a, double b)
+{
+    double s = a + b;
+
+    if (SP_LIKELY(isfinite(s)))
+        return s;
+    return s > 0 ? DBL_MAX : -DBL_MAX;
+}
 
 void bucket_acc_reset(struct bucket_acc *acc)
 {
@@ -30,7 +47,7 @@ void bucket_acc_add(struct bucket_acc *acc, int64_t ts_ms, double value)
         return;
     }
     acc->count++;
-    acc->sum += value;
+    acc->sum = sat_add(acc->sum, value);
     if (value < acc->min)
         acc->min = value;
     if (value > acc->max)
@@ -50,7 +67,7 @@ void bucket_acc_merge(struct bucket_acc *dst, const struct bucket_acc *src)
         return;
     }
     dst->count += src->count;
-    dst->sum += src->sum;
+    dst->sum = sat_add(dst->sum, src->sum);
     if (src->min < dst->min)
         dst->min = src->min;
     if (src->max > dst->max)

@@ -1,5 +1,5 @@
 /*
- * store.c - the SQLite file: schema version 1, migrations, the writer's
+ * store.c - the SQLite file: schema version 2, migrations, the writer's
  * prepared statements, exact-merge upserts and chunked retention.
  *
  * The schema is one static SQL string per version step. A new file is
@@ -36,6 +36,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -48,6 +49,9 @@
     (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
 #define STORE_BUSY_TIMEOUT_MS 100
 #define STORE_PRAGMA_MAX      128
+/* DBL_MAX as SQL text: SQLite reads it back as exactly DBL_MAX (a unit
+ * test checks), so clamping with it keeps every merge finite. */
+#define STORE_DBL_MAX "1.7976931348623157e308"
 
 /*
  * Schema version 1. bucket_ms is a multiple of resolution_s * 1000, so
@@ -103,6 +107,29 @@ static const char store_schema_v1[] =
     " r.sum / r.count AS mean, r.min AS min, r.max AS max, r.last AS last"
     " FROM rollups AS r JOIN series AS s ON s.id = r.series_id;";
 
+/*
+ * Version 2: no value in the file is infinite (an older binary could store
+ * a sum that overflowed, and a later merge of +inf and -inf made NaN, which
+ * SQLite turns into NULL and the NOT NULL constraint refuses, failing every
+ * batch). Such values saturate at +-DBL_MAX, as merges do from now on; and
+ * two counters of refused samples join ingest_stats.
+ */
+static const char store_schema_v2[] =
+    "UPDATE rollups SET"
+    " sum = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ", sum)),"
+    " min = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ", min)),"
+    " max = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ", max)),"
+    " last = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ", last))"
+    " WHERE abs(sum) > " STORE_DBL_MAX " OR abs(min) > " STORE_DBL_MAX
+    " OR abs(max) > " STORE_DBL_MAX " OR abs(last) > " STORE_DBL_MAX ";"
+    "UPDATE samples SET"
+    " value = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ", value))"
+    " WHERE abs(value) > " STORE_DBL_MAX ";"
+    "ALTER TABLE ingest_stats ADD COLUMN dropped_samples_series_limit"
+    " INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE ingest_stats ADD COLUMN dropped_samples_store"
+    " INTEGER NOT NULL DEFAULT 0;";
+
 /* One schema step: run on a file whose user_version is `from`. */
 struct store_migration {
     int from;
@@ -112,6 +139,7 @@ struct store_migration {
 /* Index i upgrades version i to i + 1; append a step for each new version. */
 static const struct store_migration store_migrations[] = {
     {0, store_schema_v1},
+    {1, store_schema_v2},
 };
 
 _Static_assert(SP_ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,
@@ -146,7 +174,9 @@ static const struct {
      "INSERT INTO rollups (series_id, resolution_s, bucket_ms, count, sum,"
      " min, max, last, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
      " ON CONFLICT (series_id, resolution_s, bucket_ms) DO UPDATE SET"
-     " count = count + excluded.count, sum = sum + excluded.sum,"
+     " count = count + excluded.count,"
+     " sum = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ","
+     " sum + excluded.sum)),"
      " min = min(min, excluded.min), max = max(max, excluded.max),"
      " last = CASE WHEN excluded.last_ms >= last_ms THEN excluded.last"
      " ELSE last END, last_ms = max(last_ms, excluded.last_ms)"},
@@ -159,8 +189,9 @@ static const struct {
      "INSERT OR REPLACE INTO ingest_stats (ts_ms, received, decoded, samples,"
      " dropped_overflow, dropped_oversize, dropped_invalid,"
      " dropped_series_limit, late, clock_skew, series, paused_ms,"
-     " commit_p50_ms, commit_p99_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-     " ?9, ?10, ?11, ?12, ?13, ?14)"},
+     " commit_p50_ms, commit_p99_ms, dropped_samples_series_limit,"
+     " dropped_samples_store) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+     " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"},
     {offsetof(struct store, st_ret_rollups),
      "DELETE FROM rollups WHERE (series_id, resolution_s, bucket_ms) IN"
      " (SELECT series_id, resolution_s, bucket_ms FROM rollups"
@@ -177,6 +208,9 @@ static const struct {
 } store_errs[] = {
     {SQLITE_CONSTRAINT_PRIMARYKEY, -EEXIST},
     {SQLITE_CONSTRAINT_UNIQUE, -EEXIST},
+    {SQLITE_CONSTRAINT, -EINVAL}, /* NOT NULL, CHECK, a trigger's RAISE */
+    {SQLITE_MISMATCH, -EINVAL},
+    {SQLITE_TOOBIG, -E2BIG},
     {SQLITE_IOERR_NOMEM, -ENOMEM},
     {SQLITE_BUSY, -EBUSY},
     {SQLITE_LOCKED, -EBUSY},
@@ -210,12 +244,13 @@ static int store_errno(sqlite3 *db, int rc)
 }
 
 /* Maps rc to -errno and logs it (except BUSY and FULL, which the writer
- * retries and reports itself, rate-limited); what names the operation. */
+ * retries and reports itself, rate-limited, and a refused record, which it
+ * drops and reports the same way); what names the operation. */
 static int store_fail(const struct store *st, int rc, const char *what)
 {
     int err = store_errno(st->db, rc);
 
-    if (err != -EBUSY && err != -ENOSPC)
+    if (err != -EBUSY && err != -ENOSPC && !store_refused(err))
         log_err("store: %s failed: %s", what,
                 st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
     return err;
@@ -585,6 +620,10 @@ int store_upsert_rollup(struct store *st, int64_t series_id, unsigned res_s,
     ASSERT_THREAD(THREAD_WRITER);
     if (acc->count == 0)
         return 0;
+    /* Never a non-finite number into the file (bucket.h saturates). */
+    if (!isfinite(acc->sum) || !isfinite(acc->min) || !isfinite(acc->max) ||
+        !isfinite(acc->last))
+        return -EINVAL;
     if (sqlite3_bind_int64(s, 1, series_id) != SQLITE_OK ||
         sqlite3_bind_int64(s, 2, res_s) != SQLITE_OK ||
         sqlite3_bind_int64(s, 3, bucket_ms) != SQLITE_OK ||
@@ -651,6 +690,8 @@ int store_insert_sample(struct store *st, int64_t series_id, int64_t ts_ms,
     sqlite3_stmt *s = st->st_sample;
 
     ASSERT_THREAD(THREAD_WRITER);
+    if (!isfinite(value))
+        return -EINVAL;
     if (sqlite3_bind_int64(s, 1, series_id) != SQLITE_OK ||
         sqlite3_bind_int64(s, 2, ts_ms) != SQLITE_OK ||
         sqlite3_bind_double(s, 3, value) != SQLITE_OK)
@@ -673,6 +714,10 @@ int store_insert_stats(struct store *st, const struct store_stats_row *row)
         row->series,
         row->paused_ms,
     };
+    const uint64_t more[] = {
+        row->dropped_samples_series_limit,
+        row->dropped_samples_store,
+    };
     sqlite3_stmt *s = st->st_stats;
     int rc;
     int i;
@@ -686,6 +731,8 @@ int store_insert_stats(struct store *st, const struct store_stats_row *row)
         rc = sqlite3_bind_double(s, 13, row->commit_p50_ms);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_double(s, 14, row->commit_p99_ms);
+    for (i = 0; i < (int) SP_ARRAY_SIZE(more) && rc == SQLITE_OK; i++)
+        rc = sqlite3_bind_int64(s, i + 15, clamp_u64(more[i]));
     if (rc != SQLITE_OK)
         return store_bind_fail(st, s, "insert stats");
     return store_run(st, s, "insert stats");

@@ -349,6 +349,11 @@ static void process(struct worker *w, const struct ingress_rec *r)
     }
     for (unsigned i = 0; i < w->dec->n; i++)
         kept += add_sample(w, r, &w->dec->samples[i]) ? 1u : 0u;
+    /* Samples, not messages: a message partly kept counts its refused
+     * samples here too, so samples in = samples + these. */
+    if (kept < w->dec->n)
+        stats_add(&w->stats, STAT_DROPPED_SAMPLES_SERIES_LIMIT,
+                  w->dec->n - kept);
     if (kept > 0) {
         stats_add(&w->stats, STAT_DECODED, 1);
         stats_add(&w->stats, STAT_SAMPLES, kept);

@@ -9,7 +9,9 @@
  * ring space only after COMMIT succeeded. A failed batch (database locked,
  * disk full, I/O error) is rolled back and tried again from the same
  * records, so nothing is lost; meanwhile the rings fill up and the workers,
- * then the loop, stop taking more (backpressure to the broker).
+ * then the loop, stop taking more (backpressure to the broker). A record
+ * the store refuses on its own (a constraint or trigger, see
+ * store_refused()) is dropped alone and counted; the batch goes on.
  *
  * Invariants:
  *   - Ring space is released only for records of a committed transaction.
@@ -46,6 +48,7 @@ void writer_init(struct writer *wr)
     event_init(&wr->ev);
     histo_reset(&wr->latency);
     ratelimit_init(&wr->rl_err, 10000, 3);
+    ratelimit_init(&wr->rl_refused, 10000, 3);
     atomic_init(&wr->heartbeat_ms, 0);
     atomic_init(&wr->fatal, 0);
     atomic_init(&wr->p50_us, 0);
@@ -105,6 +108,25 @@ static int apply(struct writer *wr, const void *rec)
     }
 }
 
+/* The store refused one record (a constraint, a trigger, text too big):
+ * it is dropped alone, the batch goes on. Its samples count once the batch
+ * commits. */
+static void refused(struct writer *wr, const void *rec, int err)
+{
+    const struct egress_partial *p = rec;
+    uint32_t kind;
+
+    memcpy(&kind, rec, sizeof(kind));
+    if (kind == EGRESS_PARTIAL)
+        wr->batch_refused_samples += p->acc.count;
+    log_ratelimited(&wr->rl_refused, LOG_ERR,
+                    "store: a %s record was refused and dropped (%s: %s)",
+                    kind == EGRESS_SERIES    ? "series"
+                    : kind == EGRESS_PARTIAL ? "rollup"
+                                             : "raw sample",
+                    strerror(-err), sqlite3_errmsg(wr->store->db));
+}
+
 /* Applies up to batch_rows records from the rings; cur[] gets the ends. */
 static int apply_rings(struct writer *wr, size_t *cur, unsigned *rows)
 {
@@ -119,7 +141,9 @@ static int apply_rings(struct writer *wr, size_t *cur, unsigned *rows)
         cur[i] = ring_cursor(r);
         while (*rows < limit && (rec = ring_next(r, &cur[i], &len))) {
             int rc = apply(wr, rec);
-            if (rc < 0)
+            if (store_refused(rc))
+                refused(wr, rec, rc);
+            else if (rc < 0)
                 return rc;
             (*rows)++;
         }
@@ -194,6 +218,7 @@ static int write_batch(struct writer *wr)
     rc = store_begin(wr->store);
     if (rc < 0)
         return rc;
+    wr->batch_refused_samples = 0;
     rc = apply_rings(wr, cur, &rows);
     if (rc == 0)
         rc = commit_retry(wr);
@@ -203,6 +228,8 @@ static int write_batch(struct writer *wr)
     }
     release_rings(wr, cur);
     wr->first_ring = (wr->first_ring + 1) % wr->n_workers;
+    stats_add(&wr->stats, STAT_DROPPED_SAMPLES_STORE,
+              wr->batch_refused_samples);
     stats_add(&wr->stats, STAT_ROWS_WRITTEN, rows);
     stats_add(&wr->stats, STAT_COMMITS, 1);
     return (int) rows;
@@ -293,6 +320,9 @@ static void fill_row(struct writer *wr, struct store_stats_row *row)
     row->clock_skew = snap.v[STAT_CLOCK_SKEW];
     row->series = atomic_load_explicit(&wr->limit->count, memory_order_relaxed);
     row->paused_ms = snap.v[STAT_PAUSED_MS];
+    row->dropped_samples_series_limit =
+        snap.v[STAT_DROPPED_SAMPLES_SERIES_LIMIT];
+    row->dropped_samples_store = snap.v[STAT_DROPPED_SAMPLES_STORE];
 }
 
 /* Publishes the interval's latency percentiles and writes the row. */

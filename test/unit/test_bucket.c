@@ -1,6 +1,8 @@
 /*
  * test_bucket.c - exact merge of partial aggregates.
  */
+#include <float.h>
+
 #include <criterion/criterion.h>
 
 #include "bucket.h"
@@ -99,4 +101,30 @@ Test(bucket, start_is_the_floor_also_before_1970)
     cr_expect_eq(bucket_start_ms(-1, 10000), -10000);
     cr_expect_eq(bucket_start_ms(-10000, 10000), -10000);
     cr_expect_eq(bucket_start_ms(1795768234567, 60000), 1795768200000);
+}
+
+/* A sum past the range of a double saturates instead of becoming an
+ * infinity; count, min, max and last stay exact. */
+Test(bucket, sums_saturate_at_the_largest_double)
+{
+    struct bucket_acc a;
+    struct bucket_acc b;
+
+    bucket_acc_reset(&a);
+    bucket_acc_add(&a, 1, 1e308);
+    bucket_acc_add(&a, 2, 1e308);
+    cr_expect_eq(a.sum, DBL_MAX);
+    cr_expect_eq(a.count, 2);
+    cr_expect_eq(a.max, 1e308);
+    bucket_acc_reset(&b);
+    bucket_acc_add(&b, 3, -1e308);
+    bucket_acc_add(&b, 4, -1e308);
+    cr_expect_eq(b.sum, -DBL_MAX);
+    bucket_acc_merge(&a, &b);
+    cr_expect_eq(a.sum, 0.0, "no NaN from +inf and -inf");
+    cr_expect_eq(a.count, 4);
+    cr_expect_eq(a.min, -1e308);
+    cr_expect_eq(a.last, -1e308);
+    bucket_acc_merge(&b, &b);
+    cr_expect_eq(b.sum, -DBL_MAX);
 }

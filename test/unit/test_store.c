@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,7 +164,8 @@ static const struct {
      "dropped_overflow INTEGER,dropped_oversize INTEGER,"
      "dropped_invalid INTEGER,dropped_series_limit INTEGER,late INTEGER,"
      "clock_skew INTEGER,series INTEGER,paused_ms INTEGER,"
-     "commit_p50_ms REAL,commit_p99_ms REAL"},
+     "commit_p50_ms REAL,commit_p99_ms REAL,"
+     "dropped_samples_series_limit INTEGER,dropped_samples_store INTEGER"},
     {"rollups_v", "time ,topic TEXT,field TEXT,tags TEXT,"
                   "resolution_s INTEGER,count INTEGER,mean ,min REAL,"
                   "max REAL,last REAL"},
@@ -187,7 +189,7 @@ static void check_columns(sqlite3 *db, const char *table, const char *want)
     cr_assert_str_eq(got, want, "columns of %s", table);
 }
 
-Test(store, new_file_gets_schema_v1_in_wal_with_incremental_vacuum)
+Test(store, new_file_gets_the_schema_in_wal_with_incremental_vacuum)
 {
     struct config cfg;
     struct store st;
@@ -283,10 +285,10 @@ Test(store, newer_schema_version_is_refused)
     ssize_t n;
     int fd;
 
-    make_cfg(&cfg, "v2.db");
+    make_cfg(&cfg, "v3.db");
     make_db_dir(&cfg);
     db = peer_open(cfg.store.path);
-    peer_exec(db, "CREATE TABLE future (x); PRAGMA user_version = 2;");
+    peer_exec(db, "CREATE TABLE future (x); PRAGMA user_version = 3;");
     sqlite3_close(db);
 
     (void) snprintf(logpath, sizeof(logpath), "%s/log", g_dir);
@@ -299,16 +301,16 @@ Test(store, newer_schema_version_is_refused)
     close(fd);
     cr_assert_gt(n, 0);
     buf[n] = '\0';
-    cr_assert_not_null(strstr(buf, "has schema version 2, this sensorpipe "
-                                   "knows up to 1"),
+    cr_assert_not_null(strstr(buf, "has schema version 3, this sensorpipe "
+                                   "knows up to 2"),
                        "log: %s", buf);
     cr_assert_not_null(strstr(buf, cfg.store.path), "log: %s", buf);
     cr_assert_null(st.db);
     store_close(&st);
 
-    /* Refused before any change: the file still has version 2. */
+    /* Refused before any change: the file still has version 3. */
     db = peer_open(cfg.store.path);
-    cr_assert_eq(peer_int(db, "PRAGMA user_version"), 2);
+    cr_assert_eq(peer_int(db, "PRAGMA user_version"), 3);
     sqlite3_close(db);
 }
 
@@ -365,7 +367,94 @@ Test(store, version_1_file_made_by_plain_sql_is_accepted)
     cr_assert_eq(peer_int(db, "SELECT count FROM rollups_v"), 3);
     cr_assert_eq(peer_int(db, "SELECT CAST(sum AS INTEGER) FROM rollups"), 8);
     cr_assert_eq(peer_int(db, "SELECT CAST(last AS INTEGER) FROM rollups"), 5);
-    cr_assert_eq(peer_int(db, "PRAGMA user_version"), 1);
+    cr_assert_eq(peer_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    sqlite3_close(db);
+}
+
+/* An older binary could leave infinities behind (an overflowed sum): the
+ * migration to version 2 saturates them, everything else stays. */
+Test(store, migration_saturates_infinities_left_by_version_1)
+{
+    struct bucket_acc acc;
+    struct config cfg;
+    struct store st;
+    sqlite3 *db;
+
+    make_cfg(&cfg, "v1inf.db");
+    make_db_dir(&cfg);
+    db = peer_open(cfg.store.path);
+    peer_exec(db, design_schema_v1);
+    peer_exec(db, "INSERT INTO rollups VALUES (5, 60, 1700000000000, 2,"
+                  " 9e999, -9e999, 9e999, -9e999, 1700000001000);"
+                  "INSERT INTO samples VALUES (5, 1700000001000, -9e999);"
+                  "INSERT INTO samples VALUES (5, 1700000001000, 7.5);");
+    sqlite3_close(db);
+
+    open_store(&st, &cfg);
+    /* -inf in a plain sum: merged with the old +inf it was NaN (NULL). */
+    bucket_acc_reset(&acc);
+    bucket_acc_add(&acc, 1700000002000, -1e308);
+    bucket_acc_add(&acc, 1700000002000, -1e308);
+    begin(&st);
+    cr_assert_eq(store_upsert_rollup(&st, 5, 60, 1700000000000, &acc), 0);
+    commit(&st);
+    store_close(&st);
+
+    db = peer_open(cfg.store.path);
+    cr_assert_eq(peer_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    cr_assert_eq(peer_int(db, "SELECT count(*) FROM rollups WHERE NOT ("
+                              "abs(sum) <= 1.7976931348623157e308 AND "
+                              "abs(min) <= 1.7976931348623157e308 AND "
+                              "abs(max) <= 1.7976931348623157e308 AND "
+                              "abs(last) <= 1.7976931348623157e308)"),
+                 0);
+    cr_assert_eq(peer_int(db, "SELECT sum = 0 AND count = 4 AND"
+                              " max = 1.7976931348623157e308 AND"
+                              " min = -1.7976931348623157e308 FROM rollups"
+                              " WHERE resolution_s = 60"),
+                 1);
+    cr_assert_eq(peer_int(db, "SELECT count(*) FROM samples WHERE"
+                              " value = -1.7976931348623157e308"),
+                 1);
+    cr_assert_eq(peer_int(db, "SELECT count(*) FROM samples WHERE"
+                              " value = 7.5"),
+                 1);
+    /* The untouched row of the file is as it was. */
+    cr_assert_eq(peer_int(db, "SELECT CAST(sum AS INTEGER) FROM rollups"
+                              " WHERE resolution_s = 10"),
+                 3);
+    sqlite3_close(db);
+}
+
+/* Merges saturate at +-DBL_MAX (SQLite reads the literal back exactly);
+ * a non-finite value is refused before it reaches the file. */
+Test(store, merge_saturates_and_non_finite_values_are_refused)
+{
+    struct bucket_acc acc;
+    struct config cfg;
+    struct store st;
+    sqlite3 *db;
+
+    make_cfg(&cfg, "sat.db");
+    open_store(&st, &cfg);
+    bucket_acc_reset(&acc);
+    bucket_acc_add(&acc, 1700000002000, DBL_MAX);
+    begin(&st);
+    cr_assert_eq(store_upsert_rollup(&st, 1, 10, 1700000000000, &acc), 0);
+    cr_assert_eq(store_upsert_rollup(&st, 1, 10, 1700000000000, &acc), 0);
+    acc.sum = INFINITY;
+    cr_assert_eq(store_upsert_rollup(&st, 2, 10, 1700000000000, &acc), -EINVAL);
+    cr_assert_eq(store_insert_sample(&st, 2, 1700000000000, NAN), -EINVAL);
+    commit(&st);
+    store_close(&st);
+
+    db = peer_open(cfg.store.path);
+    cr_assert_eq(peer_int(db, "SELECT sum = 1.7976931348623157e308 AND"
+                              " count = 2 FROM rollups WHERE series_id = 1"),
+                 1);
+    cr_assert_eq(peer_int(db, "SELECT count(*) FROM rollups WHERE"
+                              " series_id = 2"),
+                 0);
     sqlite3_close(db);
 }
 
@@ -1101,6 +1190,8 @@ Test(store, stats_row_round_trip_and_replace)
         .paused_ms = 1011,
         .commit_p50_ms = 1.25,
         .commit_p99_ms = 7.5,
+        .dropped_samples_series_limit = 2001,
+        .dropped_samples_store = 2002,
     };
     static const char *const cols[] = {
         "received",
@@ -1133,6 +1224,12 @@ Test(store, stats_row_round_trip_and_replace)
                         cols[i]);
         cr_assert_eq(peer_int(db, sql), 1001 + (int64_t) i, "%s", cols[i]);
     }
+    cr_assert_eq(peer_int(db, "SELECT dropped_samples_series_limit FROM "
+                              "ingest_stats"),
+                 2001);
+    cr_assert_eq(peer_int(db, "SELECT dropped_samples_store FROM "
+                              "ingest_stats"),
+                 2002);
     cr_assert_eq(peer_int(db, "SELECT ts_ms FROM ingest_stats"), T0_MS);
     cr_assert_eq(peer_int(db, "SELECT commit_p50_ms * 4 FROM ingest_stats"), 5);
     cr_assert_eq(peer_int(db, "SELECT commit_p99_ms * 2 FROM ingest_stats"),

@@ -1,0 +1,320 @@
+/*
+ * test_hostile_state.c - what devices can do to the daemon's state, tried
+ * end to end (real broker, real daemon binary, real SQLite file):
+ *   - sums that overflow the range of a double, and a file that already
+ *     holds an infinity from an older binary;
+ *   - a record the store refuses (a trigger another program added);
+ *   - samples refused inside messages that are partly kept.
+ * Every test ends with a clean stop and checks the accounting identities
+ * of the README in the final ingest_stats row, exactly.
+ *
+ * Threads: the test's own, plus libmosquitto's publisher thread (pub.h).
+ * Memory: test code.
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+
+#include "broker.h"
+#include "pub.h"
+#include "spawn.h"
+#include "wait.h"
+
+#define WAIT_MS     20000
+#define DBL_MAX_SQL "1.7976931348623157e308"
+/* Rows with a value outside the finite doubles (or NULL). */
+#define NON_FINITE_ROWS                                                        \
+    "SELECT count(*) FROM rollups WHERE NOT (abs(sum) <= " DBL_MAX_SQL         \
+    " AND abs(min) <= " DBL_MAX_SQL " AND abs(max) <= " DBL_MAX_SQL            \
+    " AND abs(last) <= " DBL_MAX_SQL ")"
+
+static struct broker broker;
+static struct spawn sp;
+
+static void setup(void)
+{
+    cr_assert_eq(spawn_suite_init(&sp, &broker), 0, "broker or spawn start");
+}
+
+static void teardown(void)
+{
+    spawn_suite_fini(&sp, &broker);
+}
+
+/* j/#: JSON with receive times; t/#: JSON with the payload's "ts".
+ * pipeline: the [pipeline] keys besides ring_bytes. */
+static void start_daemon(const char *pipeline)
+{
+    char conf[4096];
+
+    snprintf(conf, sizeof(conf),
+             "[mqtt]\nhost = 127.0.0.1\nport = %d\nclient_id = sp-state-%d\n"
+             "reconnect_min_ms = 50ms\nreconnect_max_ms = 500ms\n"
+             "[subscription j]\ntopic = j/#\nformat = json\n"
+             "[subscription t]\ntopic = t/#\nformat = json\n"
+             "timestamp_field = ts\n"
+             "[pipeline]\nring_bytes = 1MiB\n%s"
+             "[store]\npath = %s\ncommit_interval_ms = 100ms\n"
+             "cache_mb = 4\nheap_limit_mb = 16\n"
+             "[log]\nlevel = info\nstats_interval_s = 1s\n",
+             broker.port, (int) getpid(), pipeline, sp.db_path);
+    spawn_clear_notes(&sp);
+    cr_assert_eq(spawn_start_ready(&sp, conf, NULL, WAIT_MS), 0,
+                 "daemon start");
+}
+
+static void stop_daemon(void)
+{
+    cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0, "clean exit");
+}
+
+/* Runs sql on the file with its own connection, waiting out locks. */
+static void db_exec(const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *err = NULL;
+
+    cr_assert_eq(sqlite3_open(sp.db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s: %s",
+                 sql, err ? err : "?");
+    sqlite3_close(db);
+}
+
+/* Samples stored at the finest resolution for one topic. */
+static int64_t stored_on(const char *topic)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce(sum(r.count), 0) FROM rollups r JOIN series s "
+             "ON s.id = r.series_id WHERE s.topic = '%s' AND "
+             "r.resolution_s = 10",
+             topic);
+    return db_int(sp.db_path, sql);
+}
+
+static void await_stored_on(const char *topic, int64_t want)
+{
+    uint64_t deadline = wait_now_ms() + WAIT_MS;
+
+    while (stored_on(topic) < want) {
+        cr_assert(wait_now_ms() < deadline, "%lld of %lld stored on %s",
+                  (long long) stored_on(topic), (long long) want, topic);
+        wait_nap_ms(10);
+    }
+}
+
+/* The message identity and the sample identities of the README, in the
+ * final ingest_stats row (after a clean stop); before is what earlier runs
+ * stored in the same file (counters start again at 0). */
+static void expect_identities(int64_t before)
+{
+    cr_expect_eq(spawn_stat(&sp, "received - decoded - dropped_overflow - "
+                                 "dropped_oversize - dropped_invalid - "
+                                 "dropped_series_limit"),
+                 0, "received = decoded + dropped_*");
+    cr_expect_eq(spawn_stored(&sp, 10) - before,
+                 spawn_stat(&sp, "samples - dropped_samples_store"),
+                 "sum(count) of the finest = samples - "
+                 "dropped_samples_store");
+}
+
+static void pub_text(struct pub *p, const char *topic, const char *payload)
+{
+    cr_assert_eq(pub_send(p, topic, payload, strlen(payload)), 0);
+}
+
+TestSuite(state, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ---- overflowing sums ------------------------------------------------- */
+
+/*
+ * Two samples of 1e308 make +inf in a plain double sum, two of -1e308
+ * (after a commit) -inf; merged in SQL that is NaN, which SQLite stores as
+ * NULL, and the NOT NULL constraint then failed every batch until the
+ * daemon gave up. Now sums saturate: nothing non-finite reaches the file,
+ * other devices go on, and a restart on the same file works.
+ */
+Test(state, overflowing_sums_saturate_and_other_devices_go_on)
+{
+    struct pub *p;
+
+    start_daemon("workers = 2\n");
+    cr_assert_eq(pub_open(&p, broker.port, "ovf-pub", 1), 0);
+    pub_text(p, "j/ovf", "[{\"a\":1e308},{\"a\":1e308}]");
+    pub_text(p, "j/calm", "{\"v\":1}");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/ovf", 2);
+    pub_text(p, "j/ovf", "[{\"a\":-1e308},{\"a\":-1e308}]");
+    pub_text(p, "j/calm", "{\"v\":2}");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/ovf", 4);
+    await_stored_on("j/calm", 2);
+    /* Still up: one more from another device is stored. */
+    pub_text(p, "j/calm", "{\"v\":3}");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/calm", 3);
+    cr_expect_eq(db_int(sp.db_path, NON_FINITE_ROWS), 0,
+                 "a non-finite value reached the store");
+    cr_expect_float_eq(db_double(sp.db_path,
+                                 "SELECT max(max) FROM rollups r JOIN "
+                                 "series s ON s.id = r.series_id WHERE "
+                                 "s.topic = 'j/ovf'"),
+                       1e308, 1e293, "max stays exact");
+    stop_daemon();
+    cr_expect_eq(spawn_stat(&sp, "received"), 5);
+    cr_expect_eq(spawn_stat(&sp, "samples"), 7);
+    expect_identities(0);
+
+    /* A restart on the same file works, and merges into the same rows. */
+    start_daemon("workers = 2\n");
+    pub_text(p, "j/ovf", "[{\"a\":1e308},{\"a\":1e308}]");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/ovf", 6);
+    pub_close(p);
+    stop_daemon();
+    cr_expect_eq(db_int(sp.db_path, NON_FINITE_ROWS), 0);
+    cr_expect_eq(spawn_stat(&sp, "samples"), 2);
+    expect_identities(7);
+}
+
+/*
+ * A file an older binary wrote, holding +inf in a bucket: the schema
+ * migration saturates it at start, so merging -inf-bound samples into the
+ * same bucket makes no NaN, and the daemon keeps going.
+ */
+Test(state, migration_repairs_non_finite_rows_of_an_older_file)
+{
+    char payload[128];
+    char sql[256];
+    int64_t t = ((int64_t) time(NULL) / 10) * 10 - 30; /* a full bucket */
+    struct pub *p;
+
+    start_daemon("workers = 2\n");
+    cr_assert_eq(pub_open(&p, broker.port, "mig-pub", 1), 0);
+    snprintf(payload, sizeof(payload), "{\"ts\":%lld,\"a\":1}", (long long) t);
+    pub_text(p, "t/old", payload);
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("t/old", 1);
+    stop_daemon();
+
+    /* Make it what version 1 left behind: an infinity in the bucket, and
+     * no columns of version 2. */
+    db_exec("UPDATE rollups SET sum = 9e999, max = 9e999;"
+            "UPDATE rollups SET min = -9e999 WHERE resolution_s = 3600;"
+            "ALTER TABLE ingest_stats DROP COLUMN dropped_samples_store;"
+            "ALTER TABLE ingest_stats DROP COLUMN "
+            "dropped_samples_series_limit;"
+            "PRAGMA user_version = 1;");
+    cr_assert_gt(db_int(sp.db_path, NON_FINITE_ROWS), 0);
+
+    start_daemon("workers = 2\n");
+    cr_expect_eq(db_int(sp.db_path, "PRAGMA user_version"), 2);
+    cr_expect_eq(db_int(sp.db_path, NON_FINITE_ROWS), 0,
+                 "the migration left an infinity in the file");
+    snprintf(sql, sizeof(sql),
+             "SELECT sum = " DBL_MAX_SQL " FROM rollups WHERE "
+             "resolution_s = 10 AND bucket_ms = %lld",
+             (long long) t * 1000);
+    cr_expect_eq(db_int(sp.db_path, sql), 1, "+inf saturated at DBL_MAX");
+    /* The sum of these is -inf without saturation: merged with +inf, NaN. */
+    snprintf(payload, sizeof(payload),
+             "[{\"ts\":%lld,\"a\":-1e308},{\"ts\":%lld,\"a\":-1e308}]",
+             (long long) t, (long long) t);
+    pub_text(p, "t/old", payload);
+    pub_text(p, "j/calm", "{\"v\":1}");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("t/old", 3);
+    await_stored_on("j/calm", 1);
+    pub_close(p);
+    stop_daemon();
+    cr_expect_eq(db_int(sp.db_path, NON_FINITE_ROWS), 0);
+    cr_expect_eq(spawn_stat(&sp, "samples"), 3);
+    cr_expect_eq(spawn_stat(&sp, "dropped_samples_store"), 0);
+    expect_identities(1);
+}
+
+/* ---- a record the store refuses -------------------------------------- */
+
+/*
+ * Another program adds a trigger that refuses the rollups of one series.
+ * Each refused record is dropped alone and its samples counted in
+ * dropped_samples_store; every other record of the same batches commits.
+ * Before, one refused record failed the whole batch five times and the
+ * daemon exited, losing every device's uncommitted data.
+ */
+Test(state, a_record_the_store_refuses_is_dropped_alone_and_counted)
+{
+    struct pub *p;
+
+    start_daemon("workers = 2\n");
+    db_exec("CREATE TRIGGER refuse_bad BEFORE INSERT ON rollups WHEN "
+            "NEW.series_id IN (SELECT id FROM series WHERE topic = 'j/bad') "
+            "BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END;");
+    cr_assert_eq(pub_open(&p, broker.port, "refuse-pub", 1), 0);
+    for (int i = 0; i < 5; i++) {
+        pub_text(p, "j/bad", "{\"v\":1,\"w\":2}");
+        pub_text(p, "j/good", "{\"v\":1}");
+    }
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/good", 5);
+    cr_assert_eq(
+        spawn_wait_log(&sp, "record was refused and dropped", 1, WAIT_MS), 0);
+    pub_text(p, "j/good", "{\"v\":1}");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/good", 6);
+    pub_close(p);
+    stop_daemon();
+
+    cr_expect_eq(stored_on("j/bad"), 0);
+    cr_expect_eq(spawn_stat(&sp, "samples"), 16);
+    cr_expect_eq(spawn_stat(&sp, "dropped_samples_store"), 10);
+    cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM series WHERE "
+                                    "topic = 'j/bad'"),
+                 2, "the series rows themselves were kept");
+    cr_expect_leq(spawn_log_count(&sp, "record was refused"), 3,
+                  "refusals are logged rate-limited");
+    expect_identities(0);
+}
+
+/* ---- refused samples inside kept messages ----------------------------- */
+
+/*
+ * max_series = 3 and {"a":1,"b":2} on three topics: three samples stored,
+ * three refused (one in a message that is partly kept), one message
+ * counted as dropped_series_limit.
+ */
+Test(state, samples_refused_inside_kept_messages_are_counted)
+{
+    struct pub *p;
+
+    start_daemon("workers = 1\nmax_series = 3\n");
+    cr_assert_eq(pub_open(&p, broker.port, "limit-pub", 1), 0);
+    pub_text(p, "j/l1", "{\"a\":1,\"b\":2}");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/l1", 2);
+    pub_text(p, "j/l2", "{\"a\":1,\"b\":2}");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/l2", 1);
+    pub_text(p, "j/l3", "{\"a\":1,\"b\":2}");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    pub_close(p);
+    stop_daemon();
+
+    cr_expect_eq(spawn_stat(&sp, "received"), 3);
+    cr_expect_eq(spawn_stat(&sp, "decoded"), 2);
+    cr_expect_eq(spawn_stat(&sp, "dropped_series_limit"), 1);
+    cr_expect_eq(spawn_stat(&sp, "samples"), 3);
+    cr_expect_eq(spawn_stat(&sp, "dropped_samples_series_limit"), 3);
+    cr_expect_eq(spawn_stat(&sp, "samples + dropped_samples_series_limit"), 6,
+                 "samples in payloads = samples + refused");
+    expect_identities(0);
+}
