@@ -50,6 +50,9 @@
 
 /* The whole daemon. Owner: the loop thread (one static instance). */
 struct daemon {
+    /* Cache-line aligned members first: no padding between them. */
+    struct writer writer;
+    struct stats_counters stats; /* the loop's own counters */
     struct config cfg;
     struct daemon_plan plan;
     uv_loop_t loop;
@@ -69,8 +72,6 @@ struct daemon {
     struct series_limit limit;
     struct worker *workers;
     unsigned n_workers;
-    struct writer writer;
-    struct stats_counters stats; /* the loop's own counters */
     struct stats_counters **all_stats;
     size_t max_record;
     uint64_t paused_since_ms;

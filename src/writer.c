@@ -48,7 +48,6 @@ void writer_init(struct writer *wr)
     event_init(&wr->ev);
     histo_reset(&wr->latency);
     ratelimit_init(&wr->rl_err, 10000, 3);
-    ratelimit_init(&wr->rl_refused, 10000, 3);
     atomic_init(&wr->heartbeat_ms, 0);
     atomic_init(&wr->fatal, 0);
     atomic_init(&wr->p50_us, 0);
@@ -119,7 +118,7 @@ static void refused(struct writer *wr, const void *rec, int err)
     memcpy(&kind, rec, sizeof(kind));
     if (kind == EGRESS_PARTIAL)
         wr->batch_refused_samples += p->acc.count;
-    log_ratelimited(&wr->rl_refused, LOG_ERR,
+    log_ratelimited(&wr->rl_err, LOG_ERR,
                     "store: a %s record was refused and dropped (%s: %s)",
                     kind == EGRESS_SERIES    ? "series"
                     : kind == EGRESS_PARTIAL ? "rollup"
