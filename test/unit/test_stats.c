@@ -1,6 +1,7 @@
 /*
  * test_stats.c - counter sums and the latency histogram.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -70,7 +71,13 @@ Test(stats, totals_name_every_logged_counter_once_in_order)
     cr_expect(
         strncmp(buf, "received=100 decoded=101 dropped_overflow=103 ", 46) == 0,
         "got '%s'", buf);
-    cr_expect(strstr(buf, "paused_ms=110") != NULL, "got '%s'", buf);
+    cr_expect(strstr(buf, " paused_ms=") != NULL &&
+                  strtoull(strstr(buf, " paused_ms=") + 11, NULL, 10) ==
+                      100 + STAT_PAUSED_MS,
+              "got '%s'", buf);
+    cr_expect(strstr(buf, " dropped_samples_series_limit=") != NULL &&
+                  strstr(buf, " dropped_samples_store=") != NULL,
+              "got '%s'", buf);
     cr_expect(strstr(buf, "samples=") == NULL, "samples is a rate only");
     cr_expect(strstr(buf, "commits=") == NULL, "got '%s'", buf);
     /* Too small a buffer: cut, terminated, never overrun. */
