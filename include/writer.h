@@ -65,6 +65,9 @@ struct writer {
                                        request; 0 before */
     const char *stall_file;         /* test hook: stall while it exists
                                        (SENSORPIPE_TEST_STALL_FILE) */
+    unsigned commit_delay_ms;       /* test hook: a slow disk, each batch
+                                       takes this long to commit
+                                       (SENSORPIPE_TEST_COMMIT_DELAY_MS) */
 };
 
 /* Thread: start-up. Fields above "Owned by" must be set by the caller. */

@@ -25,6 +25,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,13 +39,18 @@
 #define WRITER_IDLE_WAIT_MS   1000
 #define WRITER_RETENTION_MS   1000
 #define WRITER_RETENTION_ROWS 2000
-#define WRITER_FATAL_AFTER    5 /* consecutive failures of a lost store */
+#define WRITER_RETRY_MS       1000 /* a stats row the store refused */
+#define WRITER_FATAL_AFTER    5    /* consecutive failures of a lost store */
 /* At stop, how long a failing store may keep the daemon from exiting. */
 #define WRITER_STOP_GRACE_MS 5000
 
 void writer_init(struct writer *wr)
 {
+    const char *delay = getenv("SENSORPIPE_TEST_COMMIT_DELAY_MS");
+
     wr->stall_file = getenv("SENSORPIPE_TEST_STALL_FILE");
+    wr->commit_delay_ms =
+        delay != NULL ? (unsigned) strtoul(delay, NULL, 10) % 10000u : 0;
     event_init(&wr->ev);
     histo_reset(&wr->latency);
     ratelimit_init(&wr->rl_err, 10000, 3);
@@ -219,6 +225,8 @@ static int write_batch(struct writer *wr)
         return rc;
     wr->batch_refused_samples = 0;
     rc = apply_rings(wr, cur, &rows);
+    if (rc == 0 && wr->commit_delay_ms > 0)
+        usleep(wr->commit_delay_ms * 1000u); /* test hook: a slow disk */
     if (rc == 0)
         rc = commit_retry(wr);
     if (rc < 0) {
@@ -324,29 +332,43 @@ static void fill_row(struct writer *wr, struct store_stats_row *row)
     row->dropped_samples_store = snap.v[STAT_DROPPED_SAMPLES_STORE];
 }
 
-/* Publishes the interval's latency percentiles and writes the row. */
-static void write_stats(struct writer *wr)
+/* A percentile of the interval's latency; NaN (stored as NULL) when
+ * nothing was committed in it. */
+static double latency_ms(const struct writer *wr, double q)
+{
+    return wr->latency.n > 0 ? histo_quantile(&wr->latency, q) : NAN;
+}
+
+static uint64_t to_us(double ms)
+{
+    return isnan(ms) ? 0 : (uint64_t) (ms * 1000);
+}
+
+/* Writes the row; once it is in, publishes the interval's percentiles and
+ * starts a new interval. Returns: 0 or -errno (the interval goes on). */
+static int write_stats(struct writer *wr)
 {
     struct store_stats_row row;
-    double p50 = histo_quantile(&wr->latency, 0.50);
-    double p99 = histo_quantile(&wr->latency, 0.99);
     int rc;
 
-    atomic_store_explicit(&wr->p50_us, (uint64_t) (p50 * 1000),
-                          memory_order_relaxed);
-    atomic_store_explicit(&wr->p99_us, (uint64_t) (p99 * 1000),
-                          memory_order_relaxed);
-    histo_reset(&wr->latency);
     fill_row(wr, &row);
-    row.commit_p50_ms = p50;
-    row.commit_p99_ms = p99;
+    row.commit_p50_ms = latency_ms(wr, 0.50);
+    row.commit_p99_ms = latency_ms(wr, 0.99);
     rc = store_begin(wr->store);
     if (rc == 0)
         rc = store_insert_stats(wr->store, &row);
     if (rc == 0)
         rc = commit_retry(wr);
-    if (rc < 0)
+    if (rc < 0) {
         store_rollback(wr->store);
+        return rc;
+    }
+    atomic_store_explicit(&wr->p50_us, to_us(row.commit_p50_ms),
+                          memory_order_relaxed);
+    atomic_store_explicit(&wr->p99_us, to_us(row.commit_p99_ms),
+                          memory_order_relaxed);
+    histo_reset(&wr->latency);
+    return 0;
 }
 
 void writer_set_retention(struct writer *wr, const struct config *cfg)
@@ -430,8 +452,10 @@ static void maint_start(struct writer *wr)
 static void maint_run(struct writer *wr, uint64_t now)
 {
     if (now >= wr->next_stats_ms) {
-        write_stats(wr);
-        wr->next_stats_ms = now + wr->cfg->log.stats_interval_s * 1000ull;
+        /* A row the store refused (locked, full) is tried again soon. */
+        wr->next_stats_ms = write_stats(wr) == 0
+                                ? now + wr->cfg->log.stats_interval_s * 1000ull
+                                : now + WRITER_RETRY_MS;
     }
     if (now >= wr->next_retention_ms) {
         check_file(wr);
@@ -443,8 +467,10 @@ static void maint_run(struct writer *wr, uint64_t now)
 /* At a clean stop: one last ingest_stats row with the final counters. */
 static void maint_final(struct writer *wr)
 {
-    if (atomic_load_explicit(&wr->fatal, memory_order_acquire) == 0)
-        write_stats(wr);
+    if (atomic_load_explicit(&wr->fatal, memory_order_acquire) == 0 &&
+        write_stats(wr) < 0)
+        log_warn("store: the final ingest_stats row could not be "
+                 "written");
 }
 
 /* Test hook: the writer makes no progress while stalled, as if the disk
@@ -509,13 +535,15 @@ static void *writer_main(void *arg)
         /* Read done before looking at the rings: a worker's last records
          * are visible once its done flag is. */
         done = workers_done(wr);
+        /* Housekeeping keeps its schedule under any load: a store that
+         * cannot keep up is when its rows matter most. */
+        maint_run(wr, now);
         if (!rings_empty(wr)) {
             run_batch(wr);
             continue;
         }
         if (done)
             break;
-        maint_run(wr, now);
         idle_wait(wr, now);
     }
     maint_final(wr);

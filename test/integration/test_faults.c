@@ -790,6 +790,63 @@ Test(faults, write_lock_held_by_another_program_delays_without_loss)
         hold_ms / 2.0, "the commit latency does not show the wait");
 }
 
+/* Rows in ingest_stats so far. */
+static int64_t stats_rows(void)
+{
+    return db_int(sp.db_path, "SELECT count(*) FROM ingest_stats");
+}
+
+/*
+ * A load the writer cannot drain: a slow disk (the test hook makes every
+ * batch's commit take 50 ms) and batches of 20 records, against 2,000
+ * messages a second of ten fields each on 1,000 topics: about 400 records
+ * a second out of the 20,000 handed over. The egress rings never empty for
+ * 10 s, and still an ingest_stats row comes every stats_interval_s (1 s):
+ * housekeeping keeps its schedule.
+ */
+#define SAT_MS 10000
+Test(faults, housekeeping_keeps_its_schedule_under_saturation, .timeout = 120)
+{
+    static const char *const env[] = {"SENSORPIPE_TEST_COMMIT_DELAY_MS=50",
+                                      NULL};
+    char topic[64];
+    struct pub *p;
+    int64_t t0;
+    int64_t rows0;
+    int64_t rows;
+    int sent = 0;
+
+    cr_assert_eq(broker_start(&broker, NULL), 0);
+    start_daemon(FAST PIPELINE "[store]\nbatch_rows = 20\n", env);
+    cr_assert_eq(pub_open(&p, broker.port, "sat-pub", 0), 0);
+    rows0 = stats_rows();
+    t0 = (int64_t) wait_now_ms();
+    while ((int64_t) wait_now_ms() - t0 < SAT_MS) {
+        for (int k = 0; k < 200; k++, sent++) {
+            snprintf(topic, sizeof(topic), "f/sat/%d", sent % 1000);
+            cr_assert_eq(pub_sendf(p, topic,
+                                   "{\"ts\":%lld,\"a\":1,\"b\":1,\"c\":1,"
+                                   "\"d\":1,\"e\":1,\"f\":1,\"g\":1,"
+                                   "\"h\":1,\"i\":1,\"j\":1}",
+                                   (long long) ts_ms),
+                         0);
+        }
+        wait_nap_ms(100); /* the publishing pace: 2,000 a second */
+    }
+    rows = stats_rows() - rows0;
+    cr_log_info("saturation: %d messages in %d ms, %lld of %d samples "
+                "stored at the end, %lld stats rows",
+                sent, SAT_MS, (long long) stored(), 10 * sent,
+                (long long) rows);
+    /* The backlog was real: far from everything was stored by the end. */
+    cr_expect_lt(stored(), 10 * sent / 2, "the writer kept up");
+    cr_expect_geq(rows, SAT_MS / 1000 - 2,
+                  "%lld ingest_stats rows in %d ms of saturation",
+                  (long long) rows, SAT_MS);
+    pub_close(p);
+    cr_assert_eq(spawn_stop(&sp, SIGKILL, WAIT_MS), 128 + SIGKILL);
+}
+
 /* n readings on distinct topics of about 1000 bytes ("n/<k>/xxx..."). */
 static void send_long_topics(struct pub *p, int first, int n)
 {

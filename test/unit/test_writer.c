@@ -173,3 +173,26 @@ Test(writer, a_locked_database_delays_the_batch_without_loss)
                  10);
     cr_expect(ring_is_empty(&w.egress));
 }
+
+/* An interval without a commit has no latency: NULL, not 0 (README). */
+Test(writer, latency_is_null_in_an_interval_without_commits)
+{
+    cr_assert_eq(writer_start(&wr), 0);
+    finish();
+    cr_expect_eq(q("SELECT count(*) FROM ingest_stats"), 1);
+    cr_expect_eq(q("SELECT commit_p50_ms IS NULL AND commit_p99_ms IS NULL "
+                   "FROM ingest_stats"),
+                 1, "p50 %lld, p99 %lld",
+                 (long long) q("SELECT commit_p50_ms FROM ingest_stats"),
+                 (long long) q("SELECT commit_p99_ms FROM ingest_stats"));
+}
+
+/* After commits, the same interval's latency is a number. */
+Test(writer, latency_is_set_in_an_interval_with_commits)
+{
+    put_series(3, "l", "v");
+    put_partial(3, 0, 1.0, 2);
+    cr_assert_eq(writer_start(&wr), 0);
+    finish();
+    cr_expect_eq(q("SELECT commit_p50_ms IS NOT NULL FROM ingest_stats"), 1);
+}
