@@ -152,14 +152,16 @@ struct mqtt_client {
 /*
  * Sets up the client: libmosquitto (mosquitto_lib_init() once per process,
  * never cleaned up: process exit does), the protocol version, client id,
- * keepalive, clean session, TCP_NODELAY, TLS files and credentials. The
- * password file is read here, once: it must not be readable by group or
- * others, and one trailing newline ("\n" or "\r\n") is stripped. No
- * network traffic yet. Every failure is logged with its reason (never the
+ * keepalive, clean session, TCP_NODELAY, TLS files and credentials (see
+ * mqtt_setup_open()). The password file is read here, once: a regular
+ * file of the daemon's user (or root) without group or other permissions,
+ * and one trailing newline ("\n" or "\r\n") is stripped. No network
+ * traffic yet. Every failure is logged with its reason (never the
  * password). Borrows cfg until mqtt_fini() (or the next
  * mqtt_update_subscriptions()).
  * Returns: 0;
- *   -EPERM  the password file is readable by group or others;
+ *   -EPERM  the password file is open to group or others, or belongs to
+ *           another user; -ELOOP  it is a symbolic link;
  *   -ENOENT, -EACCES, ... the password file cannot be read;
  *   -EINVAL a setting libmosquitto refuses (no client id with a persistent
  *           session, a password without username under MQTT 3.1.1, TLS

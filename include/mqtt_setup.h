@@ -10,6 +10,8 @@
 #ifndef SP_MQTT_SETUP_H
 #define SP_MQTT_SETUP_H
 
+#include <stdint.h>
+
 #include <mosquitto.h>
 
 #include "compiler.h"
@@ -23,17 +25,50 @@
  * session: 7 days. */
 #define MQTT_SETUP_SESSION_EXPIRY_S 604800
 
+/* What an MQTT 5 CONNECT's Maximum Packet Size allows beyond
+ * max_payload_bytes: fixed header (5), topic length and the protocol's
+ * longest topic (2 + 65535), packet id (2) and 4 KiB of properties
+ * (subscription identifiers, user properties a publisher added). */
+#define MQTT_SETUP_PACKET_ROOM (5 + 2 + 65535 + 2 + 4096)
+
+/* The longest warning line of mqtt_setup_warnings(), with its NUL. */
+#define MQTT_SETUP_WARNING_MAX 320
+
+/* Receives one warning line (no trailing newline). */
+typedef void (*mqtt_setup_warn_fn)(void *ctx, const char *line);
+
+/*
+ * The Maximum Packet Size an MQTT 5 CONNECT carries for cfg:
+ * max_payload_bytes + MQTT_SETUP_PACKET_ROOM. Thread: any.
+ */
+uint32_t mqtt_setup_max_packet(const struct config *cfg);
+
+/*
+ * Calls emit once per setting of cfg that works but exposes the daemon: a
+ * password sent without TLS, tls_insecure on, and MQTT 3.1.1 (which cannot
+ * ask the broker to keep large packets away: the broker's
+ * message_size_limit must). mqtt_setup_open() logs them at warning;
+ * --check-config prints them. Thread: any. Allocates nothing.
+ */
+void mqtt_setup_warnings(const struct config *cfg, mqtt_setup_warn_fn emit,
+                         void *ctx);
+
 /*
  * Creates a libmosquitto client for cfg's [mqtt] keys, calling
  * mosquitto_lib_init() once per process (never cleaned up: process exit
  * does), and sets the protocol version, TCP_NODELAY, the username and the
- * password read from password_file, the TLS files, and for a persistent
- * MQTT 5 session the Session Expiry Interval of every CONNECT. The password
- * file is read here, once: it must be a regular file not readable by group
- * or others. obj is what libmosquitto passes to every callback. Every
- * failure is logged with its reason, never with the password.
+ * password read from password_file, the TLS files, and for MQTT 5 the
+ * properties of every CONNECT (Maximum Packet Size, and for a persistent
+ * session the Session Expiry Interval). The password file is read here,
+ * once: it must be a regular file (not a symbolic link) owned by the
+ * daemon's user or root, with no permission for group or others. obj is
+ * what libmosquitto passes to every callback. Every failure is logged
+ * with its reason, never with the password; mqtt_setup_warnings() are
+ * logged at warning.
  * Returns: 0 with *out set;
- *   -EPERM  the password file is readable by group or others;
+ *   -EPERM  the password file is open to group or others, or belongs to
+ *           another user;
+ *   -ELOOP  the password file is a symbolic link;
  *   -ENOENT, -EACCES, ... the password file cannot be read;
  *   -EINVAL a setting libmosquitto refuses (no client id with a persistent
  *           session, a password without username under MQTT 3.1.1, TLS

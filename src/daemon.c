@@ -36,6 +36,7 @@
 #include "config_value.h"
 #include "log.h"
 #include "mqtt.h"
+#include "mqtt_setup.h"
 #include "series.h"
 #include "stats.h"
 #include "store.h"
@@ -139,6 +140,11 @@ void daemon_plan_print(const struct daemon_plan *p, FILE *out)
             mib(p->sqlite_bytes), mib(p->total_bytes + p->sqlite_bytes));
 }
 
+static void print_warning(void *ctx, const char *line)
+{
+    fprintf(ctx, "# warning: %s\n", line);
+}
+
 int daemon_check_config(const char *path, FILE *out)
 {
     static struct config cfg;
@@ -152,6 +158,7 @@ int daemon_check_config(const char *path, FILE *out)
     config_print(&cfg, out);
     daemon_plan(&cfg, &plan);
     daemon_plan_print(&plan, out);
+    mqtt_setup_warnings(&cfg, print_warning, out);
     return DAEMON_EXIT_OK;
 }
 

@@ -7,6 +7,16 @@
  *   - clean restarts under a QoS 1 load neither lose nor duplicate a value
  *     (the stop acknowledges, sends DISCONNECT and closes in order, so the
  *     broker redelivers only what was never stored);
+ *   - an oversize QoS 1 message never reaches the daemon under MQTT 5
+ *     (Maximum Packet Size in CONNECT): the messages behind it are stored
+ *     at once and the peak RSS stays within the printed memory bound;
+ *     under MQTT 3.1.1 the start log and --check-config say that the
+ *     broker's message_size_limit must be set;
+ *   - the password file: a symbolic link, a FIFO (which must not block the
+ *     start), a file open to group or others and a file of another user
+ *     are each refused with exit status 2 and a reason; a password sent
+ *     without TLS and tls_insecure are warned about at start and by
+ *     --check-config;
  *
  * Values are unique sequence numbers and raw_samples = true keeps every
  * sample, so "nothing lost, nothing twice" is a query on the samples table.
@@ -16,12 +26,15 @@
  * Memory: test code, allocates freely.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -145,6 +158,63 @@ static void expect_each_once(int64_t n)
     cr_expect_eq(hi, n);
 }
 
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(chmod(path, mode), 0);
+}
+
+/* Runs cmd through the shell with stderr joined to stdout. Returns the
+ * exit status, -1 when it did not exit. */
+static int run_cmd(const char *cmd, char *out, size_t len)
+{
+    char full[PATH_MAX + 256];
+    FILE *f;
+    size_t n;
+    int st;
+
+    snprintf(full, sizeof(full), "%s 2>&1", cmd);
+    f = popen(full, "r");
+    cr_assert_not_null(f, "popen %s", cmd);
+    n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* --check-config on this test's configuration with extra; its output. */
+static int check_config(const char *extra, char *out, size_t len)
+{
+    char conf[CONF_MAX];
+    char cmd[PATH_MAX + 64];
+
+    make_conf(conf, sizeof(conf), extra);
+    write_file(sp.conf_path, conf, 0644);
+    snprintf(cmd, sizeof(cmd), "'%s' --check-config -c '%s'", spawn_binary(),
+             sp.conf_path);
+    return run_cmd(cmd, out, len);
+}
+
+/* Starts the daemon with extra and expects it to refuse to start: exit
+ * status 2 promptly, and a log line containing reason. */
+static void expect_refused(const char *extra, const char *reason)
+{
+    char conf[CONF_MAX];
+    int st;
+
+    make_conf(conf, sizeof(conf), extra);
+    cr_assert_eq(spawn_start(&sp, conf, NULL), 0);
+    st = spawn_wait_exit(&sp, 10000);
+    if (st != 2 || !spawn_log_contains(&sp, reason))
+        spawn_dump_log(&sp);
+    cr_assert_eq(st, 2, "exit status %d, not 2 (a configuration error)", st);
+    cr_expect(spawn_log_contains(&sp, reason), "no '%s' in the log", reason);
+}
+
 /* ---- a QoS 1 load on its own thread ------------------------------------- */
 
 struct load {
@@ -233,4 +303,201 @@ Test(connection, clean_restarts_under_load_store_each_value_once)
                  "the broker saw a reset instead of a clean disconnect");
     cr_expect_eq(broker_log_count(&broker, "Connection reset"), 0,
                  "the broker saw a reset instead of a clean disconnect");
+}
+
+/* ---- oversize messages -------------------------------------------------- */
+
+/* The daemon's peak resident set (VmHWM) in KiB; -1 when unreadable. */
+static long peak_rss_kib(pid_t pid)
+{
+    char path[64];
+    char line[256];
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kib;
+}
+
+/* The "bound N MiB" --check-config prints for extra, in KiB. */
+static long printed_bound_kib(const char *extra)
+{
+    char out[16384];
+    const char *b;
+
+    cr_assert_eq(check_config(extra, out, sizeof(out)), 0, "%s", out);
+    b = strstr(out, "; bound ");
+    cr_assert_not_null(b, "no memory bound in: %s", out);
+    return (long) (strtod(b + 8, NULL) * 1024.0);
+}
+
+#define SMALL_PLAN "[pipeline]\nmax_payload_bytes = 64KiB\nmax_series = 1000\n"
+
+/*
+ * One 100 MB QoS 1 message, then 100 normal ones, to an MQTT 5 daemon
+ * whose max_payload_bytes is 64 KiB: the broker must keep the big one away
+ * (Maximum Packet Size), so the 100 arrive at once and the daemon's peak
+ * RSS stays within the bound it printed. Today's libmosquitto would read
+ * the whole 100 MB packet before the daemon's size check.
+ */
+Test(connection, oversize_qos1_message_never_reaches_an_mqtt5_daemon)
+{
+    enum { BIG = 100 * 1000 * 1000, NORMAL = 100 };
+    long bound = printed_bound_kib(SMALL_PLAN);
+    struct pub *p = NULL;
+    char *big = malloc(BIG);
+    long peak;
+
+    cr_assert_not_null(big);
+    memset(big, '7', BIG);
+    start_daemon(SMALL_PLAN, NULL);
+    cr_assert_eq(pub_open(&p, broker.port, "sp-conn-big", 1), 0);
+    cr_assert_eq(pub_send(p, "n/big", big, BIG), 0);
+    for (int k = 1; k <= NORMAL; k++)
+        cr_assert_eq(pub_sendf(p, "n/small", "%d", k), 0);
+    cr_assert_eq(pub_wait_acked(p, 60000), 0, "the broker did not ack");
+    pub_close(p);
+    free(big);
+    await_samples(NORMAL, 10000);
+    peak = peak_rss_kib(sp.pid);
+    stop_daemon();
+    cr_expect_eq(raw_samples(), NORMAL);
+    cr_expect_eq(spawn_stat(&sp, "received"), NORMAL,
+                 "the daemon received the oversize message");
+    if (spawn_sanitizer() == NULL)
+        cr_expect(peak > 0 && peak <= bound,
+                  "peak RSS %ld KiB, printed bound %ld KiB", peak, bound);
+}
+
+/* MQTT 3.1.1 has no Maximum Packet Size: the operator must set the
+ * broker's message_size_limit, and is told so at start and by
+ * --check-config. */
+Test(connection, mqtt311_warns_that_the_broker_must_limit_message_size)
+{
+    char out[16384];
+
+    cr_assert_eq(check_config("[mqtt]\nprotocol = 3.1.1\n", out, sizeof(out)),
+                 0, "%s", out);
+    cr_expect(strstr(out, "# warning: mqtt: MQTT 3.1.1") != NULL &&
+                  strstr(out, "message_size_limit 65536") != NULL,
+              "--check-config says nothing about message_size_limit: %s", out);
+    cr_assert_eq(check_config(NULL, out, sizeof(out)), 0, "%s", out);
+    cr_expect(strstr(out, "message_size_limit") == NULL,
+              "MQTT 5 needs no message_size_limit: %s", out);
+    start_daemon("[mqtt]\nprotocol = 3.1.1\n", NULL);
+    cr_expect(spawn_log_contains(&sp, "message_size_limit 65536"));
+    stop_daemon();
+}
+
+/* ---- the password file -------------------------------------------------- */
+
+static void pw_conf(char *extra, size_t len, const char *path)
+{
+    snprintf(extra, len, "[mqtt]\nusername = spuser\npassword_file = %s\n",
+             path);
+}
+
+Test(connection, password_file_symlink_is_refused)
+{
+    char real[256];
+    char link[256];
+    char extra[512];
+
+    snprintf(real, sizeof(real), "%s/pw-real", sp.dir);
+    snprintf(link, sizeof(link), "%s/pw-link", sp.dir);
+    write_file(real, "secret\n", 0600);
+    cr_assert_eq(symlink(real, link), 0);
+    pw_conf(extra, sizeof(extra), link);
+    expect_refused(extra, "is a symbolic link");
+}
+
+/* A FIFO in the password file's place must not block the start. */
+Test(connection, password_file_fifo_does_not_block_the_start)
+{
+    char fifo[256];
+    char extra[512];
+
+    snprintf(fifo, sizeof(fifo), "%s/pw-fifo", sp.dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    pw_conf(extra, sizeof(extra), fifo);
+    expect_refused(extra, "is not a regular file");
+}
+
+Test(connection, password_file_writable_by_group_or_others_is_refused)
+{
+    static const mode_t modes[] = {0620, 0602, 0610};
+    char path[256];
+    char extra[512];
+
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        snprintf(path, sizeof(path), "%s/pw-%o", sp.dir, (unsigned) modes[i]);
+        write_file(path, "secret\n", modes[i]);
+        pw_conf(extra, sizeof(extra), path);
+        expect_refused(extra, "is open to group or others");
+    }
+}
+
+Test(connection, password_file_of_another_user_is_refused)
+{
+    char path[256];
+    char extra[512];
+
+    if (geteuid() != 0)
+        cr_skip_test("needs root to give the file to another user");
+    snprintf(path, sizeof(path), "%s/pw-nobody", sp.dir);
+    write_file(path, "secret\n", 0600);
+    cr_assert_eq(chown(path, 65534, 65534), 0);
+    pw_conf(extra, sizeof(extra), path);
+    expect_refused(extra, "belongs to uid 65534");
+}
+
+/* A password over plain TCP is named at start and by --check-config. */
+Test(connection, password_without_tls_is_warned_about)
+{
+    char path[256];
+    char extra[512];
+    char out[16384];
+
+    snprintf(path, sizeof(path), "%s/pw", sp.dir);
+    write_file(path, "secret\n", 0600);
+    pw_conf(extra, sizeof(extra), path);
+    cr_assert_eq(check_config(extra, out, sizeof(out)), 0, "%s", out);
+    cr_expect(strstr(out, "# warning: mqtt: a password is sent without TLS") !=
+                  NULL,
+              "%s", out);
+    /* The test broker allows anonymous clients and ignores the password. */
+    start_daemon(extra, NULL);
+    cr_expect(spawn_log_contains(&sp, "a password is sent without TLS"));
+    stop_daemon();
+    cr_expect(!spawn_log_contains(&sp, "secret"), "the password was logged");
+}
+
+/* tls_insecure is named at start (before any connection) and by
+ * --check-config. */
+Test(connection, tls_insecure_is_warned_about)
+{
+    char ca[256];
+    char extra[512];
+    char out[16384];
+    char conf[CONF_MAX];
+
+    snprintf(ca, sizeof(ca), "%s/ca.pem", sp.dir);
+    write_file(ca, "not a certificate\n", 0644);
+    snprintf(extra, sizeof(extra),
+             "[mqtt]\ntls_ca_file = %s\ntls_insecure = true\n", ca);
+    cr_assert_eq(check_config(extra, out, sizeof(out)), 0, "%s", out);
+    cr_expect(strstr(out, "# warning: mqtt: tls_insecure = true") != NULL, "%s",
+              out);
+    make_conf(conf, sizeof(conf), extra);
+    cr_assert_eq(spawn_start(&sp, conf, NULL), 0);
+    cr_expect_eq(spawn_wait_log(&sp, "tls_insecure = true", 1, WAIT_MS), 0,
+                 "no warning about tls_insecure at start");
+    (void) spawn_stop(&sp, SIGTERM, WAIT_MS);
 }

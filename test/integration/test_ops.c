@@ -837,6 +837,6 @@ Test(ops, password_never_appears_in_logs_or_check_config)
     cr_assert_eq(chmod(pw_path, 0644), 0);
     cr_assert_eq(spawn_start(&sp, conf, NULL), 0);
     cr_expect_eq(spawn_wait_exit(&sp, WAIT_MS), 2);
-    cr_expect(spawn_log_contains(&sp, "readable by group or others"));
+    cr_expect(spawn_log_contains(&sp, "open to group or others"));
     cr_expect(!spawn_log_contains(&sp, secret), "password in the log");
 }

@@ -872,7 +872,7 @@ Test(mqtt, init_returns_setup_errors_and_leaves_no_handle)
 
     cfg_auth(k, "s3cret\n", 0644);
     cr_assert_eq(cl_init(k), -EPERM);
-    cr_assert_eq(log_count("readable by group or others"), 1);
+    cr_assert_eq(log_count("open to group or others"), 1);
     uv_walk(&fx.loop, count_handle, &handles);
     cr_expect_eq(handles, 0);
     unlink(k->cfg.mqtt.password_file);
