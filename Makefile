@@ -214,6 +214,9 @@ install: all
 	install -D -m 0644 man/sensorpipe.8 $(DESTDIR)$(PREFIX)/share/man/man8/sensorpipe.8
 	install -D -m 0644 man/sensorpipe.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/sensorpipe.conf.5
 	install -D -m 0644 man/sensorpipe-load.1 $(DESTDIR)$(PREFIX)/share/man/man1/sensorpipe-load.1
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/sensorpipe/grafana \
+		config/grafana/sensorpipe.json config/grafana/sensorpipe-datasource.yaml \
+		config/grafana/sensorpipe-dashboards.yaml
 	sed 's|^path = ./var/sensorpipe.db|path = /var/lib/sensorpipe/sensorpipe.db|' \
 		config/sensorpipe.conf >$(B)/sensorpipe.conf
 	test -e $(DESTDIR)$(SYSCONF)/sensorpipe/sensorpipe.conf || \

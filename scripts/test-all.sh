@@ -63,6 +63,7 @@ pass "debug suite" scripts/run-tests.sh build/debug debug
 step "build release" build-release m VARIANT=release build/release/sensorpipe
 step "systemd unit" verify-unit scripts/verify-unit.sh "$PWD/build/release/sensorpipe"
 step "debian package" deb scripts/test-deb.sh
+step "grafana dashboard" grafana python3 test/grafana/test_dashboard.py "$PWD/build/release/sensorpipe"
 pass "fuzz corpus" scripts/fuzz.sh 0
 pass "fuzz run" scripts/fuzz.sh "${FUZZ_SMOKE_SECONDS:-5}"
 step "build asan" build-asan m VARIANT=asan units integ stress

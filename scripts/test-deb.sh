@@ -46,6 +46,9 @@ want='/etc/sensorpipe/sensorpipe.conf
 /usr/share/man/man1/sensorpipe-load.1.gz
 /usr/share/man/man5/sensorpipe.conf.5.gz
 /usr/share/man/man8/sensorpipe.8.gz
+/usr/share/sensorpipe/grafana/sensorpipe-dashboards.yaml
+/usr/share/sensorpipe/grafana/sensorpipe-datasource.yaml
+/usr/share/sensorpipe/grafana/sensorpipe.json
 /var/lib/sensorpipe/'
 ctl=$(mktemp -d)
 root=$(mktemp -d)
