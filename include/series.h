@@ -83,8 +83,30 @@ void series_table_fini(struct series_table *t);
 /* Bytes series_table_init() allocates for these sizes (the memory plan). */
 size_t series_table_bytes(uint32_t cap, size_t arena_bytes);
 
+/*
+ * Longest probe sequence in the registry index. At most half full with a
+ * keyed hash, a probe longer than 128 slots is about as likely as 128 coin
+ * flips coming up the same (a unit test fills a table to its limit with no
+ * refusal); keys chosen to collide are refused past it, never walked.
+ */
+#define SERIES_PROBE_MAX 128
+
+/*
+ * Keys every hash a device can steer (series_topic_hash(), which also
+ * picks the shard, and series_key_hash()) with 192 random bytes from
+ * getrandom(2). fixed_seed (a decimal number) instead makes the hashes
+ * plain XXH3 with that seed, reproducible for tests; NULL for production.
+ * Without a call the hashes are XXH3 with seed 0.
+ * Returns: 0 or -errno from getrandom(2). Thread: start-up, before any
+ * thread hashes.
+ */
+SP_MUST_CHECK int series_hash_init(const char *fixed_seed);
+
 /* Thread: any. Hash of the topic alone: picks the shard. */
 uint64_t series_topic_hash(const char *topic, size_t len);
+
+/* Thread: any. Hash of the series key (uses k->topic_hash). */
+uint64_t series_key_hash(const struct series_key *k);
 
 /* Thread: the shard's. Entry for (topic, field), or NULL. */
 struct series_entry *series_find(struct series_table *t,
@@ -94,7 +116,9 @@ struct series_entry *series_find(struct series_table *t,
  * Adds a series. id <= 0 asks for a new id from the shared limit (and counts
  * against max_series); id > 0 registers a known one (start-up load, also
  * counted). Returns: 0 with *out set; -ENOSPC (max_series reached, or this
- * shard's entries or arena are full); -EEXIST (already there; *out set).
+ * shard's entries or arena are full); -ELOOP (no free slot within
+ * SERIES_PROBE_MAX of the key's home: keys crafted to collide); -EEXIST
+ * (already there; *out set).
  * Thread: the shard's (start-up for loads).
  */
 SP_MUST_CHECK int series_add(struct series_table *t, const struct series_key *k,

@@ -13,6 +13,7 @@
  * and for the samples of decoded messages:
  *
  *   samples in payloads = samples + dropped_samples_series_limit
+ *                         + dropped_samples_probe
  *   sum(count) of the finest rollups = samples - dropped_samples_store
  *
  * Histogram: receive -> commit latency in fixed log-scale buckets (no
@@ -43,6 +44,9 @@ enum stats_counter {
      * key text did not admit; in a partial the store refused. */
     STAT_DROPPED_SAMPLES_SERIES_LIMIT,
     STAT_DROPPED_SAMPLES_STORE,
+    /* Samples of a new series whose registry slot lies past
+     * SERIES_PROBE_MAX: keys chosen to collide. */
+    STAT_DROPPED_SAMPLES_PROBE,
     STAT_PAUSED_MS,
     STAT_ROWS_WRITTEN, /* egress records committed by the writer */
     STAT_COMMITS,

@@ -28,7 +28,7 @@
 #include "compiler.h"
 #include "config.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* One row of ingest_stats. Owner: the caller. */
 struct store_stats_row {
@@ -48,6 +48,7 @@ struct store_stats_row {
     double commit_p99_ms;
     uint64_t dropped_samples_series_limit;
     uint64_t dropped_samples_store;
+    uint64_t dropped_samples_probe;
 };
 
 /* Owner: the writer thread once it runs; start-up code before that. */

@@ -842,6 +842,13 @@ static int start(struct daemon *d, const char *path)
         return DAEMON_EXIT_CONFIG;
     }
     log_init(d->cfg.log.level);
+    /* Test hook: SENSORPIPE_TEST_HASH_SEED makes the hashes reproducible,
+     * so tests can send keys that collide. */
+    rc = series_hash_init(getenv("SENSORPIPE_TEST_HASH_SEED"));
+    if (rc < 0) {
+        log_err_errno(rc, "daemon: no random key for the hashes");
+        return DAEMON_EXIT_RUNTIME;
+    }
     ratelimit_init(&d->rl_drop, 10000, 5);
     daemon_plan(&d->cfg, &d->plan);
     rc = open_pipeline(d);

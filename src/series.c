@@ -12,6 +12,9 @@
  * Invariants:
  *   - index has a power-of-two size >= 2 * cap, so it is at most half full
  *     and every probe sequence ends at a free slot.
+ *   - every key sits within SERIES_PROBE_MAX slots of its home slot: a
+ *     key that would go farther is refused (-ELOOP), so no lookup walks
+ *     longer, whatever keys a device sends.
  *   - index slot = (hash >> 32) << 32 | (entry number + 1); 0 means free.
  *   - entries[0..n) are in use; arena[0..arena_used) holds their keys.
  *   - limit->count <= limit->max, except transiently inside series_add().
@@ -24,10 +27,44 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <xxhash.h>
 
 #define SERIES_MAX_CAP (1u << 26)
+
+/*
+ * The key of every hash a device can steer (the shard of a topic, the
+ * registry slot of a series): 192 bytes from getrandom(2) at start, so
+ * keys chosen offline to collide collide only by chance here. XXH3 with
+ * a secret (not only a seed) puts the unknown bytes into every round.
+ * Written once at start-up (series_hash_init()), read-only afterwards.
+ */
+#define HASH_SECRET_BYTES 192 /* XXH3's own default size */
+_Static_assert(HASH_SECRET_BYTES >= XXH3_SECRET_SIZE_MIN, "XXH3 secret");
+static unsigned char hash_secret[HASH_SECRET_BYTES];
+static bool hash_keyed;
+static uint64_t hash_fixed_seed;
+
+int series_hash_init(const char *fixed_seed)
+{
+    size_t got = 0;
+
+    if (fixed_seed != NULL) {
+        hash_keyed = false;
+        hash_fixed_seed = strtoull(fixed_seed, NULL, 10);
+        return 0;
+    }
+    while (got < sizeof(hash_secret)) {
+        ssize_t n = getrandom(hash_secret + got, sizeof(hash_secret) - got, 0);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n > 0)
+            got += (size_t) n;
+    }
+    hash_keyed = true;
+    return 0;
+}
 
 static size_t index_slots(uint32_t cap)
 {
@@ -85,13 +122,22 @@ void series_table_fini(struct series_table *t)
 
 uint64_t series_topic_hash(const char *topic, size_t len)
 {
-    return XXH3_64bits(topic, len);
+    if (SP_LIKELY(hash_keyed))
+        return XXH3_64bits_withSecret(topic, len, hash_secret,
+                                      sizeof(hash_secret));
+    return XXH3_64bits_withSeed(topic, len, hash_fixed_seed);
 }
 
-/* The topic's hash seeds the field's, so a topic is hashed once per
- * message however many fields it carries. */
-static uint64_t key_hash(const struct series_key *k)
+/* The topic's hash goes into the field's, so a topic is hashed once per
+ * message however many fields it carries. Keyed, the field is hashed with
+ * the secret alone and the topic's hash mixed in after: a seed-only XXH3
+ * of a short field would put the unknown bits in fewer places. */
+uint64_t series_key_hash(const struct series_key *k)
 {
+    if (SP_LIKELY(hash_keyed))
+        return XXH3_64bits_withSecret(k->field, k->field_len, hash_secret,
+                                      sizeof(hash_secret)) ^
+               (k->topic_hash * 0x9E3779B97F4A7C15u);
     return XXH3_64bits_withSeed(k->field, k->field_len, k->topic_hash);
 }
 
@@ -106,14 +152,16 @@ static bool entry_matches(const struct series_table *t,
            memcmp(key + k->topic_len + 1, k->field, k->field_len) == 0;
 }
 
-/* Slot holding the key, or the free slot where it would go. */
+/* Slot holding the key, or the free slot where it would go; PROBE_FAR
+ * when neither lies within SERIES_PROBE_MAX slots of the key's home. */
+#define PROBE_FAR UINT32_MAX
 static uint32_t probe(const struct series_table *t, uint64_t h,
                       const struct series_key *k)
 {
     uint64_t tag = h & 0xffffffff00000000u;
     uint32_t i = (uint32_t) h & t->index_mask;
 
-    for (;;) {
+    for (unsigned steps = 0; steps < SERIES_PROBE_MAX; steps++) {
         uint64_t slot = t->index[i];
         if (slot == 0)
             return i;
@@ -122,12 +170,14 @@ static uint32_t probe(const struct series_table *t, uint64_t h,
             return i;
         i = (i + 1) & t->index_mask;
     }
+    return PROBE_FAR;
 }
 
 struct series_entry *series_find(struct series_table *t,
                                  const struct series_key *k)
 {
-    uint64_t slot = t->index[probe(t, key_hash(k), k)];
+    uint32_t i = probe(t, series_key_hash(k), k);
+    uint64_t slot = i != PROBE_FAR ? t->index[i] : 0;
 
     return slot ? &t->entries[(uint32_t) slot - 1] : NULL;
 }
@@ -163,10 +213,12 @@ static void store_key(struct series_table *t, struct series_entry *e,
 int series_add(struct series_table *t, const struct series_key *k, int64_t id,
                struct series_entry **out)
 {
-    uint64_t h = key_hash(k);
+    uint64_t h = series_key_hash(k);
     uint32_t i = probe(t, h, k);
     struct series_entry *e;
 
+    if (i == PROBE_FAR)
+        return -ELOOP;
     if (t->index[i] != 0) {
         *out = &t->entries[(uint32_t) t->index[i] - 1];
         return -EEXIST;

@@ -28,6 +28,7 @@ static const struct counter_info counters[STAT__COUNT] = {
     [STAT_DROPPED_SAMPLES_SERIES_LIMIT] = {"dropped_samples_series_limit",
                                            true},
     [STAT_DROPPED_SAMPLES_STORE] = {"dropped_samples_store", true},
+    [STAT_DROPPED_SAMPLES_PROBE] = {"dropped_samples_probe", true},
     [STAT_PAUSED_MS] = {"paused_ms", true},
     [STAT_ROWS_WRITTEN] = {"rows_written", false},
     [STAT_COMMITS] = {"commits", false},

@@ -1,5 +1,5 @@
 /*
- * store.c - the SQLite file: schema version 2, migrations, the writer's
+ * store.c - the SQLite file: schema version 3, migrations, the writer's
  * prepared statements, exact-merge upserts and chunked retention.
  *
  * The schema is one static SQL string per version step. A new file is
@@ -130,6 +130,12 @@ static const char store_schema_v2[] =
     "ALTER TABLE ingest_stats ADD COLUMN dropped_samples_store"
     " INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 3: samples refused because their series' registry slot lay too
+ * far (keys chosen to collide in the registry's hash). */
+static const char store_schema_v3[] =
+    "ALTER TABLE ingest_stats ADD COLUMN dropped_samples_probe"
+    " INTEGER NOT NULL DEFAULT 0;";
+
 /* One schema step: run on a file whose user_version is `from`. */
 struct store_migration {
     int from;
@@ -140,6 +146,7 @@ struct store_migration {
 static const struct store_migration store_migrations[] = {
     {0, store_schema_v1},
     {1, store_schema_v2},
+    {2, store_schema_v3},
 };
 
 _Static_assert(SP_ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,
@@ -190,8 +197,8 @@ static const struct {
      " dropped_overflow, dropped_oversize, dropped_invalid,"
      " dropped_series_limit, late, clock_skew, series, paused_ms,"
      " commit_p50_ms, commit_p99_ms, dropped_samples_series_limit,"
-     " dropped_samples_store) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-     " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"},
+     " dropped_samples_store, dropped_samples_probe) VALUES (?1, ?2, ?3,"
+     " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"},
     {offsetof(struct store, st_ret_rollups),
      "DELETE FROM rollups WHERE (series_id, resolution_s, bucket_ms) IN"
      " (SELECT series_id, resolution_s, bucket_ms FROM rollups"
@@ -717,6 +724,7 @@ int store_insert_stats(struct store *st, const struct store_stats_row *row)
     const uint64_t more[] = {
         row->dropped_samples_series_limit,
         row->dropped_samples_store,
+        row->dropped_samples_probe,
     };
     sqlite3_stmt *s = st->st_stats;
     int rc;

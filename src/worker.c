@@ -229,7 +229,38 @@ static void emit_series(struct worker *w, const struct series_entry *e,
     egress_commit(w);
 }
 
-/* Finds or creates the series of one sample; NULL when the limit refuses. */
+/* Says why a new series was refused (rate-limited) and counts the sample
+ * under its reason. */
+static void refuse_series(struct worker *w, const struct ingress_rec *r,
+                          int err)
+{
+    const struct series_limit *l = w->series.limit;
+
+    if (err == -ELOOP) {
+        stats_add(&w->stats, STAT_DROPPED_SAMPLES_PROBE, 1);
+        log_ratelimited(&w->rl_series, LOG_WARNING,
+                        "series: a new series on %.200s collides with "
+                        "%u others in the registry (keys chosen to "
+                        "collide?), its samples are dropped",
+                        r->data, SERIES_PROBE_MAX);
+        return;
+    }
+    stats_add(&w->stats, STAT_DROPPED_SAMPLES_SERIES_LIMIT, 1);
+    if (atomic_load_explicit(&l->count, memory_order_relaxed) >= l->max)
+        log_ratelimited(&w->rl_series, LOG_WARNING,
+                        "series: limit of %u series reached, samples "
+                        "of new series on %.200s are dropped",
+                        l->max, r->data);
+    else
+        log_ratelimited(&w->rl_series, LOG_WARNING,
+                        "series: no room left for series names in "
+                        "worker %u (64 bytes per series on average), "
+                        "samples of new series on %.200s are dropped",
+                        w->index, r->data);
+}
+
+/* Finds or creates the series of one sample; NULL when it is refused
+ * (counted). */
 static struct series_entry *lookup_series(struct worker *w,
                                           const struct ingress_rec *r,
                                           const struct decode_sample *s)
@@ -239,22 +270,13 @@ static struct series_entry *lookup_series(struct worker *w,
                            r->topic_hash};
     struct series_entry *e = series_find(&w->series, &k);
     int n;
+    int err;
 
     if (SP_LIKELY(e != NULL))
         return e;
-    if (series_add(&w->series, &k, 0, &e) < 0) {
-        if (atomic_load_explicit(&w->series.limit->count,
-                                 memory_order_relaxed) >= w->series.limit->max)
-            log_ratelimited(&w->rl_series, LOG_WARNING,
-                            "series: limit of %u series reached, samples "
-                            "of new series on %.200s are dropped",
-                            w->series.limit->max, r->data);
-        else
-            log_ratelimited(&w->rl_series, LOG_WARNING,
-                            "series: no room left for series names in "
-                            "worker %u (64 bytes per series on average), "
-                            "samples of new series on %.200s are dropped",
-                            w->index, r->data);
+    err = series_add(&w->series, &k, 0, &e);
+    if (err < 0) {
+        refuse_series(w, r, err);
         return NULL;
     }
     struct tags_src src = {sub->topic_tags, r->data, r->topic_len, s->tags,
@@ -347,13 +369,10 @@ static void process(struct worker *w, const struct ingress_rec *r)
         count_invalid(w, r, st);
         return;
     }
+    /* A refused sample is counted by add_sample(), also in a message
+     * that is partly kept: samples in = samples + refused by reason. */
     for (unsigned i = 0; i < w->dec->n; i++)
         kept += add_sample(w, r, &w->dec->samples[i]) ? 1u : 0u;
-    /* Samples, not messages: a message partly kept counts its refused
-     * samples here too, so samples in = samples + these. */
-    if (kept < w->dec->n)
-        stats_add(&w->stats, STAT_DROPPED_SAMPLES_SERIES_LIMIT,
-                  w->dec->n - kept);
     if (kept > 0) {
         stats_add(&w->stats, STAT_DECODED, 1);
         stats_add(&w->stats, STAT_SAMPLES, kept);

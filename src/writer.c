@@ -330,6 +330,7 @@ static void fill_row(struct writer *wr, struct store_stats_row *row)
     row->dropped_samples_series_limit =
         snap.v[STAT_DROPPED_SAMPLES_SERIES_LIMIT];
     row->dropped_samples_store = snap.v[STAT_DROPPED_SAMPLES_STORE];
+    row->dropped_samples_probe = snap.v[STAT_DROPPED_SAMPLES_PROBE];
 }
 
 /* A percentile of the interval's latency; NaN (stored as NULL) when

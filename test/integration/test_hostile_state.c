@@ -24,6 +24,7 @@
 
 #include "broker.h"
 #include "pub.h"
+#include "series.h"
 #include "spawn.h"
 #include "wait.h"
 
@@ -50,7 +51,7 @@ static void teardown(void)
 
 /* j/#: JSON with receive times; t/#: JSON with the payload's "ts".
  * pipeline: the [pipeline] keys besides ring_bytes. */
-static void start_daemon(const char *pipeline)
+static void start_daemon_env(const char *pipeline, const char *const *env)
 {
     char conf[4096];
 
@@ -66,8 +67,12 @@ static void start_daemon(const char *pipeline)
              "[log]\nlevel = info\nstats_interval_s = 1s\n",
              broker.port, (int) getpid(), pipeline, sp.db_path);
     spawn_clear_notes(&sp);
-    cr_assert_eq(spawn_start_ready(&sp, conf, NULL, WAIT_MS), 0,
-                 "daemon start");
+    cr_assert_eq(spawn_start_ready(&sp, conf, env, WAIT_MS), 0, "daemon start");
+}
+
+static void start_daemon(const char *pipeline)
+{
+    start_daemon_env(pipeline, NULL);
 }
 
 static void stop_daemon(void)
@@ -186,60 +191,86 @@ Test(state, overflowing_sums_saturate_and_other_devices_go_on)
     expect_identities(7);
 }
 
+/* Schema version 1, as the first release created it. */
+static const char schema_v1[] =
+    "CREATE TABLE series (id INTEGER PRIMARY KEY, topic TEXT NOT NULL,"
+    " field TEXT NOT NULL, tags TEXT, created_ms INTEGER NOT NULL,"
+    " UNIQUE (topic, field));"
+    "CREATE TABLE rollups (series_id INTEGER NOT NULL,"
+    " resolution_s INTEGER NOT NULL, bucket_ms INTEGER NOT NULL,"
+    " count INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL,"
+    " max REAL NOT NULL, last REAL NOT NULL, last_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (series_id, resolution_s, bucket_ms)) WITHOUT ROWID;"
+    "CREATE INDEX rollups_age ON rollups (resolution_s, bucket_ms);"
+    "CREATE TABLE samples (series_id INTEGER NOT NULL,"
+    " ts_ms INTEGER NOT NULL, value REAL NOT NULL);"
+    "CREATE INDEX samples_series_ts ON samples (series_id, ts_ms);"
+    "CREATE INDEX samples_age ON samples (ts_ms);"
+    "CREATE TABLE ingest_stats (ts_ms INTEGER PRIMARY KEY,"
+    " received INTEGER NOT NULL, decoded INTEGER NOT NULL,"
+    " samples INTEGER NOT NULL, dropped_overflow INTEGER NOT NULL,"
+    " dropped_oversize INTEGER NOT NULL, dropped_invalid INTEGER NOT NULL,"
+    " dropped_series_limit INTEGER NOT NULL, late INTEGER NOT NULL,"
+    " clock_skew INTEGER NOT NULL, series INTEGER NOT NULL,"
+    " paused_ms INTEGER NOT NULL, commit_p50_ms REAL, commit_p99_ms REAL);"
+    "CREATE VIEW rollups_v AS SELECT r.bucket_ms / 1000 AS time,"
+    " s.topic AS topic, s.field AS field, s.tags AS tags,"
+    " r.resolution_s AS resolution_s, r.count AS count,"
+    " r.sum / r.count AS mean, r.min AS min, r.max AS max, r.last AS last"
+    " FROM rollups AS r JOIN series AS s ON s.id = r.series_id;"
+    "PRAGMA user_version = 1;";
+
 /*
- * A file an older binary wrote, holding +inf in a bucket: the schema
- * migration saturates it at start, so merging -inf-bound samples into the
- * same bucket makes no NaN, and the daemon keeps going.
+ * A file an older binary wrote, holding +inf (and -inf) in a bucket: the
+ * schema migration saturates them at start, so merging samples whose sum
+ * is -inf without saturation into the same bucket makes no NaN, and the
+ * daemon keeps going.
  */
 Test(state, migration_repairs_non_finite_rows_of_an_older_file)
 {
+    static const int res[] = {10, 60, 3600};
     char payload[128];
-    char sql[256];
+    char sql[512];
     int64_t t = ((int64_t) time(NULL) / 10) * 10 - 30; /* a full bucket */
     struct pub *p;
 
-    start_daemon("workers = 2\n");
-    cr_assert_eq(pub_open(&p, broker.port, "mig-pub", 1), 0);
-    snprintf(payload, sizeof(payload), "{\"ts\":%lld,\"a\":1}", (long long) t);
-    pub_text(p, "t/old", payload);
-    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
-    await_stored_on("t/old", 1);
-    stop_daemon();
-
-    /* Make it what version 1 left behind: an infinity in the bucket, and
-     * no columns of version 2. */
-    db_exec("UPDATE rollups SET sum = 9e999, max = 9e999;"
-            "UPDATE rollups SET min = -9e999 WHERE resolution_s = 3600;"
-            "ALTER TABLE ingest_stats DROP COLUMN dropped_samples_store;"
-            "ALTER TABLE ingest_stats DROP COLUMN "
-            "dropped_samples_series_limit;"
-            "PRAGMA user_version = 1;");
-    cr_assert_gt(db_int(sp.db_path, NON_FINITE_ROWS), 0);
+    db_exec(schema_v1);
+    db_exec("INSERT INTO series VALUES (1, 't/old', 'a', NULL, 1)");
+    for (int i = 0; i < 3; i++) {
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO rollups VALUES (1, %d, %lld, 2, 9e999, %s,"
+                 " 9e999, 1, %lld)",
+                 res[i], (long long) (t / res[i] * res[i] * 1000),
+                 i == 2 ? "-9e999" : "1", (long long) t * 1000);
+        db_exec(sql);
+    }
+    cr_assert_eq(db_int(sp.db_path, NON_FINITE_ROWS), 3);
 
     start_daemon("workers = 2\n");
-    cr_expect_eq(db_int(sp.db_path, "PRAGMA user_version"), 2);
+    cr_expect_geq(db_int(sp.db_path, "PRAGMA user_version"), 2);
     cr_expect_eq(db_int(sp.db_path, NON_FINITE_ROWS), 0,
                  "the migration left an infinity in the file");
-    snprintf(sql, sizeof(sql),
-             "SELECT sum = " DBL_MAX_SQL " FROM rollups WHERE "
-             "resolution_s = 10 AND bucket_ms = %lld",
-             (long long) t * 1000);
-    cr_expect_eq(db_int(sp.db_path, sql), 1, "+inf saturated at DBL_MAX");
+    cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM rollups WHERE"
+                                    " sum = " DBL_MAX_SQL),
+                 3, "+inf saturated at DBL_MAX");
     /* The sum of these is -inf without saturation: merged with +inf, NaN. */
     snprintf(payload, sizeof(payload),
              "[{\"ts\":%lld,\"a\":-1e308},{\"ts\":%lld,\"a\":-1e308}]",
              (long long) t, (long long) t);
+    cr_assert_eq(pub_open(&p, broker.port, "mig-pub", 1), 0);
     pub_text(p, "t/old", payload);
     pub_text(p, "j/calm", "{\"v\":1}");
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
-    await_stored_on("t/old", 3);
+    await_stored_on("t/old", 4);
     await_stored_on("j/calm", 1);
     pub_close(p);
     stop_daemon();
     cr_expect_eq(db_int(sp.db_path, NON_FINITE_ROWS), 0);
+    cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM rollups WHERE"
+                                    " series_id = 1 AND count = 4"),
+                 3, "merged into the old rows at every resolution");
     cr_expect_eq(spawn_stat(&sp, "samples"), 3);
-    cr_expect_eq(spawn_stat(&sp, "dropped_samples_store"), 0);
-    expect_identities(1);
+    expect_identities(2);
 }
 
 /* ---- a record the store refuses -------------------------------------- */
@@ -317,4 +348,100 @@ Test(state, samples_refused_inside_kept_messages_are_counted)
     cr_expect_eq(spawn_stat(&sp, "samples + dropped_samples_series_limit"), 6,
                  "samples in payloads = samples + refused");
     expect_identities(0);
+}
+
+/* ---- hash flooding ---------------------------------------------------- */
+
+#define FLOOD_KEYS (SERIES_PROBE_MAX + 72)
+
+/* Field names whose series keys on topic share one home slot of a shard
+ * with max_series entries, under the hash the test process has now (the
+ * daemon's own code, linked in). */
+static void colliding_fields(const char *topic, uint32_t max_series,
+                             char (*names)[16], int n)
+{
+    static struct series_limit lim;
+    struct series_table t;
+    uint64_t th = series_topic_hash(topic, strlen(topic));
+    uint32_t home = UINT32_MAX;
+    int found = 0;
+
+    lim.max = max_series;
+    cr_assert_eq(series_table_init(&t, max_series, 64, &lim), 0);
+    for (unsigned i = 0; found < n; i++) {
+        int len = snprintf(names[found], 16, "f%u", i);
+        struct series_key k = {topic, strlen(topic), names[found], (size_t) len,
+                               th};
+        uint32_t slot = (uint32_t) series_key_hash(&k) & t.index_mask;
+        if (home == UINT32_MAX)
+            home = slot;
+        if (slot == home)
+            found++;
+    }
+    series_table_fini(&t);
+}
+
+/* Two messages carrying the FLOOD_KEYS names as fields, half each. */
+static void send_flood(struct pub *p, char (*names)[16])
+{
+    static char payload[FLOOD_KEYS * 24];
+
+    for (int half = 0; half < 2; half++) {
+        size_t n = 0;
+        payload[n++] = '{';
+        for (int i = half; i < FLOOD_KEYS; i += 2)
+            n += (size_t) snprintf(payload + n, sizeof(payload) - n,
+                                   "%s\"%s\":1", n > 1 ? "," : "", names[i]);
+        payload[n++] = '}';
+        payload[n] = '\0';
+        pub_text(p, "j/flood", payload);
+    }
+}
+
+/*
+ * Field names found offline to collide under a known hash (here the
+ * daemon's own hash with a fixed seed, by a test hook): past
+ * SERIES_PROBE_MAX the registry refuses them and counts each in
+ * dropped_samples_probe, instead of walking ever longer chains. With the
+ * per-process random key the same names are ordinary: all stored.
+ */
+Test(state, keys_that_collide_under_a_fixed_seed_are_refused_past_the_cap)
+{
+    static char names[FLOOD_KEYS][16];
+    const char *const fixed[] = {"SENSORPIPE_TEST_HASH_SEED=7", NULL};
+    struct pub *p;
+
+    cr_assert_eq(series_hash_init("7"), 0);
+    colliding_fields("j/flood", 1000, names, FLOOD_KEYS);
+    start_daemon_env("workers = 1\nmax_series = 1000\n", fixed);
+    cr_assert_eq(pub_open(&p, broker.port, "flood-pub", 1), 0);
+    send_flood(p, names);
+    pub_text(p, "j/calm", "{\"v\":1}");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/calm", 1);
+    await_stored_on("j/flood", SERIES_PROBE_MAX);
+    stop_daemon();
+    cr_expect_eq(spawn_stat(&sp, "received"), 3);
+    cr_expect_eq(spawn_stat(&sp, "decoded"), 3);
+    cr_expect_eq(spawn_stat(&sp, "samples"), SERIES_PROBE_MAX + 1);
+    cr_expect_eq(spawn_stat(&sp, "dropped_samples_probe"),
+                 FLOOD_KEYS - SERIES_PROBE_MAX);
+    cr_expect_eq(spawn_stat(&sp, "dropped_samples_series_limit"), 0);
+    cr_expect(spawn_log_contains(&sp, "collides with"),
+              "a warning tells what happened");
+    expect_identities(0);
+
+    /* The random key of a normal start: the same names all get a series. */
+    start_daemon("workers = 1\nmax_series = 1000\n");
+    send_flood(p, names);
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/flood", SERIES_PROBE_MAX + FLOOD_KEYS);
+    pub_close(p);
+    stop_daemon();
+    cr_expect_eq(spawn_stat(&sp, "samples"), FLOOD_KEYS);
+    cr_expect_eq(spawn_stat(&sp, "dropped_samples_probe"), 0);
+    cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM series WHERE "
+                                    "topic = 'j/flood'"),
+                 FLOOD_KEYS);
+    expect_identities(SERIES_PROBE_MAX + 1);
 }

@@ -144,3 +144,82 @@ Test(series, the_guard_sees_our_allocations)
     cr_expect_eq(alloc_guard_disarm(), 1, "the --wrap guard is linked in");
     free(p);
 }
+
+/* Field names whose keys share one home slot of t under the current hash
+ * (found by trying "f0", "f1", ...). Fills names[n][16]. */
+static void colliding_fields(const struct series_table *t, const char *topic,
+                             char (*names)[16], int n)
+{
+    uint64_t th = series_topic_hash(topic, strlen(topic));
+    uint32_t home = UINT32_MAX;
+    int found = 0;
+
+    for (unsigned i = 0; found < n; i++) {
+        int len = snprintf(names[found], 16, "f%u", i);
+        struct series_key k = {topic, strlen(topic), names[found], (size_t) len,
+                               th};
+        uint32_t slot = (uint32_t) series_key_hash(&k) & t->index_mask;
+        if (home == UINT32_MAX)
+            home = slot;
+        if (slot == home)
+            found++;
+    }
+}
+
+/* Keys chosen to collide under a known hash: the first SERIES_PROBE_MAX
+ * are admitted and found, the rest refused (-ELOOP) without being counted
+ * against max_series; with a keyed hash the same names spread out. */
+Test(series, colliding_keys_are_refused_past_the_probe_limit)
+{
+    static char names[SERIES_PROBE_MAX + 40][16];
+    const int n = SERIES_PROBE_MAX + 40;
+    struct series_table t;
+    struct series_entry *e;
+
+    cr_assert_eq(series_hash_init("7"), 0);
+    init_limit(1000);
+    cr_assert_eq(series_table_init(&t, 1000, 64000, &limit), 0);
+    colliding_fields(&t, "c/x", names, n);
+    for (int i = 0; i < n; i++) {
+        int rc =
+            series_add(&t, KEY("c/x", 3, names[i], strlen(names[i])), 0, &e);
+        cr_assert_eq(rc, i < SERIES_PROBE_MAX ? 0 : -ELOOP, "key %d: %d", i,
+                     rc);
+    }
+    cr_expect_eq(atomic_load(&limit.count), SERIES_PROBE_MAX);
+    for (int i = 0; i < SERIES_PROBE_MAX; i++)
+        cr_expect_not_null(
+            series_find(&t, KEY("c/x", 3, names[i], strlen(names[i]))));
+    cr_expect_null(
+        series_find(&t, KEY("c/x", 3, names[n - 1], strlen(names[n - 1]))));
+    series_table_fini(&t);
+
+    /* Keyed: the same names are just names. */
+    cr_assert_eq(series_hash_init(NULL), 0);
+    init_limit(1000);
+    cr_assert_eq(series_table_init(&t, 1000, 64000, &limit), 0);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(
+            series_add(&t, KEY("c/x", 3, names[i], strlen(names[i])), 0, &e),
+            0);
+    series_table_fini(&t);
+}
+
+/* With a keyed hash, a shard filled to its capacity (the index half full)
+ * never meets the probe limit. */
+Test(series, a_full_table_of_ordinary_keys_is_never_refused)
+{
+    struct series_table t;
+    char topic[32];
+
+    cr_assert_eq(series_hash_init(NULL), 0);
+    init_limit(200000);
+    cr_assert_eq(series_table_init(&t, 200000, 200000 * 24, &limit), 0);
+    for (int i = 0; i < 200000; i++) {
+        struct series_entry *e;
+        int n = snprintf(topic, sizeof(topic), "d/%d", i);
+        cr_assert_eq(series_add(&t, KEY(topic, (size_t) n, "v", 1), 0, &e), 0,
+                     "series %d refused", i);
+    }
+    series_table_fini(&t);
+}

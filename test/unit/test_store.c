@@ -165,7 +165,8 @@ static const struct {
      "dropped_invalid INTEGER,dropped_series_limit INTEGER,late INTEGER,"
      "clock_skew INTEGER,series INTEGER,paused_ms INTEGER,"
      "commit_p50_ms REAL,commit_p99_ms REAL,"
-     "dropped_samples_series_limit INTEGER,dropped_samples_store INTEGER"},
+     "dropped_samples_series_limit INTEGER,dropped_samples_store INTEGER,"
+     "dropped_samples_probe INTEGER"},
     {"rollups_v", "time ,topic TEXT,field TEXT,tags TEXT,"
                   "resolution_s INTEGER,count INTEGER,mean ,min REAL,"
                   "max REAL,last REAL"},
@@ -277,7 +278,10 @@ Test(store, reopen_keeps_data_and_schema)
 
 Test(store, newer_schema_version_is_refused)
 {
+    const int newer = STORE_SCHEMA_VERSION + 1;
     char logpath[128];
+    char sql[128];
+    char want[128];
     char buf[512] = "";
     struct config cfg;
     struct store st;
@@ -285,10 +289,13 @@ Test(store, newer_schema_version_is_refused)
     ssize_t n;
     int fd;
 
-    make_cfg(&cfg, "v3.db");
+    make_cfg(&cfg, "newer.db");
     make_db_dir(&cfg);
     db = peer_open(cfg.store.path);
-    peer_exec(db, "CREATE TABLE future (x); PRAGMA user_version = 3;");
+    (void) snprintf(sql, sizeof(sql),
+                    "CREATE TABLE future (x); PRAGMA user_version = %d;",
+                    newer);
+    peer_exec(db, sql);
     sqlite3_close(db);
 
     (void) snprintf(logpath, sizeof(logpath), "%s/log", g_dir);
@@ -301,16 +308,17 @@ Test(store, newer_schema_version_is_refused)
     close(fd);
     cr_assert_gt(n, 0);
     buf[n] = '\0';
-    cr_assert_not_null(strstr(buf, "has schema version 3, this sensorpipe "
-                                   "knows up to 2"),
-                       "log: %s", buf);
+    (void) snprintf(want, sizeof(want),
+                    "has schema version %d, this sensorpipe knows up to %d",
+                    newer, STORE_SCHEMA_VERSION);
+    cr_assert_not_null(strstr(buf, want), "log: %s", buf);
     cr_assert_not_null(strstr(buf, cfg.store.path), "log: %s", buf);
     cr_assert_null(st.db);
     store_close(&st);
 
-    /* Refused before any change: the file still has version 3. */
+    /* Refused before any change: the file still has the newer version. */
     db = peer_open(cfg.store.path);
-    cr_assert_eq(peer_int(db, "PRAGMA user_version"), 3);
+    cr_assert_eq(peer_int(db, "PRAGMA user_version"), newer);
     sqlite3_close(db);
 }
 
@@ -1192,6 +1200,7 @@ Test(store, stats_row_round_trip_and_replace)
         .commit_p99_ms = 7.5,
         .dropped_samples_series_limit = 2001,
         .dropped_samples_store = 2002,
+        .dropped_samples_probe = 2003,
     };
     static const char *const cols[] = {
         "received",
@@ -1230,6 +1239,9 @@ Test(store, stats_row_round_trip_and_replace)
     cr_assert_eq(peer_int(db, "SELECT dropped_samples_store FROM "
                               "ingest_stats"),
                  2002);
+    cr_assert_eq(peer_int(db, "SELECT dropped_samples_probe FROM "
+                              "ingest_stats"),
+                 2003);
     cr_assert_eq(peer_int(db, "SELECT ts_ms FROM ingest_stats"), T0_MS);
     cr_assert_eq(peer_int(db, "SELECT commit_p50_ms * 4 FROM ingest_stats"), 5);
     cr_assert_eq(peer_int(db, "SELECT commit_p99_ms * 2 FROM ingest_stats"),
