@@ -120,6 +120,8 @@ struct config {
         uint64_t raw_retention_ms; /* 0 = keep */
         unsigned cache_mb;         /* page cache; default 16 */
         unsigned heap_limit_mb;    /* sqlite3_hard_heap_limit64; default 64 */
+        uint64_t stop_timeout_ms;  /* how long a stop waits for a failing
+                                      store; 1 s..1 h, default 50 s */
     } store;
 
     struct {

@@ -44,6 +44,8 @@ struct writer {
     unsigned first_ring;        /* round-robin start of the next batch */
     unsigned failures;          /* consecutive failed batches */
     uint64_t failing_since_ms;  /* monotonic; 0 while batches commit */
+    uint64_t samples_done;      /* samples of released partials */
+    bool stop_wait_logged;      /* said what the stop waits for */
     ino_t file_ino;             /* identity of the file at start */
     dev_t file_dev;
     struct ratelimit rl_err;

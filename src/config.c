@@ -201,6 +201,8 @@ static const struct key_def keys[] = {
         NULL),
     KEY("heap_limit_mb", SEC_STORE, 0, VALUE_UINT, 0, 8, 65536,
         CF(store.heap_limit_mb), NULL),
+    KEY("stop_timeout", SEC_STORE, 0, VALUE_DURATION, 0, MS_S, MS_H,
+        CF(store.stop_timeout_ms), NULL),
 
     KEY("level", SEC_LOG, 0, VALUE_LEVEL, 0, 0, 0, CF(log.level), NULL),
     KEY("stats_interval_s", SEC_LOG, 0, VALUE_DURATION_S, 0, 0, MS_D,
@@ -693,6 +695,7 @@ void config_defaults(struct config *cfg)
     cfg->store.batch_rows = 5000;
     cfg->store.cache_mb = 16;
     cfg->store.heap_limit_mb = 64;
+    cfg->store.stop_timeout_ms = 50 * MS_S;
     cfg->log.level = LOG_INFO;
     cfg->log.stats_interval_s = 60;
 }

@@ -41,8 +41,6 @@
 #define WRITER_RETENTION_ROWS 2000
 #define WRITER_RETRY_MS       1000 /* a stats row the store refused */
 #define WRITER_FATAL_AFTER    5    /* consecutive failures of a lost store */
-/* At stop, how long a failing store may keep the daemon from exiting. */
-#define WRITER_STOP_GRACE_MS 5000
 
 void writer_init(struct writer *wr)
 {
@@ -156,13 +154,24 @@ static int apply_rings(struct writer *wr, size_t *cur, unsigned *rows)
     return 0;
 }
 
-/* COMMIT, retrying while a reader or another writer holds a lock. */
+/* Stopping, and stop_timeout has passed since the stop began. */
+static bool stop_expired(const struct writer *wr, uint64_t now)
+{
+    uint64_t stop = atomic_load_explicit(&wr->stop_ms, memory_order_relaxed);
+
+    return stop != 0 && now - stop >= wr->cfg->store.stop_timeout_ms;
+}
+
+/* COMMIT, retrying while a reader or another writer holds a lock, but not
+ * past the stop's deadline (then -EBUSY: the caller rolls back). */
 static int commit_retry(struct writer *wr)
 {
     uint32_t wait_ms = 10;
     int rc;
 
     while ((rc = store_commit(wr->store)) == -EBUSY) {
+        if (stop_expired(wr, clock_mono_ms()))
+            break;
         stats_add(&wr->stats, STAT_COMMIT_RETRIES, 1);
         uint32_t seq = event_prepare(&wr->ev);
         event_wait(&wr->ev, seq, wait_ms);
@@ -205,8 +214,10 @@ static void release_rings(struct writer *wr, const size_t *cur)
         size_t len;
         while (c != cur[i] && (rec = ring_next(r, &c, &len))) {
             const struct egress_partial *p = rec;
-            if (p->kind == EGRESS_PARTIAL)
-                note_latency(wr, p, now);
+            if (p->kind != EGRESS_PARTIAL)
+                continue;
+            note_latency(wr, p, now);
+            wr->samples_done += p->acc.count;
         }
         ring_release(r, cur[i]);
         event_signal(&wr->workers[i].space_ev);
@@ -265,25 +276,73 @@ static void set_fatal(struct writer *wr, int err)
     uv_async_send(wr->loop_wake);
 }
 
+/* What a failing store is waiting for, in an operator's words. */
+static const char *failure_str(int err)
+{
+    switch (err) {
+    case -EBUSY:
+        return "another program holds the write lock";
+    case -ENOSPC:
+        return "the disk is full";
+    default:
+        return strerror(-err);
+    }
+}
+
+/*
+ * Stop, and the store keeps failing: gives up once stop_timeout is over,
+ * saying exactly what is lost (samples handed off but not committed, and
+ * messages not yet decoded, by the accounting identity). Returns true when
+ * it gave up.
+ */
+static bool stop_give_up(struct writer *wr, int err, uint64_t now)
+{
+    struct stats_snapshot snap;
+    uint64_t msgs;
+    uint64_t samples;
+
+    if (!wr->stop_wait_logged) {
+        wr->stop_wait_logged = true;
+        log_notice("store: stopping: waiting up to %llu s for the store to "
+                   "take the last records (%s)",
+                   (unsigned long long) wr->cfg->store.stop_timeout_ms / 1000,
+                   failure_str(err));
+    }
+    if (!stop_expired(wr, now))
+        return false;
+    memset(&snap, 0, sizeof(snap));
+    for (unsigned i = 0; i < wr->n_all_stats; i++)
+        stats_accumulate(&snap, wr->all_stats[i]);
+    msgs = snap.v[STAT_RECEIVED] - snap.v[STAT_DECODED] -
+           snap.v[STAT_DROPPED_OVERFLOW] - snap.v[STAT_DROPPED_OVERSIZE] -
+           snap.v[STAT_DROPPED_INVALID] - snap.v[STAT_DROPPED_SERIES_LIMIT];
+    samples = snap.v[STAT_SAMPLES] > wr->samples_done
+                  ? snap.v[STAT_SAMPLES] - wr->samples_done
+                  : 0;
+    log_crit("store: cannot commit the last records at stop (%s); giving up "
+             "after stop_timeout = %llu s: %llu samples not committed and "
+             "%llu messages not yet decoded are lost",
+             failure_str(err),
+             (unsigned long long) wr->cfg->store.stop_timeout_ms / 1000,
+             (unsigned long long) samples, (unsigned long long) msgs);
+    set_fatal(wr, err);
+    return true;
+}
+
 /* A batch failed: wait before trying again; give up on a lost store. */
 static void on_failure(struct writer *wr, int err)
 {
     uint32_t wait_ms;
     uint64_t now = clock_mono_ms();
-    uint64_t stop = atomic_load_explicit(&wr->stop_ms, memory_order_relaxed);
 
     if (wr->failing_since_ms == 0)
         wr->failing_since_ms = now;
-    /* Stopping with a store that keeps failing: exit 1 rather than hang
-     * until systemd kills us; what is still in the rings is lost, as in a
-     * crash. */
-    if (stop != 0 && now - stop >= WRITER_STOP_GRACE_MS) {
-        log_crit("store: cannot commit the last records at stop (%s); "
-                 "giving up after %u s",
-                 strerror(-err), WRITER_STOP_GRACE_MS / 1000);
-        set_fatal(wr, err);
+    /* Stopping with a store that keeps failing: wait as long as the
+     * service manager allows (stop_timeout), then exit 1 rather than be
+     * killed; what is still in memory is lost, as in a crash. */
+    if (atomic_load_explicit(&wr->stop_ms, memory_order_relaxed) != 0 &&
+        stop_give_up(wr, err, now))
         return;
-    }
     if (err == -EBUSY) {
         stats_add(&wr->stats, STAT_COMMIT_RETRIES, 1);
         wait_ms = 20;

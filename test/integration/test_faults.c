@@ -847,6 +847,101 @@ Test(faults, housekeeping_keeps_its_schedule_under_saturation, .timeout = 120)
     cr_assert_eq(spawn_stop(&sp, SIGKILL, WAIT_MS), 128 + SIGKILL);
 }
 
+/*
+ * SIGTERM while another program holds the write lock (BEGIN EXCLUSIVE) for
+ * longer than the old 5 s grace: the daemon says what it waits for and
+ * waits (stop_timeout = 30 s); once the lock is released it commits
+ * everything the broker acknowledged and exits 0.
+ */
+Test(faults, stop_waits_for_a_held_write_lock_and_loses_nothing, .timeout = 90)
+{
+    const int hold_ms = 8000;
+    sqlite3 *wr;
+    struct pub *p;
+    int64_t t0;
+    int sent = 0;
+    int rc;
+
+    cr_assert_eq(broker_start(&broker, NULL), 0);
+    start_daemon(FAST PIPELINE "[store]\nstop_timeout = 30s\n", NULL);
+    cr_assert_eq(pub_open(&p, broker.port, "stoplock-pub", 1), 0);
+    publish_acked(p, "s", 4, sent, 50);
+    sent += 50;
+    await_stored(sent);
+    cr_assert_eq(sqlite3_open_v2(sp.db_path, &wr, SQLITE_OPEN_READWRITE, NULL),
+                 SQLITE_OK);
+    sqlite3_busy_timeout(wr, 5000); /* the daemon may be mid-commit */
+    cr_assert_eq(sqlite3_exec(wr, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
+                 SQLITE_OK);
+    publish_acked(p, "s", 4, sent, 500); /* acknowledged, not committed */
+    sent += 500;
+    pub_close(p);
+    cr_assert_eq(spawn_wait_log(&sp, "stats: ", 2, WAIT_MS), 0);
+    cr_assert_eq(kill(sp.pid, SIGTERM), 0);
+    cr_assert_eq(spawn_wait_log(&sp,
+                                "waiting up to 30 s for the store to "
+                                "take the last records (another "
+                                "program holds the write lock)",
+                                1, WAIT_MS),
+                 0, "the stop does not say what it waits for");
+    /* The one bounded wait for an absence: the daemon must not give up
+     * while stop_timeout lasts. */
+    t0 = (int64_t) wait_now_ms();
+    while ((int64_t) wait_now_ms() - t0 < hold_ms) {
+        cr_assert(alive(sp.pid), "the daemon gave up %lld ms into the lock",
+                  (long long) ((int64_t) wait_now_ms() - t0));
+        wait_nap_ms(100);
+    }
+    cr_assert_eq(sqlite3_exec(wr, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(wr);
+    rc = spawn_wait_exit(&sp, WAIT_MS);
+    cr_expect_eq(rc, 0, "exit status %d after the lock went", rc);
+    cr_expect_eq(stored(), sent, "every acknowledged message is stored");
+    cr_expect_eq(spawn_stat(&sp, "received"), sent);
+}
+
+/*
+ * The same lock held past stop_timeout (2 s): the daemon gives up, exits
+ * 1, and says exactly how many samples it could not keep: what the broker
+ * acknowledged minus what is in the file.
+ */
+Test(faults, stop_gives_up_after_stop_timeout_and_counts_the_loss,
+     .timeout = 60)
+{
+    char needle[160];
+    sqlite3 *wr;
+    struct pub *p;
+    int sent = 0;
+    int rc;
+
+    cr_assert_eq(broker_start(&broker, NULL), 0);
+    start_daemon(FAST PIPELINE "[store]\nstop_timeout = 2s\n", NULL);
+    cr_assert_eq(pub_open(&p, broker.port, "giveup-pub", 1), 0);
+    publish_acked(p, "u", 4, sent, 50);
+    sent += 50;
+    await_stored(sent);
+    cr_assert_eq(sqlite3_open_v2(sp.db_path, &wr, SQLITE_OPEN_READWRITE, NULL),
+                 SQLITE_OK);
+    sqlite3_busy_timeout(wr, 5000);
+    cr_assert_eq(sqlite3_exec(wr, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
+                 SQLITE_OK);
+    publish_acked(p, "u", 4, sent, 300);
+    sent += 300;
+    pub_close(p);
+    /* Every message decoded (two stats lines agree on it) before the stop. */
+    cr_assert_eq(spawn_wait_log(&sp, " decoded=350 ", 1, WAIT_MS), 0);
+    cr_assert_eq(kill(sp.pid, SIGTERM), 0);
+    rc = spawn_wait_exit(&sp, WAIT_MS);
+    cr_assert_eq(sqlite3_exec(wr, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(wr);
+    cr_expect_eq(rc, 1, "exit status %d", rc);
+    snprintf(needle, sizeof(needle),
+             "giving up after stop_timeout = 2 s: %lld samples not committed "
+             "and 0 messages not yet decoded are lost",
+             (long long) (sent - stored()));
+    cr_expect(spawn_log_contains(&sp, needle), "no line \"%s\"", needle);
+}
+
 /* n readings on distinct topics of about 1000 bytes ("n/<k>/xxx..."). */
 static void send_long_topics(struct pub *p, int first, int n)
 {
@@ -875,7 +970,8 @@ Test(faults, disk_full_pauses_ingestion_and_the_daemon_stays_up, .timeout = 90)
 
     cr_assert_eq(broker_start(&broker, NULL), 0);
     start_daemon(FAST "[pipeline]\nworkers = 1\nring_bytes = 1MiB\n"
-                      "max_payload_bytes = 1KiB\n",
+                      "max_payload_bytes = 1KiB\n"
+                      "[store]\nstop_timeout = 3s\n",
                  env);
     cr_assert_eq(pub_open(&p, broker.port, "full-pub", 1), 0);
     deadline = wait_now_ms() + WAIT_MS;
@@ -919,13 +1015,20 @@ Test(faults, disk_full_pauses_ingestion_and_the_daemon_stays_up, .timeout = 90)
                   "%d error lines for one full disk",
                   spawn_log_count(&sp, " err: "));
 
-    /* A stop on a full disk ends: after a grace period the daemon gives up
-     * on what it could not commit and exits 1 (systemd restarts it). */
+    /* A stop on a full disk ends: after stop_timeout the daemon gives up
+     * on what it could not commit, says how much, and exits 1 (systemd
+     * restarts it). */
     rc = spawn_stop(&sp, SIGTERM, 10000);
     cr_expect_eq(rc, 1,
                  "stop on a full disk: %d (-%d = still running after "
                  "10 s)",
                  rc, ETIMEDOUT);
+    cr_expect(spawn_log_contains(&sp, "waiting up to 3 s for the store to "
+                                      "take the last records (the disk is "
+                                      "full)"),
+              "the stop says what it waits for");
+    cr_expect(spawn_log_contains(&sp, "giving up after stop_timeout = 3 s"),
+              "the stop says when it gave up");
 }
 
 /* Runs sql on the database on a connection of its own (waits for locks). */
