@@ -40,6 +40,9 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -DSP_VERSION='"$(VERSION)"' -Iinclude \
 # Only test objects see the test helpers' headers.
 TEST_CFLAGS = -Itest/support
 BASE_LDFLAGS = -pthread
+# --check-config compares the memory plan with the unit's MemoryMax=.
+UNIT_MEMORY_MAX := $(shell sed -n 's/^MemoryMax=//p' systemd/sensorpipe.service)
+BASE_CFLAGS += -DSP_UNIT_MEMORY_MAX='"$(UNIT_MEMORY_MAX)"'
 
 ifeq ($(VARIANT),release)
 VCFLAGS  := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE

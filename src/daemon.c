@@ -35,6 +35,7 @@
 #include "clock.h"
 #include "config_value.h"
 #include "log.h"
+#include "memlimit.h"
 #include "mqtt.h"
 #include "mqtt_setup.h"
 #include "series.h"
@@ -145,6 +146,26 @@ static void print_warning(void *ctx, const char *line)
     fprintf(ctx, "# warning: %s\n", line);
 }
 
+/* Passes a warning to warn when the plan's bound exceeds the memory limit:
+ * the cgroup's under systemd, else (unit_fallback) the shipped unit's. */
+static void check_memory_limit(const struct daemon_plan *p, int unit_fallback,
+                               void (*warn)(void *, const char *), void *ctx)
+{
+    struct memlimit lim;
+    char msg[MEMLIMIT_MSG_MAX];
+
+    if (memlimit_detect(&lim, unit_fallback) == 0 &&
+        !memlimit_fits(&lim, p->total_bytes + p->sqlite_bytes, msg,
+                       sizeof(msg)))
+        warn(ctx, msg);
+}
+
+static void log_warning_line(void *ctx, const char *line)
+{
+    (void) ctx;
+    log_warn("%s", line);
+}
+
 int daemon_check_config(const char *path, FILE *out)
 {
     static struct config cfg;
@@ -158,6 +179,7 @@ int daemon_check_config(const char *path, FILE *out)
     config_print(&cfg, out);
     daemon_plan(&cfg, &plan);
     daemon_plan_print(&plan, out);
+    check_memory_limit(&plan, 1, print_warning, out);
     mqtt_setup_warnings(&cfg, print_warning, out);
     return DAEMON_EXIT_OK;
 }
@@ -851,6 +873,7 @@ static int start(struct daemon *d, const char *path)
     }
     ratelimit_init(&d->rl_drop, 10000, 5);
     daemon_plan(&d->cfg, &d->plan);
+    check_memory_limit(&d->plan, 0, log_warning_line, NULL);
     rc = open_pipeline(d);
     if (rc == 0)
         rc = store_open(&d->store, &d->cfg);

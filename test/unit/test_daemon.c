@@ -69,3 +69,43 @@ Test(daemon, check_config_prints_the_plan)
     free(out);
     unlink(path);
 }
+
+/* --check-config output for a file holding text. */
+static char *check_config_of(const char *text)
+{
+    char path[] = "/tmp/sp-plan-XXXXXX";
+    char *out = NULL;
+    size_t len = 0;
+    FILE *mem;
+    FILE *f;
+    int fd = mkstemp(path);
+
+    cr_assert_geq(fd, 0);
+    f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    mem = open_memstream(&out, &len);
+    cr_expect_eq(daemon_check_config(path, mem), DAEMON_EXIT_OK);
+    fclose(mem);
+    unlink(path);
+    return out;
+}
+
+/* Eight workers of the default size (about 302 MiB with SQLite's heap) do
+ * not fit the shipped unit's MemoryMax=256M; two (124 MiB) do. */
+Test(daemon, check_config_warns_when_the_plan_exceeds_the_units_memory_max)
+{
+    char *out;
+
+    cr_assert_eq(unsetenv("INVOCATION_ID"), 0);
+    out = check_config_of("[subscription a]\ntopic = a/#\n"
+                          "[pipeline]\nworkers = 8\n");
+    cr_expect(strstr(out, "# warning: memory: the plan's bound ") != NULL &&
+                  strstr(out, "exceeds the shipped unit's MemoryMax=") != NULL,
+              "%s", out);
+    free(out);
+    out = check_config_of("[subscription a]\ntopic = a/#\n"
+                          "[pipeline]\nworkers = 2\n");
+    cr_expect(strstr(out, "# warning: memory:") == NULL, "%s", out);
+    free(out);
+}
