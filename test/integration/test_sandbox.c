@@ -4,7 +4,8 @@
  * filter (~@privileged @resources, killing on a denied call), UMask=0027,
  * LimitCORE=0, ProtectProc=invisible, ProcSubset=pid, NoNewPrivileges and
  * an unprivileged user. The daemon starts, stores, reloads and stops
- * cleanly inside it; the store it creates is not readable by others; and
+ * cleanly inside it; the store it creates is readable (read-only, as a
+ * dashboard opens it) by a member of its group and by no one else; and
  * the helper really denies what it claims to (nice(1), which calls
  * setpriority, dies, /proc/meminfo is gone), so a pass means something.
  *
@@ -15,6 +16,7 @@
  * Threads: each test runs in its own process (Criterion); one thread.
  * Memory: test code; allocates freely.
  */
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 
 #include "broker.h"
 #include "pub.h"
@@ -32,6 +35,7 @@
 
 #define WAIT_MS       20000
 #define SANDBOX_UID   "65534"
+#define SANDBOX_GID   65534u /* the helper sets gid = uid */
 #define SANDBOX_SETUP 125
 
 static struct broker broker;
@@ -115,6 +119,36 @@ Test(sandbox_unit, unit_sets_what_the_helper_emulates)
         cr_expect(strstr(unit, lines[i]) != NULL, "unit lacks %s", lines[i]);
 }
 
+/*
+ * In a child with uid 4321 and group gid: opens the store read-only, as a
+ * dashboard does, and counts its rollups. Returns the count, or -1 when the
+ * store cannot be read.
+ */
+static int count_as_reader(const char *db_path, gid_t gid)
+{
+    pid_t pid = fork();
+    int st;
+
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *q = NULL;
+        int n = -1;
+
+        if (setgroups(0, NULL) == 0 && setgid(gid) == 0 && setuid(4321) == 0 &&
+            sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) ==
+                SQLITE_OK &&
+            sqlite3_prepare_v2(db, "SELECT count(*) FROM rollups", -1, &q,
+                               NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            n = sqlite3_column_int(q, 0) > 0 ? 1 : 0;
+        _exit(n < 0 ? 2 : n);
+    }
+    cr_assert_gt(pid, 0);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st));
+    return WEXITSTATUS(st) == 2 ? -1 : WEXITSTATUS(st);
+}
+
 static void make_conf(char *buf, size_t len)
 {
     int n = snprintf(buf, len,
@@ -157,6 +191,8 @@ Test(sandbox, daemon_runs_stores_reloads_and_stops_inside_the_unit_sandbox)
     snprintf(env_exec, sizeof(env_exec), "SP_SANDBOX_EXEC=%s", real);
     snprintf(env_dir, sizeof(env_dir), "SP_SANDBOX_DIR=%s", sp.dir);
     make_conf(conf, sizeof(conf));
+    /* StateDirectoryMode=0750: the group may enter. */
+    cr_assert_eq(chmod(sp.dir, 0750), 0);
     cr_assert_eq(setenv("SP_DAEMON", helper, 1), 0);
     cr_assert_eq(spawn_start_ready(&sp, conf, env, WAIT_MS), 0,
                  "daemon did not become ready inside the sandbox");
@@ -173,6 +209,12 @@ Test(sandbox, daemon_runs_stores_reloads_and_stops_inside_the_unit_sandbox)
     cr_expect_eq(mode_of(sp.db_path), 0640, "store mode %o",
                  (unsigned) mode_of(sp.db_path));
     cr_expect_eq(mode_of(wal), 0640, "WAL mode %o", (unsigned) mode_of(wal));
+    /* A dashboard in the daemon's group reads it read-only (its -shm is
+     * read-only to it too); anyone else cannot. */
+    cr_expect_eq(count_as_reader(sp.db_path, SANDBOX_GID), 1,
+                 "a reader in the daemon's group cannot read the store");
+    cr_expect_eq(count_as_reader(sp.db_path, SANDBOX_GID + 1), -1,
+                 "a reader outside the daemon's group reads the store");
     cr_assert_eq(kill(sp.pid, SIGHUP), 0);
     cr_assert_eq(spawn_wait_log(&sp, "config: reloaded", 1, WAIT_MS), 0,
                  "no reload inside the sandbox");
