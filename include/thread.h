@@ -8,6 +8,7 @@
 #ifndef SP_THREAD_H
 #define SP_THREAD_H
 
+#include <assert.h>
 #include <pthread.h>
 
 #include "compiler.h"

@@ -1,22 +1,17 @@
 /*
- * daemon.c - wiring: settings, memory plan, store, threads, loop, stop.
+ * daemon.c - the daemon's life: settings, start-up, signals, reload,
+ * stats and watchdog, stop.
  *
  * Threads: the main thread runs the libuv loop (THREAD_LOOP): MQTT, signals,
- * timers, and on_message(), which routes each message into the ingress ring
- * of the worker that owns its topic. Workers and the writer are started
- * here and joined here. The flow and the ownership of each struct are in
- * worker.h and writer.h.
+ * timers, and the router (route.c), which the MQTT client calls for every
+ * message. The pipeline (pipeline.c) builds, starts and joins the workers
+ * and the writer.
  *
  * Stop (SIGTERM/SIGINT): stop reading MQTT and disconnect cleanly; then
  * each worker drains its ring and hands off every open bucket; then the
  * writer commits what is left and ends. Nothing received is lost.
  *
- * Backpressure (overflow = pause): when a message leaves less than two
- * largest records of room in its ring, the loop stops reading the MQTT
- * socket; TCP pushes back to the broker. Workers send `wake` once their
- * ring is half empty again; the loop resumes when every ring is.
- *
- * Memory: daemon_plan() sizes everything from the settings; all of it is
+ * Memory: pipeline_plan() sizes everything from the settings; all of it is
  * allocated before the threads start and logged. The message path
  * allocates nothing (libmosquitto's own receive buffers aside).
  */
@@ -38,25 +33,18 @@
 #include "memlimit.h"
 #include "mqtt.h"
 #include "mqtt_setup.h"
+#include "pipeline.h"
+#include "route.h"
 #include "series.h"
 #include "stats.h"
-#include "store.h"
 #include "thread.h"
-#include "worker.h"
-#include "writer.h"
 
-#define ARENA_BYTES_PER_SERIES 64 /* average topic + field key, with NULs */
-#define HEARTBEAT_MIN_MS       2000
-#define HEARTBEAT_MAX_MS       10000
-#define PUSH_PING_MS           250 /* watchdog pings while the loop waits */
+#define HEARTBEAT_MIN_MS 2000
+#define HEARTBEAT_MAX_MS 10000
 
 /* The whole daemon. Owner: the loop thread (one static instance). */
 struct daemon {
-    /* Cache-line aligned members first: no padding between them. */
-    struct writer writer;
-    struct stats_counters stats; /* the loop's own counters */
     struct config cfg;
-    struct daemon_plan plan;
     uv_loop_t loop;
     uv_signal_t sig_term;
     uv_signal_t sig_int;
@@ -66,79 +54,27 @@ struct daemon {
     uv_timer_t reload_timer; /* while a reload waits for empty rings */
     uv_timer_t sub_timer;    /* until every SUBACK is in */
     uv_check_t wake_check;   /* after each I/O burst: wake fed workers */
-    uint64_t pushed;         /* bit i: worker i got records this burst */
-    size_t ring_high_water;  /* fullest ingress ring since the last report */
     uv_async_t wake;         /* workers: ring drained; writer: fatal */
     struct mqtt_client mqtt;
-    struct store store;
-    struct series_limit limit;
-    struct worker *workers;
-    unsigned n_workers;
-    struct stats_counters **all_stats;
-    size_t max_record;
-    uint64_t paused_since_ms;
+    struct pipeline *pipe; /* the_pipeline */
+    struct route route;
     uint64_t watchdog_usec;
     struct stats_snapshot last_snap;
     uint64_t last_snap_ms;
-    struct ratelimit rl_drop;
     bool stopping;
     bool reload_pending;    /* new subscriptions wait for empty rings */
     bool reload_again;      /* SIGHUP while pending: reload once it is done */
     struct config next_cfg; /* the file as re-read by SIGHUP */
     bool mqtt_up;
     int exit_code;
-
-    /* Shared: read by workers to decide whether to send `wake`. */
-    _Atomic bool paused;
 };
 
-_Static_assert(CONFIG_MAX_WORKERS <= 64, "one bit of `pushed` per worker");
-
 static struct daemon the_daemon;
-
-void daemon_plan(const struct config *cfg, struct daemon_plan *p)
-{
-    struct worker_shared sh;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-    memset(p, 0, sizeof(*p));
-    p->workers = cfg->pipeline.workers;
-    if (p->workers == 0)
-        p->workers = cpus <= 0                   ? 1
-                     : cpus > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS
-                                                 : (unsigned) cpus;
-    /* Sized for the worst case: every series hashing to one shard. */
-    p->series_cap = cfg->pipeline.max_series;
-    p->arena_bytes = (size_t) p->series_cap * ARENA_BYTES_PER_SERIES;
-    p->ingress_bytes = ring_capacity(cfg->pipeline.ring_bytes);
-    p->egress_bytes = worker_egress_bytes(cfg);
-    p->series_bytes = series_table_bytes(p->series_cap, p->arena_bytes);
-    p->scratch_bytes = sizeof(struct decode_out) + WORKER_TAGS_MAX;
-    memset(&sh, 0, sizeof(sh));
-    sh.cfg = cfg;
-    sh.series_cap = p->series_cap;
-    sh.arena_bytes = p->arena_bytes;
-    sh.egress_bytes = p->egress_bytes;
-    p->total_bytes = worker_bytes(&sh) * p->workers;
-    p->sqlite_bytes = (size_t) cfg->store.heap_limit_mb << 20;
-}
+static struct pipeline the_pipeline;
 
 static double mib(size_t b)
 {
     return (double) b / (1024.0 * 1024.0);
-}
-
-void daemon_plan_print(const struct daemon_plan *p, FILE *out)
-{
-    fprintf(out,
-            "# memory: preallocated %.1f MiB for %u workers: per worker "
-            "ingress ring %.1f MiB, egress ring %.1f MiB, series %.1f MiB "
-            "(%u series, %zu bytes of keys), scratch %zu KiB\n",
-            mib(p->total_bytes), p->workers, mib(p->ingress_bytes),
-            mib(p->egress_bytes), mib(p->series_bytes), p->series_cap,
-            p->arena_bytes, p->scratch_bytes / 1024);
-    fprintf(out, "# memory: SQLite heap limit %.1f MiB; bound %.1f MiB\n",
-            mib(p->sqlite_bytes), mib(p->total_bytes + p->sqlite_bytes));
 }
 
 static void print_warning(void *ctx, const char *line)
@@ -148,7 +84,7 @@ static void print_warning(void *ctx, const char *line)
 
 /* Passes a warning to warn when the plan's bound exceeds the memory limit:
  * the cgroup's under systemd, else (unit_fallback) the shipped unit's. */
-static void check_memory_limit(const struct daemon_plan *p, int unit_fallback,
+static void check_memory_limit(const struct pipeline_plan *p, int unit_fallback,
                                void (*warn)(void *, const char *), void *ctx)
 {
     struct memlimit lim;
@@ -169,7 +105,7 @@ static void log_warning_line(void *ctx, const char *line)
 int daemon_check_config(const char *path, FILE *out)
 {
     static struct config cfg;
-    struct daemon_plan plan;
+    struct pipeline_plan plan;
     char err[CONFIG_ERR_MAX];
 
     if (config_load(&cfg, path, err, sizeof(err)) < 0) {
@@ -177,130 +113,49 @@ int daemon_check_config(const char *path, FILE *out)
         return DAEMON_EXIT_CONFIG;
     }
     config_print(&cfg, out);
-    daemon_plan(&cfg, &plan);
-    daemon_plan_print(&plan, out);
+    pipeline_plan(&cfg, &plan);
+    pipeline_plan_print(&plan, out);
     check_memory_limit(&plan, 1, print_warning, out);
     mqtt_setup_warnings(&cfg, print_warning, out);
     return DAEMON_EXIT_OK;
 }
 
-/* ---- message path (loop thread) ---------------------------------------- */
+/* ---- message path (loop thread): route.c ------------------------------- */
 
-static void pause_reading(struct daemon *d)
+static void on_route_pause(void *ctx)
 {
-    atomic_store_explicit(&d->paused, true, memory_order_relaxed);
-    /* Pairs with the fence in the worker: either it sees paused and sends
-     * wake, or we see the space it freed in the check that follows. */
-    atomic_thread_fence(memory_order_seq_cst);
-    d->paused_since_ms = clock_mono_ms();
+    struct daemon *d = ctx;
+
     mqtt_pause(&d->mqtt);
-    uv_async_send(&d->wake);
 }
 
-static bool rings_half_free(const struct daemon *d)
+static void on_route_resume(void *ctx)
 {
-    for (unsigned i = 0; i < d->n_workers; i++)
-        if (ring_free_bytes(&d->workers[i].ingress) <
-            d->workers[i].ingress.cap / 2)
-            return false;
-    return true;
-}
+    struct daemon *d = ctx;
 
-static void maybe_resume(struct daemon *d)
-{
-    uint64_t now;
-
-    if (!atomic_load_explicit(&d->paused, memory_order_relaxed) ||
-        d->stopping || d->reload_pending || !rings_half_free(d))
-        return;
-    atomic_store_explicit(&d->paused, false, memory_order_relaxed);
-    now = clock_mono_ms();
-    stats_add(&d->stats, STAT_PAUSED_MS, now - d->paused_since_ms);
     mqtt_resume(&d->mqtt);
 }
 
 static void watchdog_ping(struct daemon *d);
 
-/* overflow = pause, ring full anyway: wait for the worker; never drop.
- * The loop's timers do not run meanwhile, so the wait pings the watchdog
- * itself (it is backpressure, not a hang). */
-static int push_blocking(struct daemon *d, struct worker *w,
-                         const struct worker_msg *m)
+/* A push waits for a worker (backpressure, not a hang): keep pinging. */
+static void on_route_waiting(void *ctx)
 {
-    uint64_t start = clock_mono_ms();
-    uint64_t pinged = start;
-    int rc;
-
-    while ((rc = worker_push(w, m)) == -ENOSPC) {
-        uint64_t now;
-        if (atomic_load_explicit(&d->writer.fatal, memory_order_acquire))
-            break;
-        worker_wake(w);
-        usleep(500);
-        now = clock_mono_ms();
-        if (now - pinged >= PUSH_PING_MS) {
-            watchdog_ping(d);
-            pinged = now;
-        }
-    }
-    stats_add(&d->stats, STAT_PAUSED_MS, clock_mono_ms() - start);
-    return rc;
+    watchdog_ping(ctx);
 }
 
-static void count_drop(struct daemon *d, enum stats_counter k,
-                       const struct mqtt_msg *m, const char *why)
+static void maybe_resume(struct daemon *d)
 {
-    stats_add(&d->stats, k, 1);
-    log_ratelimited(&d->rl_drop, LOG_WARNING,
-                    "route: %s: message on %.200s (%zu bytes) dropped", why,
-                    m->topic, m->payload_len);
+    if (d->stopping || d->reload_pending)
+        return;
+    route_maybe_resume(&d->route);
 }
 
-/* Routes one message into its worker's ring; every outcome is counted. */
 static void on_message(void *ctx, const struct mqtt_msg *m)
 {
     struct daemon *d = ctx;
-    struct worker_msg wm = {clock_now_ms(),
-                            m->sub_index,
-                            m->topic,
-                            m->topic_len,
-                            m->payload,
-                            m->payload_len,
-                            series_topic_hash(m->topic, m->topic_len)};
-    struct worker *w;
-    size_t used;
-    int rc;
 
-    stats_add(&d->stats, STAT_RECEIVED, 1);
-    if (m->sub_index >= d->cfg.n_subs) {
-        count_drop(d, STAT_DROPPED_INVALID, m, "no subscription matches");
-        return;
-    }
-    if (m->payload_len > d->cfg.pipeline.max_payload_bytes) {
-        count_drop(d, STAT_DROPPED_OVERSIZE, m,
-                   "payload over max_payload_bytes");
-        return;
-    }
-    w = &d->workers[wm.topic_hash % d->n_workers];
-    rc = worker_push(w, &wm);
-    if (rc == -ENOSPC && d->cfg.pipeline.overflow == OVERFLOW_PAUSE)
-        rc = push_blocking(d, w, &wm);
-    if (rc < 0) {
-        count_drop(
-            d, rc == -ENOSPC ? STAT_DROPPED_OVERFLOW : STAT_DROPPED_OVERSIZE, m,
-            rc == -ENOSPC ? "ingress ring full" : "record too large");
-        return;
-    }
-    d->pushed |= 1ull << w->index;
-    /* One look at the ring's fill serves the high-water mark and the
-     * pause. */
-    used = ring_used_bytes(&w->ingress);
-    if (used > d->ring_high_water)
-        d->ring_high_water = used;
-    if (d->cfg.pipeline.overflow == OVERFLOW_PAUSE &&
-        w->ingress.cap - used < 2 * d->max_record &&
-        !atomic_load_explicit(&d->paused, memory_order_relaxed))
-        pause_reading(d);
+    route_message(&d->route, m);
 }
 
 /* Watches for the SUBACKs after a (re)connect or a reload, then says so:
@@ -333,10 +188,7 @@ static void on_wake_check(uv_check_t *h)
 {
     struct daemon *d = h->data;
 
-    for (unsigned i = 0; d->pushed != 0 && i < d->n_workers; i++)
-        if (d->pushed & (1ull << i))
-            worker_wake(&d->workers[i]);
-    d->pushed = 0;
+    route_wake_workers(&d->route);
 }
 
 static void on_mqtt_state(void *ctx, bool connected)
@@ -350,30 +202,11 @@ static void on_mqtt_state(void *ctx, bool connected)
 
 /* ---- stats, watchdog, status --------------------------------------------- */
 
-static void snapshot(struct daemon *d, struct stats_snapshot *s)
-{
-    memset(s, 0, sizeof(*s));
-    for (unsigned i = 0; i < d->n_workers + 2; i++)
-        stats_accumulate(s, d->all_stats[i]);
-}
-
 static double rate(const struct stats_snapshot *a,
                    const struct stats_snapshot *b, enum stats_counter k,
                    uint64_t ms)
 {
     return ms ? (double) (a->v[k] - b->v[k]) * 1000.0 / (double) ms : 0;
-}
-
-/* A long pause counts as it goes, not only when it ends. */
-static void account_pause(struct daemon *d)
-{
-    uint64_t now;
-
-    if (!atomic_load_explicit(&d->paused, memory_order_relaxed))
-        return;
-    now = clock_mono_ms();
-    stats_add(&d->stats, STAT_PAUSED_MS, now - d->paused_since_ms);
-    d->paused_since_ms = now;
 }
 
 static void report(struct daemon *d, bool log_line)
@@ -384,10 +217,11 @@ static void report(struct daemon *d, bool log_line)
     uint64_t dropped;
     char totals[512];
     unsigned series =
-        atomic_load_explicit(&d->limit.count, memory_order_relaxed);
+        atomic_load_explicit(&d->pipe->limit.count, memory_order_relaxed);
 
-    account_pause(d);
-    snapshot(d, &s);
+    /* A long pause counts as it goes, not only when it ends. */
+    route_account_pause(&d->route);
+    pipeline_snapshot(d->pipe, &s);
     dropped = s.v[STAT_DROPPED_OVERFLOW] + s.v[STAT_DROPPED_OVERSIZE] +
               s.v[STAT_DROPPED_INVALID] + s.v[STAT_DROPPED_SERIES_LIMIT];
     sd_notifyf(0,
@@ -405,15 +239,13 @@ static void report(struct daemon *d, bool log_line)
                  rate(&s, &d->last_snap, STAT_RECEIVED, ms),
                  rate(&s, &d->last_snap, STAT_DECODED, ms),
                  rate(&s, &d->last_snap, STAT_SAMPLES, ms), totals, series,
-                 100.0 * (double) d->ring_high_water /
-                     (double) d->workers[0].ingress.cap,
-                 (double) atomic_load(&d->writer.p50_us) / 1000.0,
-                 (double) atomic_load(&d->writer.p99_us) / 1000.0,
+                 route_take_high_water(&d->route),
+                 (double) atomic_load(&d->pipe->writer.p50_us) / 1000.0,
+                 (double) atomic_load(&d->pipe->writer.p99_us) / 1000.0,
                  d->mqtt_up ? "up" : "down");
     }
     d->last_snap = s;
     d->last_snap_ms = now;
-    d->ring_high_water = 0;
 }
 
 static void on_stats_timer(uv_timer_t *t)
@@ -423,17 +255,15 @@ static void on_stats_timer(uv_timer_t *t)
 
 /* Idle threads beat at least once a second; a thread silent for longer
  * than the watchdog period (2..10 s) is stuck. */
-static bool fresh(const struct daemon *d, const _Atomic uint64_t *hb,
-                  uint64_t now)
+static uint64_t stale_ms(const struct daemon *d)
 {
-    uint64_t seen = atomic_load_explicit(hb, memory_order_relaxed);
     uint64_t stale = d->watchdog_usec / 1000;
 
     if (stale < HEARTBEAT_MIN_MS)
         stale = HEARTBEAT_MIN_MS;
     if (stale > HEARTBEAT_MAX_MS)
         stale = HEARTBEAT_MAX_MS;
-    return seen + stale >= now;
+    return stale;
 }
 
 /*
@@ -444,14 +274,9 @@ static bool fresh(const struct daemon *d, const _Atomic uint64_t *hb,
  */
 static void watchdog_ping(struct daemon *d)
 {
-    uint64_t now = clock_mono_ms();
-    bool ok = fresh(d, &d->writer.heartbeat_ms, now);
-
     if (d->watchdog_usec == 0)
         return;
-    for (unsigned i = 0; i < d->n_workers && ok; i++)
-        ok = fresh(d, &d->workers[i].heartbeat_ms, now);
-    if (ok)
+    if (pipeline_progressing(d->pipe, clock_mono_ms(), stale_ms(d)))
         sd_notify(0, "WATCHDOG=1");
 }
 
@@ -476,8 +301,7 @@ static void on_mqtt_stopped(struct mqtt_client *c)
 {
     struct daemon *d = c->ctx;
 
-    for (unsigned i = 0; i < d->n_workers; i++)
-        worker_request_stop(&d->workers[i]);
+    pipeline_request_stop(d->pipe);
     close_handle((uv_handle_t *) &d->sig_term);
     close_handle((uv_handle_t *) &d->sig_int);
     close_handle((uv_handle_t *) &d->sig_hup);
@@ -511,17 +335,16 @@ static void begin_stop(struct daemon *d, const char *why)
     abandon_reload(d);
     sd_notify(0, "STOPPING=1");
     log_notice("daemon: stopping (%s): draining rings and open buckets", why);
-    writer_request_stop(&d->writer);
-    account_pause(d);
+    writer_request_stop(&d->pipe->writer);
     /* Let the rings drain: the loop will not read again anyway. */
-    atomic_store_explicit(&d->paused, false, memory_order_relaxed);
+    route_release(&d->route);
     mqtt_stop(&d->mqtt, on_mqtt_stopped);
 }
 
 static void on_wake(uv_async_t *a)
 {
     struct daemon *d = a->data;
-    int fatal = atomic_load_explicit(&d->writer.fatal, memory_order_acquire);
+    int fatal = pipeline_failed(d->pipe);
 
     if (fatal != 0 && d->exit_code == DAEMON_EXIT_OK) {
         log_crit("daemon: the store cannot be written (%s), exiting",
@@ -643,8 +466,8 @@ static void finish_reload(struct daemon *d)
 
     if (d->stopping)
         return;
-    for (unsigned i = 0; i < d->n_workers; i++)
-        if (!ring_is_empty(&d->workers[i].ingress))
+    for (unsigned i = 0; i < d->pipe->n_workers; i++)
+        if (!ring_is_empty(&d->pipe->workers[i].ingress))
             return;
     uv_timer_stop(&d->reload_timer);
     prev = d->cfg;
@@ -703,7 +526,7 @@ static void reload(struct daemon *d)
     }
     note_restart_needed(&d->cfg, &d->next_cfg);
     if (take_retention(&d->cfg, &d->next_cfg))
-        writer_set_retention(&d->writer, &d->cfg);
+        writer_set_retention(&d->pipe->writer, &d->cfg);
     if (!subs_differ(&d->cfg, &d->next_cfg)) {
         log_notice("config: reloaded %s", d->cfg.path);
         sd_notify(0, "READY=1");
@@ -714,8 +537,7 @@ static void reload(struct daemon *d)
                "drain",
                d->cfg.path);
     d->reload_pending = true;
-    if (!atomic_load_explicit(&d->paused, memory_order_relaxed))
-        pause_reading(d);
+    route_pause(&d->route);
     uv_timer_start(&d->reload_timer, on_reload_timer, 0, 5);
 }
 
@@ -730,83 +552,6 @@ static void on_signal(uv_signal_t *s, int signum)
 }
 
 /* ---- start-up ------------------------------------------------------------ */
-
-static int load_one_series(void *ctx, int64_t id, const char *topic,
-                           const char *field, const char *tags)
-{
-    struct daemon *d = ctx;
-    struct worker *w =
-        &d->workers[series_topic_hash(topic, strlen(topic)) % d->n_workers];
-    int64_t next;
-    int rc;
-
-    (void) tags;
-    rc = worker_load_series(w, id, topic, field);
-    if (rc == -ENOSPC) {
-        log_err("store: %s holds more series than max_series = %u: raise "
-                "max_series",
-                d->cfg.store.path, d->cfg.pipeline.max_series);
-        return rc;
-    }
-    next = atomic_load(&d->limit.next_id);
-    if (id >= next)
-        atomic_store(&d->limit.next_id, id + 1);
-    return rc == -EEXIST ? 0 : rc;
-}
-
-static int open_pipeline(struct daemon *d)
-{
-    struct worker_shared sh = {
-        .cfg = &d->cfg,
-        .limit = &d->limit,
-        .writer_ev = &d->writer.ev,
-        .loop_wake = &d->wake,
-        .loop_paused = &d->paused,
-        .series_cap = d->plan.series_cap,
-        .arena_bytes = d->plan.arena_bytes,
-        .egress_bytes = d->plan.egress_bytes,
-    };
-    int err;
-
-    d->n_workers = d->plan.workers;
-    d->workers = calloc(d->n_workers, sizeof(*d->workers));
-    d->all_stats = calloc(d->n_workers + 2, sizeof(struct stats_counters *));
-    if (!d->workers || !d->all_stats)
-        return -ENOMEM;
-    d->limit.max = d->cfg.pipeline.max_series;
-    atomic_init(&d->limit.count, 0);
-    atomic_init(&d->limit.next_id, 1);
-    for (unsigned i = 0; i < d->n_workers; i++) {
-        err = worker_init(&d->workers[i], i, &sh);
-        if (err < 0)
-            return err;
-        d->all_stats[i] = &d->workers[i].stats;
-    }
-    d->all_stats[d->n_workers] = &d->stats;
-    d->all_stats[d->n_workers + 1] = &d->writer.stats;
-    d->max_record = worker_record_bytes(CONFIG_TOPIC_MAX,
-                                        d->cfg.pipeline.max_payload_bytes);
-    return 0;
-}
-
-static int start_threads(struct daemon *d)
-{
-    int err;
-
-    writer_init(&d->writer);
-    d->writer.cfg = &d->cfg;
-    d->writer.store = &d->store;
-    d->writer.workers = d->workers;
-    d->writer.n_workers = d->n_workers;
-    d->writer.loop_wake = &d->wake;
-    d->writer.all_stats = (struct stats_counters *const *) d->all_stats;
-    d->writer.n_all_stats = d->n_workers + 2;
-    d->writer.limit = &d->limit;
-    err = writer_start(&d->writer);
-    for (unsigned i = 0; i < d->n_workers && err == 0; i++)
-        err = worker_start(&d->workers[i]);
-    return err;
-}
 
 static void start_handles(struct daemon *d)
 {
@@ -848,15 +593,16 @@ static void apply_test_page_limit(struct daemon *d)
         return;
     snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
              strtoll(pages, NULL, 10));
-    if (sqlite3_exec(d->store.db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(d->pipe->store.db, sql, NULL, NULL, NULL) != SQLITE_OK)
         log_err("store: test page limit refused: %s",
-                sqlite3_errmsg(d->store.db));
+                sqlite3_errmsg(d->pipe->store.db));
 }
 
 /* Everything before the loop runs. Returns an exit status, OK to go on. */
 static int start(struct daemon *d, const char *path)
 {
     char err[CONFIG_ERR_MAX];
+    struct pipeline_plan plan;
     int rc;
 
     if (config_load(&d->cfg, path, err, sizeof(err)) < 0) {
@@ -871,14 +617,21 @@ static int start(struct daemon *d, const char *path)
         log_err_errno(rc, "daemon: no random key for the hashes");
         return DAEMON_EXIT_RUNTIME;
     }
-    ratelimit_init(&d->rl_drop, 10000, 5);
-    daemon_plan(&d->cfg, &d->plan);
-    check_memory_limit(&d->plan, 0, log_warning_line, NULL);
-    rc = open_pipeline(d);
-    if (rc == 0)
-        rc = store_open(&d->store, &d->cfg);
-    if (rc == 0)
-        rc = store_load_series(&d->store, load_one_series, d);
+    /* Before the shards are allocated (and touched): a plan over the
+     * limit is said before the kernel acts on it. */
+    pipeline_plan(&d->cfg, &plan);
+    check_memory_limit(&plan, 0, log_warning_line, NULL);
+    uv_loop_init(&d->loop);
+    uv_async_init(&d->loop, &d->wake, on_wake);
+    d->wake.data = d;
+    uv_unref((uv_handle_t *) &d->wake);
+    rc = pipeline_init(d->pipe, &d->cfg, &d->wake);
+    if (rc == 0) {
+        const struct route_hooks hooks = {on_route_pause, on_route_resume,
+                                          on_route_waiting, d};
+        route_init(&d->route, d->pipe, &hooks);
+        rc = pipeline_open_store(d->pipe);
+    }
     if (rc == 0)
         apply_test_page_limit(d);
     if (rc < 0) {
@@ -888,17 +641,11 @@ static int start(struct daemon *d, const char *path)
     log_notice("daemon: sensorpipe %s: store %s, %u series known, "
                "preallocated %.1f MiB (%u workers), SQLite heap limit "
                "%.1f MiB",
-               SP_VERSION, d->cfg.store.path, atomic_load(&d->limit.count),
-               mib(d->plan.total_bytes), d->plan.workers,
-               mib(d->plan.sqlite_bytes));
-    log_notice("memory: preallocated %.1f MiB: ingress rings %.1f MiB, "
-               "egress rings %.1f MiB, series %.1f MiB (%u series each), "
-               "scratch %zu KiB",
-               mib(d->plan.total_bytes),
-               mib(d->plan.ingress_bytes * d->plan.workers),
-               mib(d->plan.egress_bytes * d->plan.workers),
-               mib(d->plan.series_bytes * d->plan.workers), d->plan.series_cap,
-               d->plan.scratch_bytes * d->plan.workers / 1024);
+               SP_VERSION, d->cfg.store.path,
+               atomic_load(&d->pipe->limit.count),
+               mib(d->pipe->plan.total_bytes), d->pipe->plan.workers,
+               mib(d->pipe->plan.sqlite_bytes));
+    pipeline_plan_log(&d->pipe->plan);
     return DAEMON_EXIT_OK;
 }
 
@@ -906,10 +653,6 @@ static int start_loop(struct daemon *d)
 {
     int rc;
 
-    uv_loop_init(&d->loop);
-    uv_async_init(&d->loop, &d->wake, on_wake);
-    d->wake.data = d;
-    uv_unref((uv_handle_t *) &d->wake);
     rc = mqtt_init(&d->mqtt, &d->loop, &d->cfg, on_message, on_mqtt_state, d);
     if (rc < 0) {
         log_err_errno(rc, "mqtt: cannot set up the client");
@@ -917,7 +660,7 @@ static int start_loop(struct daemon *d)
          * the operator's to fix: exit 2, so systemd does not loop. */
         return rc == -ENOMEM ? DAEMON_EXIT_RUNTIME : DAEMON_EXIT_CONFIG;
     }
-    rc = start_threads(d);
+    rc = pipeline_start(d->pipe);
     if (rc < 0) {
         log_err_errno(rc, "daemon: cannot start threads");
         return DAEMON_EXIT_RUNTIME;
@@ -936,19 +679,12 @@ static void shut_down(struct daemon *d)
     /* After a store failure the writer has ended; workers may be blocked
      * on full rings for good: those are left to end with the process
      * (detached), and systemd restarts it. */
-    writer_join(&d->writer);
+    int fatal = pipeline_join(d->pipe, d->exit_code != DAEMON_EXIT_OK);
+
     /* The loop may have ended before the writer gave up (at stop). */
-    if (atomic_load_explicit(&d->writer.fatal, memory_order_acquire) != 0 &&
-        d->exit_code == DAEMON_EXIT_OK) {
+    if (fatal != 0 && d->exit_code == DAEMON_EXIT_OK) {
         log_crit("daemon: the store cannot be written, exiting");
         d->exit_code = DAEMON_EXIT_RUNTIME;
-    }
-    for (unsigned i = 0; i < d->n_workers; i++) {
-        if (d->exit_code == DAEMON_EXIT_OK ||
-            atomic_load_explicit(&d->workers[i].done, memory_order_acquire))
-            worker_join(&d->workers[i]);
-        else
-            worker_detach(&d->workers[i]);
     }
     if (d->exit_code != DAEMON_EXIT_OK)
         return;
@@ -956,8 +692,8 @@ static void shut_down(struct daemon *d)
     uv_run(&d->loop, UV_RUN_DEFAULT);
     mqtt_fini(&d->mqtt);
     (void) uv_loop_close(&d->loop);
-    store_close(&d->store);
-    snapshot(d, &s);
+    pipeline_snapshot(d->pipe, &s);
+    pipeline_fini(d->pipe);
     log_notice("daemon: stopped: received=%llu decoded=%llu samples=%llu "
                "dropped=%llu",
                (unsigned long long) s.v[STAT_RECEIVED],
@@ -967,10 +703,6 @@ static void shut_down(struct daemon *d)
                                      s.v[STAT_DROPPED_OVERSIZE] +
                                      s.v[STAT_DROPPED_INVALID] +
                                      s.v[STAT_DROPPED_SERIES_LIMIT]));
-    for (unsigned i = 0; i < d->n_workers; i++)
-        worker_fini(&d->workers[i]);
-    free(d->workers);
-    free(d->all_stats);
 }
 
 int daemon_run(const char *path)
@@ -978,12 +710,13 @@ int daemon_run(const char *path)
     struct daemon *d = &the_daemon;
     int rc;
 
+    d->pipe = &the_pipeline;
     thread_set_role(THREAD_LOOP, NULL);
     rc = start(d, path);
     if (rc == DAEMON_EXIT_OK)
         rc = start_loop(d);
     if (rc != DAEMON_EXIT_OK) {
-        store_close(&d->store);
+        store_close(&d->pipe->store);
         return rc;
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);

@@ -384,7 +384,7 @@ static void process(struct worker *w, const struct ingress_rec *r)
 /* Tells the loop when its paused ring has drained enough to read again. */
 static void maybe_wake_loop(struct worker *w)
 {
-    /* Pairs with the fence in the loop's pause_reading(): the loop stores
+    /* Pairs with the fence in the loop's route_pause(): the loop stores
      * paused then reads our tail; we store tail (ring_release) then read
      * paused. With a full fence on both sides one of us sees the other,
      * so a pause can never outlive a drained ring. */

@@ -25,11 +25,12 @@
  *   store     store_merge_partial() in transactions of batch_rows; the
  *             row is per partial (every configured resolution), not per
  *             message.
- *   pipeline  the daemon's own pieces: WORKERS struct worker
- *             (worker_init/worker_start), a struct writer with a real
- *             store on a temporary file; this thread plays the loop and
- *             routes each message as on_message() does (overflow = pause:
- *             wait while a ring is full). The clock stops once every
+ *   pipeline  the daemon's own pipeline (pipeline_init/pipeline_start:
+ *             WORKERS workers and a writer with a real store on a
+ *             temporary file); this thread plays the loop and routes each
+ *             message with route_message(), as the daemon's MQTT callback
+ *             does (overflow = pause: wait while a ring is full). The
+ *             clock stops once every
  *             worker drained and the writer committed everything (the
  *             clean-stop path), and the stored sum(count) of the finest
  *             rollups is checked against the samples the workers kept.
@@ -45,13 +46,12 @@
  * Invariants: the feed is read-only once made; every stage uses its own
  * store file.
  * Memory: the feed (about 60 bytes a message) and the pipeline's own
- * preallocation (daemon_plan()), all made before the clocks start.
+ * preallocation (pipeline_plan()), all made before the clocks start.
  */
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,11 +65,12 @@
 #include "bucket.h"
 #include "clock.h"
 #include "config.h"
-#include "daemon.h"
 #include "decode.h"
 #include "loadgen.h"
 #include "log.h"
+#include "pipeline.h"
 #include "ring.h"
+#include "route.h"
 #include "series.h"
 #include "stats.h"
 #include "store.h"
@@ -114,22 +115,15 @@ struct bench_row {
     uint64_t ns;
 };
 
-/* The daemon's pieces, wired as open_pipeline/start_threads do.
- * Owner: main(). */
+/* The daemon's pipeline and router, built by pipeline.c and route.c as the
+ * daemon builds them; this thread plays the loop. Owner: main(). */
 struct bench_pipe {
-    struct writer writer;
-    struct stats_counters loop_stats; /* the loop's: received */
-    struct config *cfg;
-    struct daemon_plan plan;
-    struct series_limit limit;
-    struct worker *workers;
-    struct stats_counters **all_stats;
-    struct store store;
+    struct pipeline pipe;
+    struct route route;
     uv_loop_t loop;
-    uv_async_t wake; /* never sent: nothing pauses and the store holds */
-    unsigned n_workers;
-    unsigned since_wake; /* pushes since the last worker_wake() round */
-    _Atomic bool paused;
+    uv_async_t wake;     /* sent by workers and route_pause(); nobody waits */
+    unsigned since_wake; /* routed since the last route_wake_workers() */
+    bool opened;
 };
 
 static struct config cfg; /* large: static, like the daemon's */
@@ -428,10 +422,10 @@ static int stage_series(const struct bench_feed *fd, struct decode_out *out)
 {
     struct series_limit limit;
     struct series_table t;
-    struct daemon_plan plan;
+    struct pipeline_plan plan;
     int rc;
 
-    daemon_plan(&cfg, &plan);
+    pipeline_plan(&cfg, &plan);
     limit.max = cfg.pipeline.max_series;
     atomic_init(&limit.count, 0);
     atomic_init(&limit.next_id, 1);
@@ -450,109 +444,62 @@ static int stage_series(const struct bench_feed *fd, struct decode_out *out)
 
 /* ---- the pipeline's pieces ---------------------------------------------- */
 
+static void hook_nothing(void *ctx)
+{
+    (void) ctx;
+}
+
 static int pipe_open(struct bench_pipe *p)
 {
-    struct worker_shared sh = {
-        .cfg = &cfg,
-        .limit = &p->limit,
-        .writer_ev = &p->writer.ev,
-        .loop_wake = &p->wake,
-        .loop_paused = &p->paused,
-    };
+    static const struct route_hooks hooks = {hook_nothing, hook_nothing, NULL,
+                                             NULL};
     int rc;
 
-    p->cfg = &cfg;
-    daemon_plan(&cfg, &p->plan);
-    sh.series_cap = p->plan.series_cap;
-    sh.arena_bytes = p->plan.arena_bytes;
-    sh.egress_bytes = p->plan.egress_bytes;
-    p->n_workers = p->plan.workers;
-    p->limit.max = cfg.pipeline.max_series;
-    atomic_init(&p->limit.count, 0);
-    atomic_init(&p->limit.next_id, 1);
-    atomic_init(&p->paused, false);
-    p->workers = calloc(p->n_workers, sizeof(*p->workers));
-    p->all_stats = calloc(p->n_workers + 2, sizeof(struct stats_counters *));
-    if (p->workers == NULL || p->all_stats == NULL)
-        return -ENOMEM;
-    for (unsigned i = 0; i < p->n_workers; i++) {
-        rc = worker_init(&p->workers[i], i, &sh);
-        if (rc < 0)
-            return rc;
-        p->all_stats[i] = &p->workers[i].stats;
-    }
-    p->all_stats[p->n_workers] = &p->loop_stats;
-    p->all_stats[p->n_workers + 1] = &p->writer.stats;
     uv_loop_init(&p->loop);
     uv_async_init(&p->loop, &p->wake, NULL);
-    return store_open(&p->store, &cfg);
+    p->opened = true;
+    rc = pipeline_init(&p->pipe, &cfg, &p->wake);
+    if (rc < 0)
+        return rc;
+    route_init(&p->route, &p->pipe, &hooks);
+    return pipeline_open_store(&p->pipe);
 }
 
-static int pipe_start(struct bench_pipe *p)
+/* Routes message k as the daemon's MQTT callback does (route_message()).
+ * The daemon wakes its workers once per read burst; 64 messages stand for
+ * a burst here, and the loop's resume check follows each burst. */
+static void pipe_route(struct bench_pipe *p, const struct bench_feed *fd,
+                       uint64_t k)
 {
-    int rc;
+    struct mqtt_msg m = {0};
 
-    writer_init(&p->writer);
-    p->writer.cfg = &cfg;
-    p->writer.store = &p->store;
-    p->writer.workers = p->workers;
-    p->writer.n_workers = p->n_workers;
-    p->writer.loop_wake = &p->wake;
-    p->writer.all_stats = (struct stats_counters *const *) p->all_stats;
-    p->writer.n_all_stats = p->n_workers + 2;
-    p->writer.limit = &p->limit;
-    rc = writer_start(&p->writer);
-    for (unsigned i = 0; i < p->n_workers && rc == 0; i++)
-        rc = worker_start(&p->workers[i]);
-    return rc;
-}
-
-/* Routes one message as daemon.c on_message() does (overflow = pause). */
-static int pipe_push(struct bench_pipe *p, const struct worker_msg *m)
-{
-    struct worker *w = &p->workers[m->topic_hash % p->n_workers];
-    int rc;
-
-    stats_add(&p->loop_stats, STAT_RECEIVED, 1);
-    while ((rc = worker_push(w, m)) == -ENOSPC) {
-        if (atomic_load(&p->writer.fatal) != 0)
-            return -EIO;
-        worker_wake(w);
-        sched_yield();
-    }
-    /* The daemon wakes its workers once per read burst; 64 messages
-     * stand for a burst here. */
+    m.topic = feed_topic(fd, k, &m.topic_len);
+    m.payload = feed_payload(fd, k, &m.payload_len);
+    m.sub_index = 0;
+    route_message(&p->route, &m);
     if (++p->since_wake == 64) {
         p->since_wake = 0;
-        for (unsigned i = 0; i < p->n_workers; i++)
-            worker_wake(&p->workers[i]);
+        route_wake_workers(&p->route);
+        route_maybe_resume(&p->route);
     }
-    return rc;
 }
 
 /* The clean stop: workers drain and hand off, the writer commits all. */
 static void pipe_stop(struct bench_pipe *p)
 {
-    for (unsigned i = 0; i < p->n_workers; i++)
-        worker_request_stop(&p->workers[i]);
-    for (unsigned i = 0; i < p->n_workers; i++)
-        worker_join(&p->workers[i]);
-    writer_join(&p->writer);
+    route_wake_workers(&p->route);
+    pipeline_request_stop(&p->pipe);
+    (void) pipeline_join(&p->pipe, false);
 }
 
 static void pipe_close(struct bench_pipe *p)
 {
-    store_close(&p->store);
-    if (p->workers != NULL)
-        for (unsigned i = 0; i < p->n_workers; i++)
-            worker_fini(&p->workers[i]);
-    free(p->workers);
-    free(p->all_stats);
-    if (p->wake.type == UV_ASYNC) {
-        uv_close((uv_handle_t *) &p->wake, NULL);
-        uv_run(&p->loop, UV_RUN_DEFAULT);
-        (void) uv_loop_close(&p->loop);
-    }
+    if (!p->opened)
+        return;
+    pipeline_fini(&p->pipe);
+    uv_close((uv_handle_t *) &p->wake, NULL);
+    uv_run(&p->loop, UV_RUN_DEFAULT);
+    (void) uv_loop_close(&p->loop);
 }
 
 /* ---- stages: ring, pipeline --------------------------------------------- */
@@ -574,7 +521,7 @@ static uint64_t ring_drain(struct worker *w)
 static int stage_ring(const struct bench_feed *fd, struct bench_pipe *p)
 {
     struct bench_row r = {"ring copy (worker_push + next/release)", fd->n, 0};
-    struct worker *w = &p->workers[0];
+    struct worker *w = &p->pipe.workers[0];
     uint64_t t0 = clock_mono_ns();
     uint64_t bytes = 0;
     int rc = 0;
@@ -624,15 +571,13 @@ static int pipe_check(const struct bench_feed *fd, struct bench_pipe *p)
     int64_t stored = stored_samples();
     uint64_t want = fd->n * fd->samples_each;
 
-    memset(&s, 0, sizeof(s));
-    for (unsigned i = 0; i < p->n_workers + 2; i++)
-        stats_accumulate(&s, p->all_stats[i]);
+    pipeline_snapshot(&p->pipe, &s);
     printf("bench: pipeline: %u worker(s), %" PRIu64 " messages, %" PRIu64
            " samples kept, %" PRIu64
            " egress records (series + partials) in %" PRIu64
            " commits (%.3f per message), stored sum(count) at %us = "
            "%" PRId64 "\n",
-           p->n_workers, s.v[STAT_RECEIVED], s.v[STAT_SAMPLES],
+           p->pipe.n_workers, s.v[STAT_RECEIVED], s.v[STAT_SAMPLES],
            s.v[STAT_ROWS_WRITTEN], s.v[STAT_COMMITS],
            (double) s.v[STAT_ROWS_WRITTEN] / (double) fd->n,
            cfg.aggregate.resolutions_s[0], stored);
@@ -652,19 +597,17 @@ static int stage_pipeline(const struct bench_feed *fd, struct bench_pipe *p)
     char name[64];
     struct bench_row r = {name, fd->n, 0};
     uint64_t t0;
-    int rc = pipe_start(p);
+    unsigned n = p->pipe.n_workers;
+    int rc = pipeline_start(&p->pipe);
 
-    snprintf(name, sizeof(name), "pipeline end to end (%u worker%s, SQLite)",
-             p->n_workers, p->n_workers == 1 ? "" : "s");
+    snprintf(name, sizeof(name), "pipeline end to end (%u worker%s, SQLite)", n,
+             n == 1 ? "" : "s");
     t0 = clock_mono_ns();
-    for (uint64_t k = 0; k < fd->n && rc == 0; k++) {
-        struct worker_msg m;
-        feed_msg(fd, k, clock_now_ms(), &m);
-        rc = pipe_push(p, &m);
-    }
+    for (uint64_t k = 0; k < fd->n && rc == 0; k++)
+        pipe_route(p, fd, k);
     pipe_stop(p);
     r.ns = clock_mono_ns() - t0;
-    if (rc < 0 || atomic_load(&p->writer.fatal) != 0)
+    if (rc < 0 || pipeline_failed(&p->pipe) != 0)
         return -EIO;
     row_print(&r);
     return pipe_check(fd, p);

@@ -1,52 +1,14 @@
 /*
- * test_daemon.c - the memory plan (the daemon's run itself is covered by
- * the integration tests, which start the binary).
+ * test_daemon.c - --check-config (the daemon's run itself is covered by
+ * the integration tests, which start the binary; the memory plan by
+ * test_pipeline.c).
  */
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "daemon.h"
-#include "series.h"
-#include "worker.h"
-
-static struct config cfg;
-
-Test(daemon, plan_scales_with_workers_and_series)
-{
-    struct daemon_plan a;
-    struct daemon_plan b;
-
-    config_defaults(&cfg);
-    cfg.pipeline.workers = 2;
-    cfg.pipeline.max_series = 1000;
-    cfg.pipeline.ring_bytes = 1u << 20;
-    daemon_plan(&cfg, &a);
-    cr_expect_eq(a.workers, 2);
-    cr_expect_eq(a.ingress_bytes, 1u << 20);
-    cr_expect_eq(a.series_cap, 1000, "each worker holds every series");
-    cr_expect_eq(a.series_bytes, series_table_bytes(1000, a.arena_bytes));
-    cr_expect_eq(a.total_bytes, 2 * (a.ingress_bytes + a.egress_bytes +
-                                     a.series_bytes + a.scratch_bytes));
-    cfg.pipeline.workers = 4;
-    cfg.pipeline.max_series = 10000;
-    daemon_plan(&cfg, &b);
-    cr_expect_gt(b.total_bytes, 2 * a.total_bytes);
-    cr_expect_eq(b.sqlite_bytes, (size_t) cfg.store.heap_limit_mb << 20);
-}
-
-Test(daemon, ring_sizes_round_up_and_zero_workers_means_one_per_cpu)
-{
-    struct daemon_plan p;
-
-    config_defaults(&cfg);
-    cfg.pipeline.workers = 0;
-    cfg.pipeline.ring_bytes = 5000000;
-    daemon_plan(&cfg, &p);
-    cr_expect_geq(p.workers, 1);
-    cr_expect_eq(p.ingress_bytes, 8u << 20, "rounded to a power of two");
-    cr_expect_eq(p.egress_bytes, worker_egress_bytes(&cfg));
-}
 
 Test(daemon, check_config_prints_the_plan)
 {

@@ -1,0 +1,249 @@
+/*
+ * pipeline.c - construction and teardown of the message path: the memory
+ * plan, the shards, the store, the writer, and the order they start and
+ * stop in.
+ *
+ * Threads: everything here runs on the loop thread (or the thread that
+ * plays it: sensorpipe-bench, tests) before the workers and the writer
+ * start or after they are joined; pipeline_snapshot(), pipeline_failed()
+ * and pipeline_progressing() only read atomics and run anywhere.
+ *
+ * Order: init (shards) -> open_store (series ids back into their shards)
+ * -> start (writer first, so it is there when the first egress record
+ * comes) -> ... -> request_stop (workers drain, hand off, end; the writer
+ * ends once every worker is done and every ring empty) -> join -> fini.
+ *
+ * Memory: pipeline_plan() sizes everything from the settings;
+ * pipeline_init() allocates all of it (worker_init()) and the store's heap
+ * limit bounds SQLite. Nothing here runs on the message path.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ring.h"
+
+#define ARENA_BYTES_PER_SERIES 64 /* average topic + field key, with NULs */
+
+static double mib(size_t b)
+{
+    return (double) b / (1024.0 * 1024.0);
+}
+
+static unsigned resolve_workers(unsigned want)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (want != 0)
+        return want;
+    if (cpus <= 0)
+        return 1;
+    return cpus > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (unsigned) cpus;
+}
+
+void pipeline_plan(const struct config *cfg, struct pipeline_plan *p)
+{
+    struct worker_shared sh;
+
+    memset(p, 0, sizeof(*p));
+    p->workers = resolve_workers(cfg->pipeline.workers);
+    /* Sized for the worst case: every series hashing to one shard. */
+    p->series_cap = cfg->pipeline.max_series;
+    p->arena_bytes = (size_t) p->series_cap * ARENA_BYTES_PER_SERIES;
+    p->ingress_bytes = ring_capacity(cfg->pipeline.ring_bytes);
+    p->egress_bytes = worker_egress_bytes(cfg);
+    p->series_bytes = series_table_bytes(p->series_cap, p->arena_bytes);
+    p->scratch_bytes = sizeof(struct decode_out) + WORKER_TAGS_MAX;
+    memset(&sh, 0, sizeof(sh));
+    sh.cfg = cfg;
+    sh.series_cap = p->series_cap;
+    sh.arena_bytes = p->arena_bytes;
+    sh.egress_bytes = p->egress_bytes;
+    p->total_bytes = worker_bytes(&sh) * p->workers;
+    p->sqlite_bytes = (size_t) cfg->store.heap_limit_mb << 20;
+}
+
+void pipeline_plan_print(const struct pipeline_plan *p, FILE *out)
+{
+    fprintf(out,
+            "# memory: preallocated %.1f MiB for %u workers: per worker "
+            "ingress ring %.1f MiB, egress ring %.1f MiB, series %.1f MiB "
+            "(%u series, %zu bytes of keys), scratch %zu KiB\n",
+            mib(p->total_bytes), p->workers, mib(p->ingress_bytes),
+            mib(p->egress_bytes), mib(p->series_bytes), p->series_cap,
+            p->arena_bytes, p->scratch_bytes / 1024);
+    fprintf(out, "# memory: SQLite heap limit %.1f MiB; bound %.1f MiB\n",
+            mib(p->sqlite_bytes), mib(p->total_bytes + p->sqlite_bytes));
+}
+
+void pipeline_plan_log(const struct pipeline_plan *p)
+{
+    log_notice("memory: preallocated %.1f MiB: ingress rings %.1f MiB, "
+               "egress rings %.1f MiB, series %.1f MiB (%u series each), "
+               "scratch %zu KiB",
+               mib(p->total_bytes), mib(p->ingress_bytes * p->workers),
+               mib(p->egress_bytes * p->workers),
+               mib(p->series_bytes * p->workers), p->series_cap,
+               p->scratch_bytes * p->workers / 1024);
+}
+
+int pipeline_init(struct pipeline *p, const struct config *cfg,
+                  uv_async_t *loop_wake)
+{
+    struct worker_shared sh = {
+        .cfg = cfg,
+        .limit = &p->limit,
+        .writer_ev = &p->writer.ev,
+        .loop_wake = loop_wake,
+        .loop_paused = &p->paused,
+    };
+    int err;
+
+    memset(p, 0, sizeof(*p));
+    p->cfg = cfg;
+    p->loop_wake = loop_wake;
+    pipeline_plan(cfg, &p->plan);
+    sh.series_cap = p->plan.series_cap;
+    sh.arena_bytes = p->plan.arena_bytes;
+    sh.egress_bytes = p->plan.egress_bytes;
+    p->limit.max = cfg->pipeline.max_series;
+    atomic_init(&p->limit.count, 0);
+    atomic_init(&p->limit.next_id, 1);
+    atomic_init(&p->paused, false);
+    /* The writer's event must work before the first worker signals it. */
+    writer_init(&p->writer);
+    p->n_all_stats = p->plan.workers + 2;
+    p->workers = calloc(p->plan.workers, sizeof(*p->workers));
+    p->all_stats = calloc(p->n_all_stats, sizeof(struct stats_counters *));
+    if (p->workers == NULL || p->all_stats == NULL)
+        return -ENOMEM;
+    for (unsigned i = 0; i < p->plan.workers; i++) {
+        err = worker_init(&p->workers[i], i, &sh);
+        if (err < 0)
+            return err;
+        p->n_workers = i + 1;
+        p->all_stats[i] = &p->workers[i].stats;
+    }
+    p->all_stats[p->n_workers] = &p->loop_stats;
+    p->all_stats[p->n_workers + 1] = &p->writer.stats;
+    return 0;
+}
+
+/* store_load_series() callback: a stored series back into its shard. */
+static int load_one_series(void *ctx, int64_t id, const char *topic,
+                           const char *field, const char *tags)
+{
+    struct pipeline *p = ctx;
+    struct worker *w =
+        &p->workers[series_topic_hash(topic, strlen(topic)) % p->n_workers];
+    int64_t next;
+    int rc;
+
+    (void) tags;
+    rc = worker_load_series(w, id, topic, field);
+    if (rc == -ENOSPC) {
+        log_err("store: %s holds more series than max_series = %u: raise "
+                "max_series",
+                p->cfg->store.path, p->cfg->pipeline.max_series);
+        return rc;
+    }
+    next = atomic_load(&p->limit.next_id);
+    if (id >= next)
+        atomic_store(&p->limit.next_id, id + 1);
+    return rc == -EEXIST ? 0 : rc;
+}
+
+int pipeline_open_store(struct pipeline *p)
+{
+    int rc = store_open(&p->store, p->cfg);
+
+    if (rc == 0)
+        rc = store_load_series(&p->store, load_one_series, p);
+    return rc;
+}
+
+int pipeline_start(struct pipeline *p)
+{
+    int err;
+
+    p->writer.cfg = p->cfg;
+    p->writer.store = &p->store;
+    p->writer.workers = p->workers;
+    p->writer.n_workers = p->n_workers;
+    p->writer.loop_wake = p->loop_wake;
+    p->writer.all_stats = (struct stats_counters *const *) p->all_stats;
+    p->writer.n_all_stats = p->n_all_stats;
+    p->writer.limit = &p->limit;
+    err = writer_start(&p->writer);
+    for (unsigned i = 0; i < p->n_workers && err == 0; i++)
+        err = worker_start(&p->workers[i]);
+    return err;
+}
+
+void pipeline_request_stop(struct pipeline *p)
+{
+    for (unsigned i = 0; i < p->n_workers; i++)
+        worker_request_stop(&p->workers[i]);
+}
+
+int pipeline_join(struct pipeline *p, bool failed)
+{
+    int fatal;
+
+    writer_join(&p->writer);
+    fatal = pipeline_failed(p);
+    failed = failed || fatal != 0;
+    for (unsigned i = 0; i < p->n_workers; i++) {
+        if (!failed ||
+            atomic_load_explicit(&p->workers[i].done, memory_order_acquire))
+            worker_join(&p->workers[i]);
+        else
+            worker_detach(&p->workers[i]);
+    }
+    return fatal;
+}
+
+void pipeline_fini(struct pipeline *p)
+{
+    store_close(&p->store);
+    for (unsigned i = 0; i < p->n_workers; i++)
+        worker_fini(&p->workers[i]);
+    free(p->workers);
+    free(p->all_stats);
+    p->workers = NULL;
+    p->all_stats = NULL;
+    p->n_workers = 0;
+}
+
+void pipeline_snapshot(const struct pipeline *p, struct stats_snapshot *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (unsigned i = 0; i < p->n_all_stats && p->all_stats; i++)
+        if (p->all_stats[i] != NULL)
+            stats_accumulate(s, p->all_stats[i]);
+}
+
+int pipeline_failed(const struct pipeline *p)
+{
+    return atomic_load_explicit(&p->writer.fatal, memory_order_acquire);
+}
+
+static bool fresh(const _Atomic uint64_t *hb, uint64_t now_ms,
+                  uint64_t stale_ms)
+{
+    return atomic_load_explicit(hb, memory_order_relaxed) + stale_ms >= now_ms;
+}
+
+bool pipeline_progressing(const struct pipeline *p, uint64_t now_ms,
+                          uint64_t stale_ms)
+{
+    bool ok = fresh(&p->writer.heartbeat_ms, now_ms, stale_ms);
+
+    for (unsigned i = 0; i < p->n_workers && ok; i++)
+        ok = fresh(&p->workers[i].heartbeat_ms, now_ms, stale_ms);
+    return ok;
+}
