@@ -9,20 +9,23 @@
 #   make bench      benchmarks (not part of `make test`)
 #   make lint       format-check + clang-tidy + cppcheck
 #   make deb        Debian package sensorpipe_VERSION_ARCH.deb
+#   make cross      ARCH=aarch64: daemon and tools into build/aarch64/
+#   make cross-test ARCH=aarch64: its unit, stress and ingest tests (qemu-user)
 
 VARIANT ?= release
 WERROR  ?= 1
 CC      ?= cc
 B       := build/$(VARIANT)
 
+PKG_CONFIG ?= pkg-config
 PKGS      := libuv libmosquitto sqlite3 libsystemd libxxhash
 
 # pkg-config runs when a recipe first needs its answer (after `make deps`
 # installed the packages), once per make; a missing package stops the build
 # with pkg-config's own message instead of compiling without its flags.
-pkgconf = $(if $(shell pkg-config --exists $(2) 2>/dev/null && echo y),$(shell \
-	pkg-config $(1) $(2)),$(error pkg-config $(1) $(2) failed: $(shell \
-	pkg-config --print-errors --exists $(2) 2>&1 | head -n 3); run `make deps`))
+pkgconf = $(if $(shell $(PKG_CONFIG) --exists $(2) 2>/dev/null && echo y),$(shell \
+	$(PKG_CONFIG) $(1) $(2)),$(error pkg-config $(1) $(2) failed: $(shell \
+	$(PKG_CONFIG) --print-errors --exists $(2) 2>&1 | head -n 3); run `make deps`))
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkgconf,--cflags,$(PKGS)))$(PKG_CFLAGS)
 PKG_LIBS   = $(eval PKG_LIBS := $(call pkgconf,--libs,$(PKGS)))$(PKG_LIBS)
 CRIT_LIBS  = $(eval CRIT_LIBS := $(call pkgconf,--libs,criterion))$(CRIT_LIBS)
@@ -79,7 +82,7 @@ WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
 .PHONY: all deps run test test-plain asan tsan fuzz bench lint format \
 	format-check verify-unit clean units integ stress tools install demo \
-	deb
+	deb cross cross-build-tests cross-test
 .DEFAULT_GOAL := all
 # Keep the objects of test and tool binaries (they are chained targets).
 .SECONDARY:
@@ -125,6 +128,11 @@ $(B)/test/integration/%: $(B)/test/integration/%.o $(SUP_OBJS) $(B)/libsp.a
 $(B)/test/stress/%: $(B)/test/stress/%.o $(B)/libsp.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
+# Sends a foreign test binary's execve() back to qemu-user (cross tests).
+$(B)/qemu_exec.so: test/cross/qemu_exec.c
+	@echo "  CC $<"
+	@$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -fPIC -shared $(WARN) -o $@ $< -ldl
+
 # The allocation-counting LD_PRELOAD shim (test/shim), for plain builds.
 $(B)/test/shim/malloc_count.so: test/shim/malloc_count.c
 	@mkdir -p $(@D)
@@ -163,6 +171,30 @@ tsan: deps
 	$(MAKE) VARIANT=tsan build/tsan/sensorpipe stress
 	$(MAKE) VARIANT=debug integ
 	@scripts/run-tests.sh build/tsan tsan
+
+# Cross builds with Debian's cross toolchain and the foreign -dev packages
+# (scripts/deps.sh ARCH installs them): release flags, build/$(ARCH)/.
+# cross-test runs that build's unit tests and ring stress program under
+# qemu-user, then the native ingest suite against the emulated daemon.
+ARCH    ?= aarch64
+XTRIPLE  = $(ARCH)-linux-gnu
+XB       = build/$(ARCH)
+XSYS     = $(CURDIR)/$(XB)/sysroot/usr/lib/$(XTRIPLE)
+XMAKE    = $(MAKE) VARIANT=release B=$(XB) CC=$(XTRIPLE)-gcc \
+	PKG_CONFIG='env PKG_CONFIG_LIBDIR=/usr/lib/$(XTRIPLE)/pkgconfig:/usr/share/pkgconfig pkg-config' \
+	CRIT_LIBS='$(XSYS)/libcriterion.so.3 -Wl,-rpath-link,$(XSYS)'
+
+cross:
+	@scripts/deps.sh $(ARCH)
+	@scripts/cross.sh $(ARCH) $(XB)
+	$(XMAKE) all
+
+cross-build-tests: cross
+	$(XMAKE) units stress $(XB)/qemu_exec.so
+	$(MAKE) VARIANT=debug build/debug/test/integration/test_ingest
+
+cross-test: cross-build-tests
+	@scripts/cross-tests.sh $(ARCH) $(XB)
 
 run: deps
 	$(MAKE) VARIANT=release build/release/sensorpipe

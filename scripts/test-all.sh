@@ -3,7 +3,7 @@
 #
 # Steps, in order: install what is missing, lint, the debug suite, the
 # release daemon and its systemd unit, the fuzz corpus and a short fuzz run,
-# the ASan/UBSan suite, the TSan pass. Every tool's output goes to a log
+# the ASan/UBSan suite, the TSan pass, the aarch64 pass under qemu-user. Every tool's output goes to a log
 # under $SP_LOGS (default build/logs); the terminal gets one line per step
 # and per test program, the tail of a failing log, and a closing summary.
 # Stops at the first failing step, as make would. MAKE names the make to
@@ -70,4 +70,6 @@ step "build asan" build-asan m VARIANT=asan units integ stress
 pass "asan suite" scripts/run-tests.sh build/asan asan
 step "build tsan" build-tsan m VARIANT=tsan build/tsan/sensorpipe stress
 pass "tsan suite" scripts/run-tests.sh build/tsan tsan
+step "build aarch64" build-aarch64 m cross-build-tests ARCH=aarch64
+pass "aarch64 suite" scripts/cross-tests.sh aarch64 build/aarch64
 finish "every step passed" 0

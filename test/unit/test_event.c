@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,11 +31,21 @@ static uint64_t since_ms(uint64_t t0_ns)
     return (clock_mono_ns() - t0_ns) / 1000000u;
 }
 
+/* Under qemu-user, /proc shows the host's system call numbers: the cross
+ * test run names the host's futex(2) number in SP_HOST_FUTEX_NR. */
+static long host_futex_nr(void)
+{
+    const char *nr = getenv("SP_HOST_FUTEX_NR");
+
+    return nr != NULL ? strtol(nr, NULL, 10) : SYS_futex;
+}
+
 /* True once thread tid is blocked in futex(2); false after 5 s. */
 static bool await_blocked_in_futex(pid_t tid)
 {
     char path[64];
     uint64_t t0 = clock_mono_ns();
+    long futex_nr = host_futex_nr();
 
     snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int) tid);
     while (since_ms(t0) < 5000) {
@@ -46,7 +57,7 @@ static bool await_blocked_in_futex(pid_t tid)
         if (fscanf(f, "%ld", &nr) != 1)
             nr = -1;
         fclose(f);
-        if (nr == SYS_futex)
+        if (nr == futex_nr)
             return true;
         sched_yield();
     }
