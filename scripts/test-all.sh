@@ -3,9 +3,9 @@
 #
 # Steps, in order: install what is missing, lint, the debug suite, the
 # release daemon and its systemd unit, the fuzz corpus and a short fuzz run,
-# the ASan/UBSan suite, the TSan pass, the aarch64 pass under qemu-user. Every tool's output goes to a log
-# under $SP_LOGS (default build/logs); the terminal gets one line per step
-# and per test program, the tail of a failing log, and a closing summary.
+# the ASan/UBSan suite, the TSan pass, the aarch64 pass under qemu-user.
+# Every tool's output goes to a log under $SP_LOGS (default build/logs);
+# the terminal gets one line per step and per test program, the tail of a failing log, and a closing summary.
 # Stops at the first failing step, as make would. MAKE names the make to
 # run (the Makefile passes its own). FUZZ_SMOKE_SECONDS: the short fuzz run.
 set -u
