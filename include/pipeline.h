@@ -92,8 +92,9 @@ SP_MUST_CHECK int pipeline_init(struct pipeline *p, const struct config *cfg,
  */
 SP_MUST_CHECK int pipeline_open_store(struct pipeline *p);
 
-/* Starts the writer, then the workers. Returns: 0 or -errno. Thread:
- * start-up. */
+/* Starts the writer, then the workers. When a thread cannot start, the
+ * ones that did are ended and joined before this returns, so the store
+ * may be closed. Returns: 0 or -errno. Thread: start-up. */
 SP_MUST_CHECK int pipeline_start(struct pipeline *p);
 
 /*

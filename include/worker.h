@@ -139,6 +139,13 @@ struct worker_shared {
 };
 
 /*
+ * An array of n zeroed workers, aligned as struct worker asks (its rings
+ * keep their indexes on cache lines of their own); free() releases it.
+ * Returns: the array, or NULL (n = 0, out of memory). Thread: start-up.
+ */
+struct worker *worker_alloc(unsigned n);
+
+/*
  * Allocates the rings, the registry and the decode scratch of one shard.
  * Returns: 0, -ENOMEM, -EINVAL. Thread: start-up.
  */
@@ -156,7 +163,8 @@ size_t worker_egress_bytes(const struct config *cfg);
 SP_MUST_CHECK int worker_start(struct worker *w);
 
 /* Thread: loop. Asks the worker to drain, flush and end (after the loop
- * stopped producing). */
+ * stopped producing). A worker whose thread never started is done at
+ * once. */
 void worker_request_stop(struct worker *w);
 
 /* Thread: loop (shut-down). Waits for the thread to end. */

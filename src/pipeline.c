@@ -117,7 +117,7 @@ int pipeline_init(struct pipeline *p, const struct config *cfg,
     /* The writer's event must work before the first worker signals it. */
     writer_init(&p->writer);
     p->n_all_stats = p->plan.workers + 2;
-    p->workers = calloc(p->plan.workers, sizeof(*p->workers));
+    p->workers = worker_alloc(p->plan.workers);
     p->all_stats = calloc(p->n_all_stats, sizeof(struct stats_counters *));
     if (p->workers == NULL || p->all_stats == NULL)
         return -ENOMEM;
@@ -166,6 +166,26 @@ int pipeline_open_store(struct pipeline *p)
     return rc;
 }
 
+/* Test hook: SENSORPIPE_TEST_FAIL_WORKER=N makes worker N's thread fail to
+ * start, as pthread_create() may under a thread limit. */
+static bool test_fail_start(unsigned i)
+{
+    const char *n = getenv("SENSORPIPE_TEST_FAIL_WORKER");
+
+    return n != NULL && strtoul(n, NULL, 10) == i;
+}
+
+/* A thread did not start: end the ones that did (nothing was read yet),
+ * so the store is closed only once no thread uses it. */
+static void end_started(struct pipeline *p)
+{
+    pipeline_request_stop(p);
+    for (unsigned i = 0; i < p->n_workers; i++)
+        worker_join(&p->workers[i]);
+    writer_request_stop(&p->writer);
+    writer_join(&p->writer);
+}
+
 int pipeline_start(struct pipeline *p)
 {
     int err;
@@ -180,7 +200,9 @@ int pipeline_start(struct pipeline *p)
     p->writer.limit = &p->limit;
     err = writer_start(&p->writer);
     for (unsigned i = 0; i < p->n_workers && err == 0; i++)
-        err = worker_start(&p->workers[i]);
+        err = test_fail_start(i) ? -EAGAIN : worker_start(&p->workers[i]);
+    if (err < 0)
+        end_started(p);
     return err;
 }
 

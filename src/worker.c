@@ -59,6 +59,20 @@ size_t worker_bytes(const struct worker_shared *sh)
            sizeof(struct decode_out) + WORKER_TAGS_MAX;
 }
 
+struct worker *worker_alloc(unsigned n)
+{
+    /* sizeof is a multiple of the alignment, as aligned_alloc() wants. */
+    size_t bytes = (size_t) n * sizeof(struct worker);
+    struct worker *ws;
+
+    if (n == 0 || bytes / n != sizeof(struct worker))
+        return NULL;
+    ws = aligned_alloc(_Alignof(struct worker), bytes);
+    if (ws != NULL)
+        memset(ws, 0, bytes);
+    return ws;
+}
+
 int worker_init(struct worker *w, unsigned index,
                 const struct worker_shared *sh)
 {
@@ -302,13 +316,15 @@ static void emit_raw(struct worker *w, int64_t id, int64_t ts_ms, double v)
 static int64_t sample_time(struct worker *w, const struct ingress_rec *r,
                            const struct decode_sample *s)
 {
-    int64_t skew;
+    uint64_t skew;
 
     if (s->ts_ms == DECODE_NO_TIME)
         return r->recv_ms;
-    skew =
-        s->ts_ms > r->recv_ms ? s->ts_ms - r->recv_ms : r->recv_ms - s->ts_ms;
-    if ((uint64_t) skew > w->cfg->aggregate.max_clock_skew_ms) {
+    /* |ts - recv| in unsigned arithmetic: the distance between two int64
+     * values always fits in a uint64, never in an int64 at the extremes. */
+    skew = s->ts_ms > r->recv_ms ? (uint64_t) s->ts_ms - (uint64_t) r->recv_ms
+                                 : (uint64_t) r->recv_ms - (uint64_t) s->ts_ms;
+    if (skew > w->cfg->aggregate.max_clock_skew_ms) {
         stats_add(&w->stats, STAT_CLOCK_SKEW, 1);
         return r->recv_ms;
     }
@@ -495,6 +511,10 @@ int worker_start(struct worker *w)
 void worker_request_stop(struct worker *w)
 {
     atomic_store_explicit(&w->stop, true, memory_order_release);
+    /* No thread will ever hand anything off: done at once (release, as
+     * the thread's own store of done). */
+    if (!w->started)
+        atomic_store_explicit(&w->done, true, memory_order_release);
     event_signal(&w->ingress_ev);
 }
 

@@ -15,7 +15,8 @@
  *
  * Invariants:
  *   - Ring space is released only for records of a committed transaction.
- *   - A transaction holds at most batch_rows records.
+ *   - A transaction writes at most batch_rows rows (a partial is one
+ *     rollup row per resolution), or one record that alone has more.
  *   - The writer ends only after every worker is done and every egress
  *     ring is empty (or once the store is lost for good: wr->fatal).
  *
@@ -130,25 +131,46 @@ static void refused(struct writer *wr, const void *rec, int err)
                     strerror(-err), sqlite3_errmsg(wr->store->db));
 }
 
-/* Applies up to batch_rows records from the rings; cur[] gets the ends. */
-static int apply_rings(struct writer *wr, size_t *cur, unsigned *rows)
+/* Rows a record writes: one rollup row per resolution for a partial. */
+static unsigned rows_of(const struct writer *wr, const void *rec)
+{
+    uint32_t kind;
+
+    memcpy(&kind, rec, sizeof(kind));
+    return kind == EGRESS_PARTIAL && wr->store->n_res > 0 ? wr->store->n_res
+                                                          : 1;
+}
+
+/* Applies records from the rings, up to batch_rows rows; cur[] gets the
+ * ends and *records how many were applied. */
+static int apply_rings(struct writer *wr, size_t *cur, unsigned *records)
 {
     unsigned limit = wr->cfg->store.batch_rows;
+    unsigned rows = 0;
 
-    *rows = 0;
+    *records = 0;
+    /* Every ring's end starts at its cursor: a ring the batch does not
+     * reach releases nothing. */
+    for (unsigned i = 0; i < wr->n_workers; i++)
+        cur[i] = ring_cursor(&wr->workers[i].egress);
     for (unsigned k = 0; k < wr->n_workers; k++) {
         unsigned i = (wr->first_ring + k) % wr->n_workers;
         struct ring *r = &wr->workers[i].egress;
+        size_t next = cur[i];
         const void *rec;
         size_t len;
-        cur[i] = ring_cursor(r);
-        while (*rows < limit && (rec = ring_next(r, &cur[i], &len))) {
-            int rc = apply(wr, rec);
+        while ((rec = ring_next(r, &next, &len)) != NULL) {
+            int rc;
+            if (rows > 0 && rows + rows_of(wr, rec) > limit)
+                return 0;
+            rc = apply(wr, rec);
             if (store_refused(rc))
                 refused(wr, rec, rc);
             else if (rc < 0)
                 return rc;
-            (*rows)++;
+            rows += rows_of(wr, rec);
+            cur[i] = next;
+            (*records)++;
         }
     }
     return 0;

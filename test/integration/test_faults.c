@@ -693,6 +693,33 @@ Test(faults, sigkill_loses_at_most_two_commit_intervals_and_the_rings)
     cr_expect_lt(bound, sent / 2, "the bound must be able to fail");
 }
 
+/*
+ * A worker thread that cannot start (the test hook fails the second, as a
+ * thread limit would): the threads that did start are ended before the
+ * store is closed, so the writer still writes its last ingest_stats row,
+ * and the daemon exits 1 with the reason.
+ */
+Test(faults, a_worker_that_cannot_start_ends_the_others_first)
+{
+    static const char *const env[] = {"SENSORPIPE_TEST_FAIL_WORKER=1", NULL};
+    char conf[4096];
+    char ok[64];
+    int rc;
+
+    cr_assert_eq(broker_start(&broker, NULL), 0);
+    make_conf(conf, sizeof(conf), broker.port, FAST PIPELINE);
+    cr_assert_eq(spawn_start(&sp, conf, env), 0);
+    rc = spawn_wait_exit(&sp, WAIT_MS);
+    cr_expect_eq(rc, 1, "exit status %d", rc);
+    cr_expect(spawn_log_contains(&sp, "err: daemon: cannot start threads"));
+    cr_expect(!spawn_log_contains(&sp, "READY=1"));
+    cr_expect_eq(spawn_stat(&sp, "received"), 0,
+                 "no final row: the writer was not ended before the store "
+                 "closed");
+    db_text("PRAGMA integrity_check", ok, sizeof(ok));
+    cr_expect_str_eq(ok, "ok");
+}
+
 /* ---- store faults -------------------------------------------------------- */
 
 /* A dashboard holding a read transaction for 3 s: WAL lets the writer go

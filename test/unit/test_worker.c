@@ -6,6 +6,8 @@
  * ring itself.
  */
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -35,13 +37,16 @@ static void start(void)
     };
 
     config_defaults(&cfg);
-    cfg.n_subs = 2;
+    cfg.n_subs = 3;
     strcpy(cfg.subs[0].name, "j");
     cfg.subs[0].format = FORMAT_JSON;
     strcpy(cfg.subs[0].timestamp_field, "ts");
     strcpy(cfg.subs[0].topic_tags, "s/{site}");
     strcpy(cfg.subs[1].name, "n");
     cfg.subs[1].format = FORMAT_NUMBER;
+    strcpy(cfg.subs[2].name, "lp");
+    cfg.subs[2].format = FORMAT_INFLUX;
+    cfg.subs[2].precision = PRECISION_MS;
     cfg.aggregate.resolutions_s[0] = 10;
     cfg.aggregate.n_resolutions = 1;
     cfg.aggregate.allowed_lateness_ms = 60000;
@@ -186,6 +191,53 @@ Test(worker, late_skewed_and_invalid_are_counted)
     cr_expect_eq(count_of(STAT_DROPPED_INVALID), 1);
     cr_expect_eq(count_of(STAT_DECODED), 3);
     worker_fini(&w);
+}
+
+/* The extremes line protocol allows, in ms: the distance to the receive
+ * time does not fit in an int64 (UBSan would abort on the subtraction).
+ * Both are clock skew, stored at the receive time. */
+Test(worker, extreme_timestamps_are_clock_skew_without_overflow)
+{
+    int64_t now = clock_now_ms();
+    const struct egress_partial *p;
+    size_t cur;
+    int partials = 0;
+
+    start();
+    push(now, 2, "lp/a", "m v=1 -9223372036854775806");
+    push(now, 2, "lp/b", "m v=2 9223372036854775806");
+    finish();
+    cr_expect_eq(count_of(STAT_DECODED), 2);
+    cr_expect_eq(count_of(STAT_CLOCK_SKEW), 2);
+    cur = ring_cursor(&w.egress);
+    while ((p = next(&cur)) != NULL) {
+        if (p->kind != EGRESS_PARTIAL)
+            continue;
+        cr_expect_eq(p->bucket_ms, bucket_start_ms(now, 10000),
+                     "stored at the receive time");
+        partials++;
+    }
+    cr_expect_eq(partials, 2);
+    worker_fini(&w);
+}
+
+/* struct worker asks for cache-line alignment (its rings' indexes); every
+ * array worker_alloc() returns has it, whatever its length. */
+Test(worker, arrays_are_aligned_as_the_struct_asks)
+{
+    struct worker *ws[16];
+
+    cr_assert_geq(_Alignof(struct worker), 64);
+    for (unsigned n = 1; n <= 16; n++) {
+        ws[n - 1] = worker_alloc(n);
+        cr_assert_not_null(ws[n - 1]);
+        cr_expect_eq((uintptr_t) ws[n - 1] % _Alignof(struct worker), 0,
+                     "%u workers at %p", n, (void *) ws[n - 1]);
+        cr_expect_eq(ws[n - 1][n - 1].index, 0, "zeroed");
+    }
+    for (unsigned n = 1; n <= 16; n++)
+        free(ws[n - 1]);
+    cr_expect_null(worker_alloc(0));
 }
 
 Test(worker, a_full_registry_refuses_new_series_only)

@@ -196,3 +196,20 @@ Test(writer, latency_is_set_in_an_interval_with_commits)
     finish();
     cr_expect_eq(q("SELECT commit_p50_ms IS NOT NULL FROM ingest_stats"), 1);
 }
+
+/* batch_rows counts rows: a partial is a row per resolution (two here), a
+ * series one. With batch_rows = 4, a series and four partials (9 rows)
+ * take three transactions (3 + 4 + 2 rows), not two (of 4 and 1 records). */
+Test(writer, batch_rows_counts_rows_not_records)
+{
+    cfg.store.batch_rows = 4;
+    put_series(5, "b", "v");
+    for (int i = 0; i < 4; i++)
+        put_partial(5, 10000 * i, 1.0, 1);
+    cr_assert_eq(writer_start(&wr), 0);
+    finish();
+    cr_expect_eq(atomic_load(&wr.stats.v[STAT_COMMITS]), 3);
+    cr_expect_eq(q("SELECT sum(count) FROM rollups WHERE resolution_s = 10"),
+                 4);
+    cr_expect(ring_is_empty(&w.egress));
+}
