@@ -34,6 +34,8 @@
 #include "config.h"
 #include "log.h"
 
+struct subrec;
+
 /* sub_index of a message that matches no configured subscription. */
 #define MQTT_NO_SUB UINT_MAX
 
@@ -133,8 +135,9 @@ struct mqtt_client {
     char lib_err[160]; /* libmosquitto's last error line while connecting */
     int sub_mid[CONFIG_MAX_SUBS]; /* SUBSCRIBE message ids, per cfg->subs */
     unsigned subs_pending;        /* SUBSCRIBEs sent without SUBACK yet */
-    char unsub[CONFIG_MAX_SUBS][MQTT_FILTER_MAX]; /* to unsubscribe */
+    char unsub[CONFIG_MAX_SUBS * 2][MQTT_FILTER_MAX]; /* to unsubscribe */
     unsigned n_unsub;
+    struct subrec *rec; /* the broker's subscriptions, recorded; may be NULL */
 
     struct ratelimit rl_fail;    /* failed attempts while disconnected */
     struct ratelimit rl_refused; /* repeated CONNACK refusals */

@@ -46,12 +46,25 @@ bool mqtt_sub_cfg_has_filter(const struct config *cfg, const char *filter);
 SP_MUST_CHECK int mqtt_sub_send(struct mqtt_client *c, unsigned i);
 
 /*
- * On an accepted CONNACK: forgets SUBACKs still due, sends the queued
+ * On an accepted CONNACK: forgets SUBACKs still due; when the broker kept
+ * the session (session_present) and a record is set, queues an UNSUBSCRIBE
+ * for every recorded filter c->cfg no longer has (logged); sends the queued
  * UNSUBSCRIBEs (except filters c->cfg wants again) and a SUBSCRIBE for
  * every subscription in c->cfg. A subscription libmosquitto refuses is
  * logged and skipped. Thread: loop.
  */
-void mqtt_sub_resubscribe(struct mqtt_client *c);
+void mqtt_sub_resubscribe(struct mqtt_client *c, bool session_present);
+
+/*
+ * Keeps rec (borrowed until mqtt_fini(); NULL for none) informed of every
+ * SUBSCRIBE, SUBACK, UNSUBSCRIBE and UNSUBACK, and reconciles the broker's
+ * session with it at each CONNACK (see subrec.h). Thread: loop.
+ */
+void mqtt_sub_set_record(struct mqtt_client *c, struct subrec *rec);
+
+/* An UNSUBACK for message id mid: the record forgets its filter.
+ * Thread: loop. */
+void mqtt_sub_unsuback(struct mqtt_client *c, int mid);
 
 /*
  * A SUBACK for message id mid: counts it in subacks and, when mid is a

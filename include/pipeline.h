@@ -92,6 +92,13 @@ SP_MUST_CHECK int pipeline_init(struct pipeline *p, const struct config *cfg,
  */
 SP_MUST_CHECK int pipeline_open_store(struct pipeline *p);
 
+/*
+ * The writer also stores the loop's record of the broker's subscriptions
+ * (subrec.h; rec borrowed until pipeline_join()). Thread: start-up, before
+ * pipeline_start().
+ */
+void pipeline_record_subscriptions(struct pipeline *p, struct subrec *rec);
+
 /* Starts the writer, then the workers. When a thread cannot start, the
  * ones that did are ended and joined before this returns, so the store
  * may be closed. Returns: 0 or -errno. Thread: start-up. */

@@ -18,6 +18,7 @@
 #include "event.h"
 #include "stats.h"
 #include "store.h"
+#include "subrec.h"
 #include "worker.h"
 
 /*
@@ -34,6 +35,7 @@ struct writer {
     struct stats_counters *const *all_stats; /* every counter set, for rows */
     unsigned n_all_stats;
     struct series_limit *limit;
+    struct subrec *subrec; /* consumer of its ring; NULL for none */
     pthread_t thread;
     bool started;
 

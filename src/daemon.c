@@ -33,10 +33,13 @@
 #include "memlimit.h"
 #include "mqtt.h"
 #include "mqtt_setup.h"
+#include "mqtt_sub.h"
 #include "pipeline.h"
 #include "route.h"
 #include "series.h"
 #include "stats.h"
+#include "store.h"
+#include "subrec.h"
 #include "thread.h"
 
 #define HEARTBEAT_MIN_MS 2000
@@ -44,6 +47,8 @@
 
 /* The whole daemon. Owner: the loop thread (one static instance). */
 struct daemon {
+    /* Cache-line aligned first: no padding before it. */
+    struct subrec subrec; /* the broker's subscriptions, kept in the store */
     struct config cfg;
     uv_loop_t loop;
     uv_signal_t sig_term;
@@ -102,6 +107,61 @@ static void log_warning_line(void *ctx, const char *line)
     log_warn("%s", line);
 }
 
+/* --check-config: what the next start unsubscribes, from the store. */
+struct unsub_plan {
+    const struct config *cfg;
+    FILE *out;
+    unsigned rows;
+    unsigned stale;
+};
+
+static int plan_row(void *ctx, const struct store_sub *row)
+{
+    struct unsub_plan *p = ctx;
+
+    p->rows++;
+    if (mqtt_sub_cfg_has_filter(p->cfg, row->filter))
+        return 0;
+    p->stale++;
+    fprintf(p->out,
+            "# subscriptions: the next start unsubscribes from %s "
+            "(subscription '%s', no longer in the file)\n",
+            row->filter, row->name);
+    return 0;
+}
+
+static void print_unsubscribe_plan(const struct config *cfg, FILE *out)
+{
+    struct unsub_plan p = {cfg, out, 0, 0};
+    const char *id = cfg->mqtt.client_id;
+    int rc;
+
+    if (cfg->mqtt.clean_session) {
+        fprintf(out, "# subscriptions: clean_session = true: the broker "
+                     "keeps nothing between connections\n");
+        return;
+    }
+    rc = store_peek_subscriptions(cfg->store.path, id, plan_row, &p);
+    if (rc == -ENOENT)
+        fprintf(out, "# subscriptions: no store yet: nothing to "
+                     "unsubscribe\n");
+    else if (rc == -ENOMSG || (rc == 0 && p.rows == 0))
+        fprintf(out,
+                "# subscriptions: the store holds no record of earlier "
+                "subscriptions of client id %s: filters removed from the "
+                "file before this start may stay in the broker's session\n",
+                id);
+    else if (rc < 0)
+        fprintf(out, "# subscriptions: cannot read the store's record: %s\n",
+                strerror(-rc));
+    else if (p.stale == 0)
+        fprintf(out,
+                "# subscriptions: the broker's session of client id %s holds "
+                "%u recorded filters, all in the file: nothing to "
+                "unsubscribe\n",
+                id, p.rows);
+}
+
 int daemon_check_config(const char *path, FILE *out)
 {
     static struct config cfg;
@@ -117,6 +177,7 @@ int daemon_check_config(const char *path, FILE *out)
     pipeline_plan_print(&plan, out);
     check_memory_limit(&plan, 1, print_warning, out);
     mqtt_setup_warnings(&cfg, print_warning, out);
+    print_unsubscribe_plan(&cfg, out);
     return DAEMON_EXIT_OK;
 }
 
@@ -286,6 +347,9 @@ static void on_watchdog_timer(uv_timer_t *t)
 
     watchdog_ping(d);
     maybe_resume(d);
+    /* A subscription record that found the writer's queue full. */
+    if (subrec_is_dirty(&d->subrec) && subrec_publish(&d->subrec) < 0)
+        log_debug("mqtt: the subscription record still waits for room");
 }
 
 /* ---- stop ---------------------------------------------------------------- */
@@ -301,6 +365,11 @@ static void on_mqtt_stopped(struct mqtt_client *c)
 {
     struct daemon *d = c->ctx;
 
+    /* Before the workers end: the writer stores it before it ends. */
+    if (subrec_publish(&d->subrec) < 0)
+        log_warn("mqtt: the record of the broker's subscriptions could not "
+                 "be handed to the store at stop; the next start may "
+                 "unsubscribe less");
     pipeline_request_stop(d->pipe);
     close_handle((uv_handle_t *) &d->sig_term);
     close_handle((uv_handle_t *) &d->sig_int);
@@ -598,6 +667,35 @@ static void apply_test_page_limit(struct daemon *d)
                 sqlite3_errmsg(d->pipe->store.db));
 }
 
+/*
+ * The record of what the broker's persistent session holds for us, and
+ * what the next CONNACK with the session present unsubscribes (logged now,
+ * so the start log shows it).
+ */
+static int open_subscription_record(struct daemon *d)
+{
+    const struct subrec_entry *e;
+    int rc = subrec_init(&d->subrec, d->cfg.mqtt.client_id);
+
+    if (rc == 0)
+        rc = subrec_load(&d->subrec, &d->pipe->store);
+    if (rc < 0 || d->cfg.mqtt.clean_session)
+        return rc;
+    if (!subrec_is_known(&d->subrec))
+        log_notice("mqtt: the store holds no record of earlier "
+                   "subscriptions of client id %s: it starts with this run",
+                   d->cfg.mqtt.client_id);
+    for (unsigned i = 0; i < subrec_count(&d->subrec); i++) {
+        e = subrec_entry(&d->subrec, i);
+        if (!mqtt_sub_cfg_has_filter(&d->cfg, e->filter))
+            log_notice("mqtt: %s (subscription '%s') is no longer in the "
+                       "file: unsubscribed once the broker resumes the "
+                       "session",
+                       e->filter, e->name);
+    }
+    return 0;
+}
+
 /* Everything before the loop runs. Returns an exit status, OK to go on. */
 static int start(struct daemon *d, const char *path)
 {
@@ -633,6 +731,8 @@ static int start(struct daemon *d, const char *path)
         rc = pipeline_open_store(d->pipe);
     }
     if (rc == 0)
+        rc = open_subscription_record(d);
+    if (rc == 0)
         apply_test_page_limit(d);
     if (rc < 0) {
         log_err_errno(rc, "daemon: cannot start");
@@ -660,6 +760,8 @@ static int start_loop(struct daemon *d)
          * the operator's to fix: exit 2, so systemd does not loop. */
         return rc == -ENOMEM ? DAEMON_EXIT_RUNTIME : DAEMON_EXIT_CONFIG;
     }
+    mqtt_sub_set_record(&d->mqtt, &d->subrec);
+    pipeline_record_subscriptions(d->pipe, &d->subrec);
     rc = pipeline_start(d->pipe);
     if (rc < 0) {
         log_err_errno(rc, "daemon: cannot start threads");
@@ -703,6 +805,7 @@ static void shut_down(struct daemon *d)
                                      s.v[STAT_DROPPED_OVERSIZE] +
                                      s.v[STAT_DROPPED_INVALID] +
                                      s.v[STAT_DROPPED_SERIES_LIMIT]));
+    subrec_fini(&d->subrec);
 }
 
 int daemon_run(const char *path)

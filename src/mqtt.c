@@ -45,7 +45,9 @@
  * reconnect_min_ms to reconnect_max_ms with jitter (a random delay in
  * [d/2, d]); a refused CONNACK (bad credentials, not authorised) retries
  * after reconnect_max_ms. On each accepted CONNACK every subscription is
- * sent again, session present or not: it is cheap and applies any change.
+ * sent again, session present or not: it is cheap and applies any change;
+ * with the session present, filters an earlier run subscribed that the
+ * file no longer has are unsubscribed first (mqtt_sub.c, subrec.h).
  *
  * Stopping: closing a TCP socket that still holds unread bytes makes the
  * kernel send a reset, which discards our last PUBACKs and DISCONNECT on
@@ -654,7 +656,7 @@ static void on_connect_cb(struct mosquitto *m, void *obj, int rc, int flags,
     atomic_store_explicit(&c->connected, true, memory_order_relaxed);
     log_notice("mqtt: connected to %s as %s%s", name, c->cfg->mqtt.client_id,
                (flags & 1) != 0 ? " (session resumed)" : "");
-    mqtt_sub_resubscribe(c);
+    mqtt_sub_resubscribe(c, (flags & 1) != 0);
     if (c->on_state != NULL)
         c->on_state(c->ctx, true);
 }
@@ -677,6 +679,14 @@ static void on_subscribe_cb(struct mosquitto *m, void *obj, int mid,
     (void) m;
     (void) props;
     mqtt_sub_suback(obj, mid, n_granted, granted);
+}
+
+static void on_unsubscribe_cb(struct mosquitto *m, void *obj, int mid,
+                              const mosquitto_property *props)
+{
+    (void) m;
+    (void) props;
+    mqtt_sub_unsuback(obj, mid);
 }
 
 static void on_message_cb(struct mosquitto *m, void *obj,
@@ -734,6 +744,7 @@ static void set_callbacks(struct mqtt_client *c)
     mosquitto_connect_v5_callback_set(c->mosq, on_connect_cb);
     mosquitto_disconnect_v5_callback_set(c->mosq, on_disconnect_cb);
     mosquitto_subscribe_v5_callback_set(c->mosq, on_subscribe_cb);
+    mosquitto_unsubscribe_v5_callback_set(c->mosq, on_unsubscribe_cb);
     mosquitto_message_v5_callback_set(c->mosq, on_message_cb);
     log_lib(c, true);
 }

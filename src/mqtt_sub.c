@@ -40,9 +40,14 @@
 #include <mosquitto.h>
 
 #include "log.h"
+#include "subrec.h"
 #include "thread.h"
 
 #define REASON_MAX 128
+
+_Static_assert(sizeof(((struct subrec_entry *) 0)->filter) ==
+                   sizeof(((struct mqtt_client *) 0)->unsub[0]),
+               "the record holds every filter");
 
 static bool is_v5(const struct mqtt_client *c)
 {
@@ -75,16 +80,37 @@ void mqtt_sub_filter(const struct config_sub *s, char *buf, size_t n)
         snprintf(buf, n, "%s", s->topic);
 }
 
-bool mqtt_sub_cfg_has_filter(const struct config *cfg, const char *filter)
+/* The first subscription of cfg with exactly this filter, or -1. */
+static int cfg_find(const struct config *cfg, const char *filter)
 {
     char f[MQTT_FILTER_MAX];
 
     for (unsigned i = 0; i < cfg->n_subs; i++) {
         mqtt_sub_filter(&cfg->subs[i], f, sizeof(f));
         if (strcmp(f, filter) == 0)
-            return true;
+            return (int) i;
     }
-    return false;
+    return -1;
+}
+
+bool mqtt_sub_cfg_has_filter(const struct config *cfg, const char *filter)
+{
+    return cfg_find(cfg, filter) >= 0;
+}
+
+void mqtt_sub_set_record(struct mqtt_client *c, struct subrec *rec)
+{
+    ASSERT_THREAD(THREAD_LOOP);
+    c->rec = rec;
+}
+
+/* The record changed: hand it to the writer. A full ring leaves it dirty;
+ * the daemon's timer publishes it later. */
+static void record_changed(struct mqtt_client *c)
+{
+    if (c->rec != NULL && subrec_publish(c->rec) < 0)
+        log_debug("mqtt: the subscription record waits for room on its "
+                  "way to the store");
 }
 
 /* ---- SUBSCRIBE and SUBACK ----------------------------------------------- */
@@ -108,12 +134,23 @@ int mqtt_sub_send(struct mqtt_client *c, unsigned i)
     mosquitto_property_free_all(&props);
     if (rc == MOSQ_ERR_SUCCESS)
         c->subs_pending++;
+    if (rc == MOSQ_ERR_SUCCESS && c->rec != NULL)
+        subrec_subscribing(c->rec, c->sub_mid[i], filter, s->name, s->qos);
     if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN ||
         rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST)
         return 0;
     log_err("mqtt: cannot subscribe '%s' to %s: %s", s->name, filter,
             mosquitto_strerror(rc));
     return rc == MOSQ_ERR_NOMEM ? -ENOMEM : -EINVAL;
+}
+
+static void record_suback(struct mqtt_client *c, int mid, int n_granted,
+                          const int *granted)
+{
+    if (c->rec == NULL || n_granted < 1)
+        return;
+    subrec_suback(c->rec, mid, granted[0]);
+    record_changed(c);
 }
 
 void mqtt_sub_suback(struct mqtt_client *c, int mid, int n_granted,
@@ -125,6 +162,7 @@ void mqtt_sub_suback(struct mqtt_client *c, int mid, int n_granted,
     unsigned i;
 
     ASSERT_THREAD(THREAD_LOOP);
+    record_suback(c, mid, n_granted, granted);
     for (i = 0; i < c->cfg->n_subs && c->sub_mid[i] != mid; i++)
         ;
     c->subacks++;
@@ -155,7 +193,7 @@ static void queue_unsub(struct mqtt_client *c, const char *filter)
     for (unsigned i = 0; i < c->n_unsub; i++)
         if (strcmp(c->unsub[i], filter) == 0)
             return;
-    if (c->n_unsub == CONFIG_MAX_SUBS) {
+    if (c->n_unsub == SP_ARRAY_SIZE(c->unsub)) {
         log_warn("mqtt: too many pending unsubscriptions: %s stays in the "
                  "broker's session",
                  filter);
@@ -166,25 +204,84 @@ static void queue_unsub(struct mqtt_client *c, const char *filter)
 
 static void flush_unsubs(struct mqtt_client *c)
 {
+    int mid = 0;
     int rc;
 
     for (unsigned i = 0; i < c->n_unsub; i++) {
         if (mqtt_sub_cfg_has_filter(c->cfg, c->unsub[i]))
             continue;
-        rc = mosquitto_unsubscribe(c->mosq, NULL, c->unsub[i]);
-        if (rc != MOSQ_ERR_SUCCESS)
+        rc = mosquitto_unsubscribe(c->mosq, &mid, c->unsub[i]);
+        if (rc == MOSQ_ERR_SUCCESS && c->rec != NULL)
+            subrec_unsubscribing(c->rec, mid, c->unsub[i]);
+        else if (rc != MOSQ_ERR_SUCCESS)
             log_warn("mqtt: cannot unsubscribe from %s: %s", c->unsub[i],
                      mosquitto_strerror(rc));
     }
     c->n_unsub = 0;
 }
 
+void mqtt_sub_unsuback(struct mqtt_client *c, int mid)
+{
+    ASSERT_THREAD(THREAD_LOOP);
+    if (c->rec == NULL)
+        return;
+    subrec_unsuback(c->rec, mid);
+    record_changed(c);
+}
+
+/* A recorded filter the file still has: say when its qos changed. */
+static void note_kept(const struct mqtt_client *c, const struct subrec_entry *e,
+                      int i)
+{
+    const struct config_sub *s = &c->cfg->subs[i];
+
+    if (s->qos != e->qos)
+        log_notice("mqtt: subscription '%s' to %s: qos %d since the last "
+                   "run, now %d",
+                   s->name, e->filter, e->qos, s->qos);
+}
+
+/*
+ * At CONNACK: a session the broker kept holds what earlier runs subscribed;
+ * every recorded filter the file no longer has (removed, or changed under
+ * the same name) is unsubscribed before the file's filters are subscribed.
+ */
+static void reconcile(struct mqtt_client *c, bool present)
+{
+    const struct subrec_entry *e;
+    int k;
+
+    if (c->rec == NULL)
+        return;
+    if (present && !subrec_is_known(c->rec))
+        log_notice("mqtt: the store holds no record of earlier "
+                   "subscriptions of client id %s (a store from an older "
+                   "version): filters removed from the file before this "
+                   "start may stay in the broker's session",
+                   c->cfg->mqtt.client_id);
+    subrec_session(c->rec, present);
+    for (unsigned i = 0; present && i < subrec_count(c->rec); i++) {
+        e = subrec_entry(c->rec, i);
+        k = cfg_find(c->cfg, e->filter);
+        if (k >= 0) {
+            note_kept(c, e, k);
+            continue;
+        }
+        log_notice("mqtt: unsubscribing from %s: subscribed by an earlier "
+                   "run for subscription '%s', no longer in the file",
+                   e->filter, e->name);
+        queue_unsub(c, e->filter);
+    }
+    record_changed(c);
+}
+
 /* ---- connection and reload ---------------------------------------------- */
 
-void mqtt_sub_resubscribe(struct mqtt_client *c)
+void mqtt_sub_resubscribe(struct mqtt_client *c, bool session_present)
 {
     ASSERT_THREAD(THREAD_LOOP);
     c->subs_pending = 0;
+    reconcile(c, session_present);
     flush_unsubs(c);
     for (unsigned i = 0; i < c->cfg->n_subs; i++) {
         /* A refused filter is logged there; the others are still sent. */

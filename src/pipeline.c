@@ -186,6 +186,11 @@ static void end_started(struct pipeline *p)
     writer_join(&p->writer);
 }
 
+void pipeline_record_subscriptions(struct pipeline *p, struct subrec *rec)
+{
+    p->writer.subrec = rec;
+}
+
 int pipeline_start(struct pipeline *p)
 {
     int err;

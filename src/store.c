@@ -1,5 +1,5 @@
 /*
- * store.c - the SQLite file: schema version 3, migrations, the writer's
+ * store.c - the SQLite file: schema version 4, migrations, the writer's
  * prepared statements, exact-merge upserts and chunked retention.
  *
  * The schema is one static SQL string per version step. A new file is
@@ -41,6 +41,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "thread.h"
@@ -136,6 +137,22 @@ static const char store_schema_v3[] =
     "ALTER TABLE ingest_stats ADD COLUMN dropped_samples_probe"
     " INTEGER NOT NULL DEFAULT 0;";
 
+/*
+ * Version 4: the subscriptions the broker's persistent session holds for
+ * each client id, as far as the daemon knows (SUBACK received, no UNSUBACK
+ * yet), so that a filter removed from the file while the daemon was
+ * stopped is unsubscribed at the next start. A client id without rows has
+ * no record (a store from before this version).
+ */
+static const char store_schema_v4[] =
+    "CREATE TABLE subscriptions ("
+    " client_id TEXT NOT NULL,"
+    " filter TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " qos INTEGER NOT NULL,"
+    " acked_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (client_id, filter)) WITHOUT ROWID;";
+
 /* One schema step: run on a file whose user_version is `from`. */
 struct store_migration {
     int from;
@@ -147,6 +164,7 @@ static const struct store_migration store_migrations[] = {
     {0, store_schema_v1},
     {1, store_schema_v2},
     {2, store_schema_v3},
+    {3, store_schema_v4},
 };
 
 _Static_assert(SP_ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,
@@ -161,8 +179,9 @@ static const struct {
     const char *type;
     const char *name;
 } store_objects[] = {
-    {"table", "series"},       {"table", "rollups"},  {"table", "samples"},
-    {"table", "ingest_stats"}, {"view", "rollups_v"},
+    {"table", "series"},   {"table", "rollups"},
+    {"table", "samples"},  {"table", "ingest_stats"},
+    {"view", "rollups_v"}, {"table", "subscriptions"},
 };
 
 /*
@@ -206,6 +225,11 @@ static const struct {
     {offsetof(struct store, st_ret_samples),
      "DELETE FROM samples WHERE rowid IN"
      " (SELECT rowid FROM samples WHERE ts_ms < ?1 LIMIT ?2)"},
+    {offsetof(struct store, st_subs_clear),
+     "DELETE FROM subscriptions WHERE client_id = ?1"},
+    {offsetof(struct store, st_subs_add),
+     "INSERT OR REPLACE INTO subscriptions (client_id, filter, name, qos,"
+     " acked_ms) VALUES (?1, ?2, ?3, ?4, ?5)"},
 };
 
 /* SQLite codes that do not mean -EIO; extended codes are matched first. */
@@ -834,4 +858,106 @@ int store_vacuum_step(struct store *st, unsigned pages)
         rc = sqlite3_step(s);
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? 0 : store_fail(st, rc, "incremental vacuum");
+}
+
+/* ---- the record of the broker's subscriptions ---------------------------- */
+
+#define STORE_SUBS_SELECT                                                      \
+    "SELECT filter, name, qos, acked_ms FROM subscriptions"                    \
+    " WHERE client_id = ?1 ORDER BY filter"
+
+/* Calls fn per row of client_id on db. Returns: 0, fn's value, or an
+ * SQLite result code (positive) for the caller to translate. */
+static int store_subs_query(sqlite3 *db, const char *client_id, store_sub_fn fn,
+                            void *ctx)
+{
+    struct store_sub row;
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+    int ret = 0;
+
+    rc = sqlite3_prepare_v2(db, STORE_SUBS_SELECT, -1, &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(stmt, 1, client_id, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && ret == 0 &&
+           (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        row.filter = (const char *) sqlite3_column_text(stmt, 0);
+        row.name = (const char *) sqlite3_column_text(stmt, 1);
+        row.qos = sqlite3_column_int(stmt, 2);
+        row.acked_ms = sqlite3_column_int64(stmt, 3);
+        if (row.filter != NULL && row.name != NULL)
+            ret = fn(ctx, &row);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(stmt);
+    if (ret != 0)
+        return ret;
+    return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : rc;
+}
+
+int store_load_subscriptions(struct store *st, const char *client_id,
+                             store_sub_fn fn, void *ctx)
+{
+    int rc = store_subs_query(st->db, client_id, fn, ctx);
+
+    return rc > 0 ? store_fail(st, rc, "load subscriptions") : rc;
+}
+
+int store_peek_subscriptions(const char *path, const char *client_id,
+                             store_sub_fn fn, void *ctx)
+{
+    sqlite3 *db = NULL;
+    int64_t has_table = 0;
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if (access(path, F_OK) < 0)
+        return -errno;
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT count(*) FROM sqlite_master WHERE"
+                                " type = 'table' AND name = 'subscriptions'",
+                                -1, &stmt, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        has_table = sqlite3_column_int64(stmt, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(stmt);
+    if (rc == SQLITE_OK && has_table == 0)
+        rc = -ENOMSG;
+    else if (rc == SQLITE_OK)
+        rc = store_subs_query(db, client_id, fn, ctx);
+    if (rc > 0)
+        rc = store_errno(db, rc);
+    sqlite3_close(db);
+    return rc;
+}
+
+int store_clear_subscriptions(struct store *st, const char *client_id)
+{
+    sqlite3_stmt *s = st->st_subs_clear;
+
+    ASSERT_THREAD(THREAD_WRITER);
+    if (sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC) != SQLITE_OK)
+        return store_bind_fail(st, s, "clear subscriptions");
+    return store_run(st, s, "clear subscriptions");
+}
+
+int store_add_subscription(struct store *st, const char *client_id,
+                           const struct store_sub *row)
+{
+    sqlite3_stmt *s = st->st_subs_add;
+    int err;
+
+    ASSERT_THREAD(THREAD_WRITER);
+    if (sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(s, 2, row->filter, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(s, 3, row->name, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int(s, 4, row->qos) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 5, row->acked_ms) != SQLITE_OK)
+        return store_bind_fail(st, s, "record subscription");
+    err = store_run(st, s, "record subscription");
+    sqlite3_clear_bindings(s);
+    return err;
 }

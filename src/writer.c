@@ -531,8 +531,25 @@ static void maint_start(struct writer *wr)
     wr->next_retention_ms = now + WRITER_RETENTION_MS;
 }
 
+/* The loop's record of the broker's subscriptions, when it changed. A
+ * failure leaves it queued for the next call. */
+static void write_subscriptions(struct writer *wr)
+{
+    int rc;
+
+    if (wr->subrec == NULL)
+        return;
+    rc = subrec_store(wr->subrec, wr->store);
+    if (rc < 0 && rc != -EBUSY)
+        log_ratelimited(&wr->rl_err, LOG_ERR,
+                        "store: cannot record the subscriptions (%s); "
+                        "retrying",
+                        strerror(-rc));
+}
+
 static void maint_run(struct writer *wr, uint64_t now)
 {
+    write_subscriptions(wr);
     if (now >= wr->next_stats_ms) {
         /* A row the store refused (locked, full) is tried again soon. */
         wr->next_stats_ms = write_stats(wr) == 0
@@ -546,11 +563,14 @@ static void maint_run(struct writer *wr, uint64_t now)
     }
 }
 
-/* At a clean stop: one last ingest_stats row with the final counters. */
+/* At a clean stop: the last subscription record, and one last ingest_stats
+ * row with the final counters. */
 static void maint_final(struct writer *wr)
 {
-    if (atomic_load_explicit(&wr->fatal, memory_order_acquire) == 0 &&
-        write_stats(wr) < 0)
+    if (atomic_load_explicit(&wr->fatal, memory_order_acquire) != 0)
+        return;
+    write_subscriptions(wr);
+    if (write_stats(wr) < 0)
         log_warn("store: the final ingest_stats row could not be "
                  "written");
 }

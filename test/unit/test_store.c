@@ -170,6 +170,8 @@ static const struct {
     {"rollups_v", "time ,topic TEXT,field TEXT,tags TEXT,"
                   "resolution_s INTEGER,count INTEGER,mean ,min REAL,"
                   "max REAL,last REAL"},
+    {"subscriptions", "client_id TEXT,filter TEXT,name TEXT,qos INTEGER,"
+                      "acked_ms INTEGER"},
 };
 
 static void check_columns(sqlite3 *db, const char *table, const char *want)
@@ -376,6 +378,8 @@ Test(store, version_1_file_made_by_plain_sql_is_accepted)
     cr_assert_eq(peer_int(db, "SELECT CAST(sum AS INTEGER) FROM rollups"), 8);
     cr_assert_eq(peer_int(db, "SELECT CAST(last AS INTEGER) FROM rollups"), 5);
     cr_assert_eq(peer_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    cr_assert_eq(peer_int(db, "SELECT count(*) FROM subscriptions"), 0,
+                 "an old store has no record");
     sqlite3_close(db);
 }
 
