@@ -27,7 +27,8 @@ struct route_hooks {
     void *ctx;
 };
 
-#define ROUTE_WAIT_PING_MS 250
+#define ROUTE_WAIT_PING_MS  250
+#define ROUTE_WAKE_DELAY_MS 1 /* longest a fed worker sleeps on records */
 
 /*
  * The loop's side of the ingress rings. Owner: the loop thread; nothing
@@ -39,7 +40,9 @@ struct route {
     struct pipeline *p;
     struct route_hooks hooks;
     size_t max_record;        /* bytes of the largest ingress record */
-    uint64_t pushed;          /* bit i: worker i got records this burst */
+    uint64_t pushed;          /* bit i: worker i got records it was not
+                                 woken for yet */
+    size_t wake_bytes;        /* a ring this full is woken after a burst */
     size_t high_water;        /* fullest ingress ring since the last take */
     uint64_t paused_since_ms; /* monotonic; valid while paused */
     struct ratelimit rl_drop;
@@ -61,9 +64,17 @@ void route_init(struct route *r, struct pipeline *p,
  */
 void route_message(struct route *r, const struct mqtt_msg *m);
 
-/* Thread: loop, after a read burst: wakes every worker fed since the last
- * call, once. */
-void route_wake_workers(struct route *r);
+/*
+ * Thread: loop, after a read burst. Wakes each worker fed since it was last
+ * woken whose ring holds wake_bytes or more. Returns true while a fed
+ * worker is left sleeping on records: the caller then makes sure
+ * route_wake_pending() runs within ROUTE_WAKE_DELAY_MS (a one-shot timer).
+ */
+SP_MUST_CHECK bool route_wake_workers(struct route *r);
+
+/* Thread: loop. Wakes every worker fed since it was last woken (the
+ * deadline timer; also a pause and a stop). */
+void route_wake_pending(struct route *r);
 
 /* Thread: loop. Stops reading (no-op when paused already). */
 void route_pause(struct route *r);

@@ -187,8 +187,8 @@ SP_MUST_CHECK int worker_push(struct worker *w, const struct worker_msg *m);
 
 /*
  * Wakes the worker if it sleeps (a futex wake then, else two atomics). The
- * loop calls it once per read burst for every worker it pushed to, not once
- * per message. Thread: loop.
+ * router calls it for a batch of records, never once per message (route.h).
+ * Thread: loop.
  */
 void worker_wake(struct worker *w);
 

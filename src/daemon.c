@@ -59,6 +59,7 @@ struct daemon {
     uv_timer_t reload_timer; /* while a reload waits for empty rings */
     uv_timer_t sub_timer;    /* until every SUBACK is in */
     uv_check_t wake_check;   /* after each I/O burst: wake fed workers */
+    uv_timer_t wake_timer;   /* one-shot: fed workers not yet woken */
     uv_async_t wake;         /* workers: ring drained; writer: fatal */
     struct mqtt_client mqtt;
     struct pipeline *pipe; /* the_pipeline */
@@ -243,13 +244,23 @@ static void watch_subscriptions(struct daemon *d)
         uv_timer_start(&d->sub_timer, on_sub_timer, 0, 5);
 }
 
-/* Once per loop iteration, after the I/O callbacks: one wake-up per fed
- * worker for the whole burst instead of one per message. */
+static void on_wake_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+
+    route_wake_pending(&d->route);
+}
+
+/* Once per loop iteration, after the I/O callbacks: a worker whose ring
+ * filled is woken now; the rest within ROUTE_WAKE_DELAY_MS, by one
+ * one-shot timer (never re-armed while it runs, so the deadline holds). */
 static void on_wake_check(uv_check_t *h)
 {
     struct daemon *d = h->data;
 
-    route_wake_workers(&d->route);
+    if (route_wake_workers(&d->route) &&
+        !uv_is_active((uv_handle_t *) &d->wake_timer))
+        uv_timer_start(&d->wake_timer, on_wake_timer, ROUTE_WAKE_DELAY_MS, 0);
 }
 
 static void on_mqtt_state(void *ctx, bool connected)
@@ -379,6 +390,7 @@ static void on_mqtt_stopped(struct mqtt_client *c)
     close_handle((uv_handle_t *) &d->reload_timer);
     close_handle((uv_handle_t *) &d->sub_timer);
     close_handle((uv_handle_t *) &d->wake_check);
+    close_handle((uv_handle_t *) &d->wake_timer);
     /* `wake` is unreferenced: it stays open until the threads are joined. */
 }
 
@@ -635,8 +647,9 @@ static void start_handles(struct daemon *d)
     uv_timer_init(&d->loop, &d->watchdog_timer);
     uv_timer_init(&d->loop, &d->reload_timer);
     uv_timer_init(&d->loop, &d->sub_timer);
+    uv_timer_init(&d->loop, &d->wake_timer);
     uv_check_init(&d->loop, &d->wake_check);
-    d->wake_check.data = d;
+    d->wake_check.data = d->wake_timer.data = d;
     uv_check_start(&d->wake_check, on_wake_check);
     d->stats_timer.data = d->watchdog_timer.data = d;
     d->reload_timer.data = d->sub_timer.data = d;

@@ -21,6 +21,14 @@
  * socket; TCP pushes back to the broker. Workers send loop_wake once their
  * ring is half empty again; the loop resumes when every ring is.
  *
+ * Wake-ups: a worker sleeps once its ring is empty (it never spins). After
+ * a read burst the loop wakes a fed worker at once only when its ring
+ * holds wake_bytes or more; the others wait for the caller's
+ * ROUTE_WAKE_DELAY_MS timer (route_wake_pending()), so a worker wakes at
+ * most about once a millisecond and finds a batch, not one message. A
+ * pause, a push that waits for space and a stop wake every fed worker at
+ * once: nothing waits on a sleeping worker.
+ *
  * Memory: none; a message is copied into the ring in place.
  */
 #include "route.h"
@@ -33,6 +41,7 @@
 #include "thread.h"
 
 #define ROUTE_WAIT_SLEEP_US 500
+#define ROUTE_WAKE_BYTES    ((size_t) 64 * 1024) /* a ring this full: wake now */
 
 _Static_assert(CONFIG_MAX_WORKERS <= 64, "one bit of `pushed` per worker");
 
@@ -46,6 +55,12 @@ void route_init(struct route *r, struct pipeline *p,
     r->max_record = worker_record_bytes(CONFIG_TOPIC_MAX,
                                         p->cfg->pipeline.max_payload_bytes);
     ratelimit_init(&r->rl_drop, 10000, 5);
+    /* Well below the pause threshold (at least half a ring stays free
+     * above it: ring_bytes >= 4 largest records), so a worker is awake
+     * long before its ring makes the loop pause. */
+    r->wake_bytes = p->n_workers > 0 ? p->workers[0].ingress.cap / 16 : 0;
+    if (r->wake_bytes > ROUTE_WAKE_BYTES || r->wake_bytes == 0)
+        r->wake_bytes = ROUTE_WAKE_BYTES;
 }
 
 bool route_is_paused(const struct route *r)
@@ -62,6 +77,8 @@ void route_pause(struct route *r)
      * wake, or we see the space it freed in the check that follows. */
     atomic_thread_fence(memory_order_seq_cst);
     r->paused_since_ms = clock_mono_ms();
+    /* A pause waits for the workers to drain: none may sleep on records. */
+    route_wake_pending(r);
     r->hooks.pause(r->hooks.ctx);
     uv_async_send(r->p->loop_wake);
 }
@@ -101,6 +118,7 @@ void route_release(struct route *r)
 {
     route_account_pause(r);
     atomic_store_explicit(&r->p->paused, false, memory_order_relaxed);
+    route_wake_pending(r);
 }
 
 double route_take_high_water(struct route *r)
@@ -112,7 +130,20 @@ double route_take_high_water(struct route *r)
     return pct;
 }
 
-void route_wake_workers(struct route *r)
+bool route_wake_workers(struct route *r)
+{
+    for (unsigned i = 0; r->pushed != 0 && i < r->p->n_workers; i++) {
+        struct worker *w = &r->p->workers[i];
+        if ((r->pushed & (1ull << i)) &&
+            ring_used_bytes(&w->ingress) >= r->wake_bytes) {
+            worker_wake(w);
+            r->pushed &= ~(1ull << i);
+        }
+    }
+    return r->pushed != 0;
+}
+
+void route_wake_pending(struct route *r)
 {
     for (unsigned i = 0; r->pushed != 0 && i < r->p->n_workers; i++)
         if (r->pushed & (1ull << i))

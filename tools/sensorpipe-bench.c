@@ -123,6 +123,7 @@ struct bench_pipe {
     uv_loop_t loop;
     uv_async_t wake;     /* sent by workers and route_pause(); nobody waits */
     unsigned since_wake; /* routed since the last route_wake_workers() */
+    uint64_t pending_ns; /* a fed worker sleeps since then (0: none) */
     bool opened;
 };
 
@@ -466,8 +467,9 @@ static int pipe_open(struct bench_pipe *p)
 }
 
 /* Routes message k as the daemon's MQTT callback does (route_message()).
- * The daemon wakes its workers once per read burst; 64 messages stand for
- * a burst here, and the loop's resume check follows each burst. */
+ * 64 messages stand for a read burst here: the router wakes the workers
+ * whose ring filled, and the rest once ROUTE_WAKE_DELAY_MS has passed (the
+ * daemon's timer); the loop's resume check follows each burst. */
 static void pipe_route(struct bench_pipe *p, const struct bench_feed *fd,
                        uint64_t k)
 {
@@ -478,8 +480,16 @@ static void pipe_route(struct bench_pipe *p, const struct bench_feed *fd,
     m.sub_index = 0;
     route_message(&p->route, &m);
     if (++p->since_wake == 64) {
+        uint64_t now = clock_mono_ns();
         p->since_wake = 0;
-        route_wake_workers(&p->route);
+        if (!route_wake_workers(&p->route))
+            p->pending_ns = 0;
+        else if (p->pending_ns == 0)
+            p->pending_ns = now;
+        else if (now - p->pending_ns >= ROUTE_WAKE_DELAY_MS * 1000000ull) {
+            route_wake_pending(&p->route);
+            p->pending_ns = 0;
+        }
         route_maybe_resume(&p->route);
     }
 }
@@ -487,7 +497,7 @@ static void pipe_route(struct bench_pipe *p, const struct bench_feed *fd,
 /* The clean stop: workers drain and hand off, the writer commits all. */
 static void pipe_stop(struct bench_pipe *p)
 {
-    route_wake_workers(&p->route);
+    route_wake_pending(&p->route);
     pipeline_request_stop(&p->pipe);
     (void) pipeline_join(&p->pipe, false);
 }

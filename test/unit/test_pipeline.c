@@ -113,7 +113,7 @@ Test(pipeline, built_fed_stopped_and_reopened)
         struct mqtt_msg m = {topics[i % 3], 3, "1.5", 3, 0, false, 0};
         route_message(&r, &m);
     }
-    route_wake_workers(&r);
+    route_wake_pending(&r);
     pipeline_request_stop(&p);
     cr_expect_eq(pipeline_join(&p, false), 0);
     pipeline_snapshot(&p, &s);

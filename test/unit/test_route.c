@@ -128,12 +128,91 @@ Test(route, a_message_lands_in_the_shard_of_its_topic)
     cr_expect_eq(queued(1 - shard, NULL, 0), 0);
     cr_expect_eq(counter(STAT_RECEIVED), 2);
     cr_expect_eq(drops(), 0);
-    /* The burst wakes the fed worker once, then forgets it. */
+    /* A small burst leaves the fed worker to the deadline timer. */
     cr_expect_eq(route.pushed, 1ull << shard);
-    route_wake_workers(&route);
+    cr_expect(route_wake_workers(&route));
+    cr_expect_eq(route.pushed, 1ull << shard);
+    route_wake_pending(&route);
     cr_expect_eq(route.pushed, 0);
     cr_expect_gt(route_take_high_water(&route), 0.0);
     cr_expect_eq(route_take_high_water(&route), 0.0, "starts over");
+    close_route();
+}
+
+/* A worker "sleeps" on its event (as idle_wait() does); true once a
+ * signal reached it. */
+static uint32_t sleep_on(unsigned shard)
+{
+    return event_prepare(&pl.workers[shard].ingress_ev);
+}
+
+static bool woken(unsigned shard, uint32_t seq)
+{
+    struct event *ev = &pl.workers[shard].ingress_ev;
+    bool yes = atomic_load(&ev->seq) != seq;
+
+    event_cancel(ev);
+    return yes;
+}
+
+static unsigned shard_of(const char *topic)
+{
+    return (unsigned) (series_topic_hash(topic, strlen(topic)) % 2);
+}
+
+Test(route, a_small_burst_wakes_its_worker_only_at_the_deadline)
+{
+    const char *topic = "sensors/lab/dev1";
+    unsigned shard = shard_of(topic);
+    uint32_t seq;
+
+    open_route(OVERFLOW_PAUSE, 1u << 20, 4096);
+    seq = sleep_on(shard);
+    route_one(0, topic, "21.5", 4);
+    cr_expect(route_wake_workers(&route), "the caller arms the timer");
+    cr_expect_eq(atomic_load(&pl.workers[shard].ingress_ev.seq), seq,
+                 "no futex wake for one message");
+    route_wake_pending(&route); /* the timer fires */
+    cr_expect(woken(shard, seq));
+    cr_expect_not(route_wake_workers(&route), "nothing left pending");
+    close_route();
+}
+
+Test(route, a_ring_past_the_wake_threshold_wakes_its_worker_after_the_burst)
+{
+    const char *topic = "sensors/lab/dev1";
+    unsigned shard = shard_of(topic);
+    char payload[1000];
+    uint32_t seq;
+
+    open_route(OVERFLOW_PAUSE, 1u << 20, 4096);
+    memset(payload, '1', sizeof(payload));
+    cr_assert_gt(route.wake_bytes, 0);
+    cr_assert_lt(route.wake_bytes, pl.workers[shard].ingress.cap / 2,
+                 "woken long before the pause threshold");
+    seq = sleep_on(shard);
+    while (ring_used_bytes(&pl.workers[shard].ingress) < route.wake_bytes)
+        route_one(0, topic, payload, sizeof(payload));
+    cr_expect_eq(pauses, 0);
+    cr_expect_not(route_wake_workers(&route), "no timer needed");
+    cr_expect(woken(shard, seq));
+    close_route();
+}
+
+Test(route, a_pause_wakes_every_fed_worker_at_once)
+{
+    const char *topic = "sensors/lab/dev1";
+    unsigned shard = shard_of(topic);
+    uint32_t seq;
+
+    open_route(OVERFLOW_PAUSE, 1u << 20, 4096);
+    seq = sleep_on(shard);
+    route_one(0, topic, "21.5", 4);
+    route_pause(&route);
+    cr_expect_eq(pauses, 1);
+    cr_expect(woken(shard, seq), "a pause never waits on a sleeping worker");
+    cr_expect_not(route_wake_workers(&route));
+    route_release(&route);
     close_route();
 }
 
