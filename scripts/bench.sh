@@ -3,26 +3,34 @@
 #
 # Uses BUILD_DIR/sensorpipe, BUILD_DIR/sensorpipe-load and
 # BUILD_DIR/sensorpipe-bench, and a private mosquitto on a free 127.0.0.1
-# port (queue limits lifted, as the tests' broker). In order:
-#   a. null subscriber: sensorpipe-load --subscribe counts what arrives
-#      while another sensorpipe-load publishes N messages at QoS 0 as fast
-#      as it can: the broker's ceiling on this machine.
-#   b. the daemon (workers 2, overflow pause, commit_interval 1 s) under the
-#      same load, until it has stored every sample: receive and store
-#      rates, loss, CPU, peak RSS and its growth.
-#   c. a latency run at half the null subscriber's rate with the publish
-#      time in each payload: receive -> commit percentiles from the
-#      daemon's own ingest_stats, and publish -> visible percentiles read off
-#      the stored curve.
-#   d. sensorpipe-bench: the pipeline without the network, stage by stage;
-#      with valgrind, instructions per message from callgrind.
-# Prints one markdown table (also RESULTS/summary.md), writes raw CSVs to
-# RESULTS and, when gnuplot is installed, RESULTS/bench.png.
+# port (queue limits lifted, as the tests' broker). Three load shapes, each
+# run twice under the same load, side by side:
+#   S1  flat out: 500,000 messages over 1,000 topics, as fast as they go
+#   S2  20,000 msg/s: 200,000 messages over 10,000 topics
+#   S3  10,000 msg/s: 200,000 messages over 20,000 topics (about one
+#       partial per message)
+# First the floor: `sensorpipe-load --subscribe`, a plain non-threaded
+# libmosquitto subscriber that only counts (poll + mosquitto_loop_read),
+# receives what another sensorpipe-load publishes at QoS 0. Then the daemon
+# (JSON {"ts":..,"temp":..,"seq":..}, timestamp_field = ts, fields = temp,
+# resolutions 10 s and 1 m, QoS 0, the shipped [pipeline] defaults) under
+# the same load, until it has stored every sample. CPU comes from
+# /proc/PID/task/*/stat before and after the publisher runs, per thread:
+# the loop (the main thread), the workers (sp-worker-N), the writer
+# (sp-writer), anything else. Then d: sensorpipe-bench, the pipeline without
+# the network, stage by stage; with valgrind, instructions per message.
+#
+# Prints per scenario the daemon's CPU per message against the floor's, the
+# per-thread split, the receive rate against the floor's, peak RSS, loss and
+# the worst receive -> commit p99; writes RESULTS/summary.md,
+# RESULTS/scenarios.csv (one row per scenario), the raw CSVs and, when
+# gnuplot is installed, RESULTS/bench.png.
 #
 # Environment:
-#   BENCH_SCALE      size factor; 1 (default) is the full run, a couple of
-#                    minutes; 0.002 is the smoke run of the test suite
-#   BENCH_SERIES     distinct topics (default 100)
+#   BENCH_SCALE      size factor for the message counts; 1 (default) is the
+#                    full run, a few minutes; 0.002 is the smoke run of the
+#                    test suite (1,000 messages a scenario)
+#   BENCH_SERIES     topics of the sensorpipe-bench runs (default 100)
 #   BENCH_RESULTS    output directory (default test/bench/results)
 #   BENCH_DAEMON     the daemon binary (default BUILD_DIR/sensorpipe)
 #   BENCH_CALLGRIND  1: count instructions even below scale 0.1; 0: never
@@ -55,12 +63,15 @@ scaled() { # BASE MIN -> max(MIN, BASE * SCALE)
     awk -v b="$1" -v m="$2" -v s="$SCALE" \
         'BEGIN { n = int(b * s); print (n < m ? m : n) }'
 }
-N=$(scaled 2000000 1000)        # messages in runs a and b
-N_LAT=$(scaled 1000000 500)     # messages in run c
+# NAME MESSAGES TOPICS RATE(0: flat out) CPU_TARGET(ratio to the floor)
+SCENARIOS=(
+    "S1 $(scaled 500000 1000) 1000 0 1.15"
+    "S2 $(scaled 200000 1000) 10000 20000 1.15"
+    "S3 $(scaled 200000 1000) 20000 10000 1.5"
+)
 N_PIPE=$(scaled 2000000 10000)  # sensorpipe-bench, SERIES series
 N_MANY=$(scaled 500000 10000)   # sensorpipe-bench, many series
 S_MANY=$(awk -v n="$N_MANY" 'BEGIN { s = int(n / 5); print (s > 100000 ? 100000 : s) }')
-STORE_TIMEOUT_S=$(awk -v n="$N" 'BEGIN { print 30 + int(n / 10000) }')
 
 W=""
 PIDS=()
@@ -168,7 +179,7 @@ start_broker() {
     die "cannot start mosquitto (try $try): $(cat "$W/mosquitto.out")"
 }
 
-# ---- a. null subscriber ---------------------------------------------------
+# ---- the floor --------------------------------------------------------------
 parse_sub() { # FILE -> "received secs rate cpu_s"
     sed -n 's/^subscribe: received \([0-9]*\) messages in \([0-9.]*\) s (\([0-9]*\) msg\/s).* cpu \([0-9.]*\) s$/\1 \2 \3 \4/p' "$1"
 }
@@ -176,32 +187,35 @@ parse_pub() { # FILE -> "published secs rate cpu_s"
     sed -n 's/^load: published \([0-9]*\) messages in \([0-9.]*\) s (\([0-9]*\) msg\/s).* cpu \([0-9.]*\) s$/\1 \2 \3 \4/p' "$1"
 }
 
-per_million() { # CPU_S COUNT -> CPU seconds per million messages
-    awk -v c="$1" -v n="$2" 'BEGIN { printf "%.2f\n", (n > 0 ? c * 1e6 / n : 0) }'
+# Publishes N messages over TOPICS topics at RATE (0: flat out), with the
+# publish time in each payload. Output in $W/NAME.out.
+publish() { # NAME N TOPICS RATE
+    local rate_arg=()
+    [ "$4" = 0 ] || rate_arg=(-r "$4")
+    run_fg "$W/$1.out" "$LOAD" -p "$PORT" -n "$2" -s "$3" "${rate_arg[@]}" \
+        --payload-ts --quiet --csv "$RESULTS/$1.csv" ||
+        die "publisher $1 failed: $(cat "$W/$1.out")"
 }
 
-run_null() {
+# Sets F_RX F_SECS F_RATE F_CPU.
+run_floor() { # SC N TOPICS RATE
     local sub rc=0
-    say "a. null subscriber: $N messages, QoS 0, $SERIES series"
-    "$LOAD" --subscribe -p "$PORT" -n "$N" -d 10 --quiet \
-        --csv "$RESULTS/null_sub.csv" >"$W/null_sub.out" 2>&1 &
+    "$LOAD" --subscribe -p "$PORT" -n "$2" -d 10 --quiet \
+        --csv "$RESULTS/$1_floor_sub.csv" >"$W/$1_floor_sub.out" 2>&1 &
     sub=$!
     PIDS+=("$sub")
-    wait_for "$W/null_sub.out" "subscribe: ready" 10 "$sub" ||
-        die "the null subscriber did not subscribe: $(cat "$W/null_sub.out")"
-    run_fg "$W/null_pub.out" "$LOAD" -p "$PORT" -n "$N" -s "$SERIES" \
-        --quiet --csv "$RESULTS/null_pub.csv" ||
-        die "publisher failed: $(cat "$W/null_pub.out")"
+    wait_for "$W/$1_floor_sub.out" "subscribe: ready" 10 "$sub" ||
+        die "the floor subscriber did not subscribe: $(cat "$W/$1_floor_sub.out")"
+    publish "$1_floor_pub" "$2" "$3" "$4"
     wait "$sub" || rc=$?
     reaped "$sub"
-    read -r NULL_RX NULL_SECS NULL_RATE NULL_CPU < <(parse_sub "$W/null_sub.out") || true
-    read -r _ _ NULL_PUB_RATE NULL_PUB_CPU < <(parse_pub "$W/null_pub.out") || true
-    [ -n "${NULL_RX:-}" ] || die "no summary from the null subscriber"
-    [ "$rc" -eq 0 ] || say "null subscriber got $NULL_RX of $N messages"
-    say "   broker ceiling: $NULL_RATE msg/s received ($NULL_RX in $NULL_SECS s)"
+    read -r F_RX F_SECS F_RATE F_CPU < <(parse_sub "$W/$1_floor_sub.out") || true
+    [ -n "${F_RX:-}" ] || die "no summary from the floor subscriber"
+    [ "$rc" -eq 0 ] || say "   the floor subscriber got $F_RX of $2 messages"
 }
 
-# ---- the daemon -----------------------------------------------------------
+# ---- the daemon -------------------------------------------------------------
+# The shipped [pipeline] defaults: no [pipeline] section at all.
 daemon_conf() { # NAME DB
     cat >"$W/$1.conf" <<CONF
 [mqtt]
@@ -211,20 +225,14 @@ client_id = sp-bench-$1-$$
 clean_session = true
 [subscription bench]
 topic = sensors/#
-qos = 1
+qos = 0
 format = json
 timestamp_field = ts
 fields = temp
-topic_tags = sensors/{site}/{device}
-[pipeline]
-workers = 2
-overflow = pause
-max_series = $((SERIES * 2 > 1000 ? SERIES * 2 : 1000))
 [aggregate]
-resolutions = ${FINEST_S}s, 1m, 1h
+resolutions = ${FINEST_S}s, 1m
 [store]
 path = $2
-commit_interval_ms = 1000
 [log]
 level = notice
 stats_interval_s = 1
@@ -238,7 +246,7 @@ start_daemon() { # NAME -> DPID, DB
     DPID=$!
     PIDS+=("$DPID")
     # The broker logs "CLIENT QOS TOPIC" once the subscription is in.
-    wait_for "$W/mosquitto.log" "sp-bench-$1-$$ 1 sensors/#" 20 "$DPID" ||
+    wait_for "$W/mosquitto.log" "sp-bench-$1-$$ 0 sensors/#" 20 "$DPID" ||
         die "daemon $1 did not subscribe: $(tail -5 "$W/$1.log")"
 }
 
@@ -248,56 +256,43 @@ stored_now() { # DB
         2>/dev/null || echo 0
 }
 
-# RSS (kB) and CPU seconds (utime + stime) of PID, as "rss,cpu".
-proc_usage() { # PID
-    awk -v hz="$CLK_TCK" '/^VmRSS:/ { rss = $2 }
-        FILENAME ~ /stat$/ { cpu = ($14 + $15) / hz }
-        END { if (rss == "") exit 1; printf "%d,%.2f\n", rss, cpu }' \
-        "/proc/$1/status" "/proc/$1/stat" 2>/dev/null
+# CPU seconds per thread class of PID: "loop workers writer other".
+thread_cpu() { # PID
+    local pid=$1 t
+    for t in /proc/"$pid"/task/*; do
+        echo "${t##*/} $(cat "$t/stat" 2>/dev/null)"
+    done | awk -v pid="$pid" -v hz="$CLK_TCK" '
+        NF > 2 { tid = $1; line = $0
+            comm = line; sub(/^[^(]*\(/, "", comm); sub(/\).*$/, "", comm)
+            rest = line; sub(/^.*\) /, "", rest); split(rest, f, " ")
+            c = (f[12] + f[13]) / hz
+            if (tid == pid) loop += c
+            else if (comm ~ /^sp-worker/) wk += c
+            else if (comm == "sp-writer") wr += c
+            else other += c }
+        END { printf "%.2f %.2f %.2f %.2f\n", loop, wk, wr, other }'
 }
 
-# Every 100 ms: t_ms (since T0), RSS, CPU seconds, stored samples.
-sampler() { # PID DB CSV T0
-    local pid=$1 db=$2 csv=$3 t0=$4 usage
-    echo "t_ms,rss_kb,cpu_s,stored" >"$csv"
-    while usage=$(proc_usage "$pid"); do
-        echo "$(($(now_ms) - t0)),$usage,$(stored_now "$db")" >>"$csv"
-        sleep 0.1
-    done
+peak_rss_mib() { # PID
+    awk '/^VmHWM:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
 }
 
-last_stored() { # CSV -> "t_ms stored" of the last sample
-    tail -n 1 "$1" | awk -F, '{ print $1, $4 }'
-}
-
-# Waits until TARGET samples are stored, or nothing new for 10 s after
-# the publisher ended. Sets T_DONE (ms since T0, -1 when never).
-wait_stored() { # CSV TARGET
-    local deadline=$(($(now_ms) + STORE_TIMEOUT_S * 1000))
-    local last=-1 since t s
+# Waits until TARGET samples are stored, or nothing new for 10 s.
+wait_stored() { # DB TARGET
+    local last=-1 since s
     since=$(now_ms)
-    T_DONE=-1
-    while [ "$(now_ms)" -lt "$deadline" ]; do
-        read -r t s < <(last_stored "$1") || true
-        if [[ "$s" =~ ^[0-9]+$ ]]; then
-            if [ "$s" -ge "$2" ]; then
-                T_DONE=$t
-                return 0
-            fi
-            if [ "$s" != "$last" ]; then
-                last=$s
-                since=$(now_ms)
-            fi
+    while :; do
+        s=$(stored_now "$1")
+        [[ "$s" =~ ^[0-9]+$ ]] || s=0
+        [ "$s" -lt "$2" ] || return 0
+        if [ "$s" != "$last" ]; then
+            last=$s
+            since=$(now_ms)
         fi
         [ $(($(now_ms) - since)) -lt 10000 ] || return 1
         kill -0 "$DPID" 2>/dev/null || return 1
         sleep 0.1
     done
-    return 1
-}
-
-cpu_seconds() { # PID
-    proc_usage "$1" | cut -d, -f2
 }
 
 # SIGTERM and the clean stop; the exit status must be 0.
@@ -311,13 +306,6 @@ stop_daemon() { # NAME
         "SELECT * FROM ingest_stats ORDER BY ts_ms" >"$RESULTS/$1_ingest_stats.csv"
 }
 
-final_stats() { # DB -> "received samples dropped"
-    sqlite3 -readonly -separator ' ' "$1" \
-        "SELECT received, samples, dropped_overflow + dropped_oversize +
-                dropped_invalid + dropped_series_limit
-         FROM ingest_stats ORDER BY ts_ms DESC LIMIT 1"
-}
-
 # Steady receive rate from the ingest_stats rows strictly inside the run.
 steady_rx_rate() { # DB TOTAL
     sqlite3 -readonly -separator ' ' "$1" \
@@ -326,100 +314,70 @@ steady_rx_rate() { # DB TOTAL
             END { if (b > a) printf "%.0f\n", (rb - ra) * 1000 / (b - a); else print "n/a" }'
 }
 
-# Peak RSS (MiB) and the peak of the second half minus that of the first.
-rss_peaks() { # SAMPLES_CSV T_END_MS
-    awk -F, -v e="$2" 'NR > 1 && $1 >= 0 && $1 <= e {
-            if ($2 > p) p = $2
-            if ($1 < e / 2) { if ($2 > h1) h1 = $2 } else if ($2 > h2) h2 = $2 }
-        END { printf "%.1f %+.1f", p / 1024, (h2 - h1) / 1024 }' "$1"
+# The worst interval's receive -> commit p99 (ms), from ingest_stats.
+worst_p99() { # DB
+    sqlite3 -readonly "$1" \
+        "SELECT coalesce(printf('%.0f', max(commit_p99_ms)), 'n/a') FROM ingest_stats"
 }
 
-run_daemon() {
-    local t0 cpu rx samples dropped
-    say "b. the daemon under the same load: $N messages"
-    start_daemon load
-    t0=$(now_ms)
-    D_T0=$t0
-    sampler "$DPID" "$DB" "$RESULTS/daemon_samples.csv" "$t0" &
-    SAMPLER_PID=$!
-    PIDS+=("$SAMPLER_PID")
-    run_fg "$W/daemon_pub.out" "$LOAD" -p "$PORT" -n "$N" -s "$SERIES" \
-        --quiet --csv "$RESULTS/daemon_pub.csv" ||
-        die "publisher failed: $(cat "$W/daemon_pub.out")"
-    read -r D_PUB _ D_PUB_RATE _ < <(parse_pub "$W/daemon_pub.out") || true
-    wait_stored "$RESULTS/daemon_samples.csv" "$D_PUB" ||
-        say "   not every sample was stored within the timeout"
-    cpu=$(cpu_seconds "$DPID")
-    stop_pid "$SAMPLER_PID"
-    stop_daemon load
-    read -r rx samples dropped < <(final_stats "$DB") || true
+us_per_msg() { # CPU_S N
+    awk -v c="$1" -v n="$2" 'BEGIN { printf "%.2f", (n > 0 ? c * 1e6 / n : 0) }'
+}
+
+# Sets D_* for one scenario.
+run_daemon() { # SC N TOPICS RATE
+    local a b
+    start_daemon "$1"
+    a=$(thread_cpu "$DPID")
+    publish "$1_daemon_pub" "$2" "$3" "$4"
+    read -r D_PUB _ _ _ < <(parse_pub "$W/$1_daemon_pub.out") || true
+    wait_stored "$DB" "$D_PUB" || say "   not every sample was stored in time"
+    b=$(thread_cpu "$DPID")
+    D_RSS=$(peak_rss_mib "$DPID")
+    stop_daemon "$1"
+    read -r D_LOOP D_WORKERS D_WRITER D_OTHER < <(echo "$a $b" | awk \
+        '{ printf "%.2f %.2f %.2f %.2f\n", $5 - $1, $6 - $2, $7 - $3, $8 - $4 }')
+    D_CPU=$(awk -v a="$D_LOOP" -v b="$D_WORKERS" -v c="$D_WRITER" -v d="$D_OTHER" \
+        'BEGIN { printf "%.2f", a + b + c + d }')
     D_STORED=$(stored_now "$DB")
-    D_RX=$rx
-    D_SAMPLES=$samples
-    D_DROPPED=$dropped
-    D_CPU=$cpu
-    D_RX_RATE=$(steady_rx_rate "$DB" "$rx")
-    if [ "$T_DONE" -le 0 ]; then
-        T_DONE=$(tail -n 1 "$RESULTS/daemon_samples.csv" | cut -d, -f1)
-        [[ "$T_DONE" =~ ^[0-9]+$ ]] || T_DONE=0
-    fi
-    D_T_DONE=$T_DONE
-    read -r D_RSS D_RSS_GROWTH < <(rss_peaks "$RESULTS/daemon_samples.csv" "$T_DONE") || true
-    say "   received $rx, stored $D_STORED of $D_PUB in $T_DONE ms, CPU $cpu s"
+    D_RATE=$(steady_rx_rate "$DB" "$D_PUB")
+    D_P99=$(worst_p99 "$DB")
 }
 
-# ---- c. latency -----------------------------------------------------------
-# p50: median of the per-interval p50s; p99: the worst interval's p99.
-latency_from_stats() { # DB -> "p50 p99"
-    sqlite3 -readonly -separator ' ' "$1" \
-        "SELECT commit_p50_ms, commit_p99_ms FROM ingest_stats
-         WHERE commit_p50_ms IS NOT NULL AND commit_p50_ms > 0 ORDER BY ts_ms" |
-        sort -n -k1,1 | awk '{ p50[NR] = $1; if ($2 > m) m = $2 }
-            END { if (NR) printf "%.0f %.0f", p50[int((NR + 1) / 2)], m; else print "n/a n/a" }'
+# One scenario: the floor, then the daemon; appends its CSV row and table
+# row.
+run_scenario() { # SC N TOPICS RATE TARGET
+    local sc=$1 n=$2 topics=$3 rate=$4 target=$5 f_us d_us ratio rate_ratio lost verdict
+    [ "$topics" -le "$n" ] || topics=$n
+    say "$sc: $n messages over $topics topics at $([ "$rate" = 0 ] && echo "full speed" || echo "$rate msg/s")"
+    run_floor "$sc" "$n" "$topics" "$rate"
+    run_daemon "$sc" "$n" "$topics" "$rate"
+    f_us=$(us_per_msg "$F_CPU" "$F_RX")
+    d_us=$(us_per_msg "$D_CPU" "$D_PUB")
+    ratio=$(awk -v d="$d_us" -v f="$f_us" 'BEGIN { printf "%.2f", (f > 0 ? d / f : 0) }')
+    rate_ratio=$(awk -v d="$D_RATE" -v f="$F_RATE" \
+        'BEGIN { if (d !~ /^[0-9]+$/ || f <= 0) print "n/a"; else printf "%.2f", d / f }')
+    lost=$((D_PUB - D_STORED))
+    verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r <= t ? "yes" : "no") }')
+    LOST_TOTAL=$((LOST_TOTAL + lost))
+    echo "$sc,$n,$topics,$rate,$F_RX,$F_RATE,$F_CPU,$f_us,$D_PUB,$D_STORED,$lost,$D_RATE,$rate_ratio,$D_CPU,$d_us,$ratio,$target,$(us_per_msg "$D_LOOP" "$D_PUB"),$(us_per_msg "$D_WORKERS" "$D_PUB"),$(us_per_msg "$D_WRITER" "$D_PUB"),$(us_per_msg "$D_OTHER" "$D_PUB"),$D_RSS,$D_P99" \
+        >>"$RESULTS/scenarios.csv"
+    ROWS+="| $sc | $n / $topics / $([ "$rate" = 0 ] && echo "max" || echo "$rate/s") | $f_us | $d_us | **$ratio** (≤ $target: $verdict) | $(us_per_msg "$D_LOOP" "$D_PUB") | $(us_per_msg "$D_WORKERS" "$D_PUB") | $(us_per_msg "$D_WRITER" "$D_PUB") | $F_RATE | $D_RATE ($rate_ratio) | $D_RSS | $lost | $D_P99 |"$'\n'
+    CHECKS+="$sc: stored $D_STORED of $D_PUB published, lost $lost"$'\n'
+    say "   floor $f_us us/msg; daemon $d_us us/msg ($ratio x floor), lost $lost"
 }
 
-# Publish -> visible latency from the stored curve. The publisher sends
-# message k at T0 + k / RATE; a poll at t that sees the stored count go from
-# s0 to s1 makes messages s0+1..s1 visible by t. Returns "p50 p99 max" (ms).
-latency_from_curve() { # SAMPLES_CSV RATE TOTAL
-    awk -F, -v r="$2" -v n="$3" 'NR > 1 && $4 ~ /^[0-9]+$/ {
-            s = $4 > n ? n : $4
-            for (k = ps + 1; k <= s; k++) {
-                lat = int($1 - k * 1000 / r); if (lat < 0) lat = 0
-                h[lat]++; if (lat > m) m = lat; c++
-            }
-            if (s > ps) ps = s }
-        END { if (!c) { print "n/a n/a n/a"; exit }
-            for (l = 0; l <= m; l++) { a += h[l]
-                if (!p50 && a >= c * 0.50) p50 = l + 1
-                if (!p99 && a >= c * 0.99) p99 = l + 1 }
-            printf "%d %d %d\n", p50, p99, m }' "$1"
-}
-
-run_latency() {
-    local t0
-    LAT_RATE=$(awk -v r="${NULL_RATE:-0}" 'BEGIN { r = int(r / 2); print (r < 1000 ? 1000 : r) }')
-    say "c. latency: $N_LAT messages at $LAT_RATE msg/s with the publish time"
-    start_daemon latency
-    t0=$(now_ms)
-    L_T0=$t0
-    sampler "$DPID" "$DB" "$RESULTS/latency_samples.csv" "$t0" &
-    SAMPLER_PID=$!
-    PIDS+=("$SAMPLER_PID")
-    run_fg "$W/latency_pub.out" "$LOAD" -p "$PORT" -n "$N_LAT" -s "$SERIES" \
-        -r "$LAT_RATE" --payload-ts --quiet --csv "$RESULTS/latency_pub.csv" ||
-        die "publisher failed: $(cat "$W/latency_pub.out")"
-    read -r L_PUB _ L_PUB_RATE _ < <(parse_pub "$W/latency_pub.out") || true
-    wait_stored "$RESULTS/latency_samples.csv" "$L_PUB" ||
-        say "   not every sample was stored within the timeout"
-    stop_pid "$SAMPLER_PID"
-    stop_daemon latency
-    L_STORED=$(stored_now "$DB")
-    read -r L_P50 L_P99 < <(latency_from_stats "$DB") || true
-    read -r L_VIS_P50 L_VIS_P99 L_VIS_MAX < <(latency_from_curve \
-        "$RESULTS/latency_samples.csv" "$LAT_RATE" "$L_PUB") || true
-    say "   receive -> commit p50 $L_P50 ms, p99 $L_P99 ms (daemon);" \
-        "publish -> visible p50 $L_VIS_P50 ms, p99 $L_VIS_P99 ms"
+run_scenarios() {
+    local s
+    LOST_TOTAL=0
+    ROWS=""
+    CHECKS=""
+    echo "scenario,messages,topics,rate,floor_received,floor_rate,floor_cpu_s,floor_us_per_msg,published,stored,lost,daemon_rate,rate_ratio,daemon_cpu_s,daemon_us_per_msg,cpu_ratio,cpu_target,loop_us,workers_us,writer_us,other_us,peak_rss_mib,commit_p99_ms" \
+        >"$RESULTS/scenarios.csv"
+    for s in "${SCENARIOS[@]}"; do
+        # shellcheck disable=SC2086 # the fields are words
+        run_scenario $s
+    done
 }
 
 # ---- d. the pipeline without the network ----------------------------------
@@ -468,55 +426,31 @@ run_callgrind() {
 }
 
 # ---- report ---------------------------------------------------------------
-pct_loss() { # PUBLISHED STORED
-    awk -v p="$1" -v s="$2" 'BEGIN { printf "%.2f\n", (p > 0 ? (p - s) * 100 / p : 100) }'
-}
-
 report() {
-    local loss ratio stored_rate cpu_m rx_cell="$D_RX_RATE msg/s"
-    [ "$D_RX_RATE" != "n/a" ] || rx_cell="n/a (shorter than two stats rows)"
-    loss=$(pct_loss "$D_PUB" "$D_STORED")
-    ratio=$(awk -v d="$D_RX_RATE" -v n="$NULL_RATE" \
-        'BEGIN { if (d !~ /^[0-9]+$/ || n <= 0) print "n/a"; else printf "%.2f\n", d / n }')
-    stored_rate=$(awk -v n="$D_STORED" -v t="$D_T_DONE" 'BEGIN { printf "%.0f\n", (t > 0 ? n * 1000 / t : 0) }')
-    cpu_m=$(per_million "$D_CPU" "$D_PUB")
     cat <<TABLE
 ## sensorpipe benchmark
 
-$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), mosquitto $("$MOSQUITTO" -h 2>/dev/null | sed -n 's/^mosquitto version \([^ ]*\).*/\1/p'), scale $SCALE, $SERIES series, JSON payloads, QoS 0
+$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(uname -sr), mosquitto $("$MOSQUITTO" -h 2>/dev/null | sed -n 's/^mosquitto version \([^ ]*\).*/\1/p'), scale $SCALE, QoS 0
 
-| measure | value |
-|---|---:|
-| a. broker ceiling: null subscriber received | $NULL_RATE msg/s |
-| a. publisher rate in that run | $NULL_PUB_RATE msg/s |
-| a. null subscriber got | $NULL_RX of $N |
-| a. CPU per million messages: null subscriber / publisher | $(per_million "$NULL_CPU" "$NULL_RX") / $(per_million "$NULL_PUB_CPU" "$N") s |
-| b. messages published | $D_PUB (at $D_PUB_RATE msg/s) |
-| b. daemon received, steady | $rx_cell |
-| b. daemon stored, end to end | $stored_rate msg/s |
-| b. daemon counters at stop (ingest_stats) | received $D_RX, samples $D_SAMPLES, dropped $D_DROPPED |
-| b. loss (published - stored) / published | $loss % |
-| b. daemon / null subscriber | $ratio |
-| b. daemon CPU | $D_CPU s |
-| b. daemon CPU per million messages | $cpu_m s |
-| b. daemon peak RSS | $D_RSS MiB |
-| b. peak RSS growth, 2nd half vs 1st half | $D_RSS_GROWTH MiB |
-| c. latency run | $L_PUB messages at $L_PUB_RATE msg/s, $(pct_loss "$L_PUB" "$L_STORED") % loss |
-| c. receive -> commit p50 / p99 (daemon histogram) | $L_P50 / $L_P99 ms |
-| c. publish -> visible p50 / p99 / max (stored curve) | $L_VIS_P50 / $L_VIS_P99 / $L_VIS_MAX ms |
+| scenario | messages / topics / rate | floor µs/msg | daemon µs/msg | CPU ÷ floor | loop µs/msg | workers µs/msg | writer µs/msg | floor msg/s | daemon msg/s (÷ floor) | peak RSS MiB | lost | commit p99 ms |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+${ROWS}
+$(printf '%s' "$CHECKS")
 
-Method: rates count messages (one sample each: fields = temp). Run b's
-"received" is the slope of ingest_stats\$received between the rows taken
-while messages still arrived; "stored" divides the samples by the time from
-the first publish until sum(count) of the ${FINEST_S} s rollups reached them
-(polled every 100 ms; it includes the last commit interval). Run c's
-percentiles are the daemon's receive -> commit histogram (per stats
-interval; the median of the p50s, the worst p99), which times every sample
-of a partial from the partial's first receive, so it sits near the commit
-interval. The publish -> visible figures come from the data instead: the
-publisher is paced, so message k left at T0 + k / rate, and the 100 ms poll
-of sum(count) shows when it became visible (late by at most one poll);
-publish -> receive on loopback adds well under a millisecond.
+Method: the floor is \`sensorpipe-load --subscribe\`, a non-threaded
+libmosquitto client (poll + mosquitto_loop_read) that only counts; its CPU
+is the whole process's (getrusage), its rate runs from its first message to
+its last. The daemon (JSON, timestamp_field = ts, fields = temp, resolutions
+${FINEST_S} s and 1 m, the shipped [pipeline] defaults, QoS 0) gets the same
+publisher; its CPU is the difference of /proc/PID/task/*/stat from before
+the publisher starts until every sample is stored (that includes the last
+commit interval), split by thread: loop (the main thread), workers, writer
+(other threads: $(awk -F, 'NR > 1 { printf "%s%s", (NR > 2 ? ", " : ""), $21 }' "$RESULTS/scenarios.csv") µs/msg).
+Its rate is the slope of ingest_stats.received between the rows taken while
+messages still arrived (n/a for runs shorter than two stats rows). Peak RSS
+is VmHWM; commit p99 is the worst stats interval's receive -> commit p99 of
+the daemon's own histogram. Absolute times move by ±30 % on a shared
+machine; the ratios compare runs made minutes apart on the same one.
 
 Pipeline without the network (sensorpipe-bench, $SERIES series):
 
@@ -536,45 +470,29 @@ TABLE
     fi
 }
 
-# Per-second series for the chart, in seconds since each run's first
-# publish (ingest_stats times are wall clock, as T0).
-chart_data() {
-    awk -F, -v t0="$D_T0" 'NR > 1 { if (pt) { dt = $1 - pt
-            if (dt > 0) printf "%.1f,%.0f\n", ($1 - t0) / 1000, ($2 - pr) * 1000 / dt }
-            pt = $1; pr = $2 }' "$RESULTS/load_ingest_stats.csv" >"$W/rx_rate.csv"
-    awk -F, -v t0="$L_T0" 'NR > 1 && $13 != "" && $13 > 0 {
-            printf "%.1f,%s,%s\n", ($1 - t0) / 1000, $13, $14 }' \
-        "$RESULTS/latency_ingest_stats.csv" >"$W/latency.csv"
-}
-
+# Per-thread CPU per message of each scenario, stacked, next to the floor.
 chart() {
     command -v gnuplot >/dev/null || {
         say "gnuplot not installed: no chart (apt-get install gnuplot-nox)"
         return 0
     }
-    chart_data
     gnuplot 2>"$W/gnuplot.err" <<PLOT || say "gnuplot failed: $(cat "$W/gnuplot.err")"
-set terminal pngcairo size 1000,1000 font ",10"
+set terminal pngcairo size 1000,560 font ",10"
 set output "$RESULTS/bench.png"
 set datafile separator ","
-set multiplot layout 3,1 title "sensorpipe benchmark (scale $SCALE, $SERIES series)"
-set grid
-set xlabel "time (s)"
-set ylabel "msg/s"
-set title "rate: null subscriber (a) and daemon receive (b)"
-plot "$RESULTS/null_sub.csv" skip 1 using 1:3 with linespoints title "a. null subscriber received", \
-     "$RESULTS/daemon_pub.csv" skip 1 using 1:3 with linespoints title "b. published", \
-     "$W/rx_rate.csv" using 1:2 with linespoints title "b. daemon received"
-set ylabel "ms"
-set title "latency run (c) at $LAT_RATE msg/s: receive -> commit per stats interval, and stored lag"
-plot "$W/latency.csv" using 1:2 with linespoints title "p50", \
-     "$W/latency.csv" using 1:3 with linespoints title "p99", \
-     "$RESULTS/latency_samples.csv" skip 1 using (\$1/1000):(\$4 > 0 && \$4 < $L_PUB ? \$1 - \$4*1000/$LAT_RATE : 1/0) with lines title "publish -> visible lag"
-set ylabel "MiB"
-set title "daemon resident memory (b, then c)"
-plot "$RESULTS/daemon_samples.csv" skip 1 using (\$1/1000):(\$2/1024) with lines title "RSS, run b", \
-     "$RESULTS/latency_samples.csv" skip 1 using (\$1/1000):(\$2/1024) with lines title "RSS, run c"
-unset multiplot
+set title "CPU per message: the floor subscriber and the daemon by thread (scale $SCALE)"
+set ylabel "µs of CPU per message"
+set style data histograms
+set style histogram rowstacked
+set style fill solid 0.8 border -1
+set boxwidth 0.7
+set key outside right top
+set grid ytics
+plot "$RESULTS/scenarios.csv" skip 1 using 18:xtic(1) title "daemon: loop", \
+     "" skip 1 using 19 title "daemon: workers", \
+     "" skip 1 using 20 title "daemon: writer", \
+     "" skip 1 using 21 title "daemon: other", \
+     "" skip 1 using 0:8 with linespoints lw 2 pt 7 title "floor (whole process)"
 PLOT
 }
 
@@ -589,16 +507,13 @@ main() {
     W=$(mktemp -d /tmp/sp-bench.XXXXXX)
     start_broker
     say "broker on 127.0.0.1:$PORT (pid $BROKER_PID); scale $SCALE; results in $RESULTS"
-    run_null
-    run_daemon
-    run_latency
+    run_scenarios
     run_pipeline
     run_callgrind
     report >"$RESULTS/summary.md"
     cat "$RESULTS/summary.md"
     chart
-    [ "$(pct_loss "$D_PUB" "$D_STORED")" = "0.00" ] ||
-        die "messages were lost (see the loss line)"
+    [ "$LOST_TOTAL" -eq 0 ] || die "messages were lost (see the lost column)"
 }
 
 main

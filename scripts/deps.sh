@@ -10,7 +10,7 @@ PKGS="build-essential pkg-config clang mosquitto mosquitto-clients
 libmosquitto-dev libuv1-dev libsqlite3-dev sqlite3 libcriterion-dev
 libsystemd-dev libxxhash-dev systemd openssl clang-format clang-tidy
 cppcheck groff-base mandoc valgrind libclang-rt-14-dev
-debhelper lintian python3"
+debhelper lintian python3 gnuplot-nox"
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
