@@ -197,7 +197,7 @@ publish() { # NAME N TOPICS RATE
         die "publisher $1 failed: $(cat "$W/$1.out")"
 }
 
-# Sets F_RX F_SECS F_RATE F_CPU.
+# Sets F_RX F_RATE F_CPU.
 run_floor() { # SC N TOPICS RATE
     local sub rc=0
     "$LOAD" --subscribe -p "$PORT" -n "$2" -d 10 --quiet \
@@ -209,7 +209,7 @@ run_floor() { # SC N TOPICS RATE
     publish "$1_floor_pub" "$2" "$3" "$4"
     wait "$sub" || rc=$?
     reaped "$sub"
-    read -r F_RX F_SECS F_RATE F_CPU < <(parse_sub "$W/$1_floor_sub.out") || true
+    read -r F_RX _ F_RATE F_CPU < <(parse_sub "$W/$1_floor_sub.out") || true
     [ -n "${F_RX:-}" ] || die "no summary from the floor subscriber"
     [ "$rc" -eq 0 ] || say "   the floor subscriber got $F_RX of $2 messages"
 }
