@@ -23,6 +23,7 @@
 
 #include "compiler.h"
 #include "config.h"
+#include "egress.h"
 #include "series.h"
 #include "stats.h"
 #include "store.h"
@@ -52,6 +53,7 @@ struct pipeline {
     const struct config *cfg;
     struct pipeline_plan plan;
     struct worker *workers; /* plan.workers shards */
+    struct egress *egress;  /* one per worker: its hand-off to the writer */
     unsigned n_workers;
     uv_async_t *loop_wake; /* workers: ring drained; writer: failed */
     struct stats_counters **all_stats; /* workers, loop, writer */

@@ -1,9 +1,10 @@
 /*
  * worker.h - one shard of the pipeline: decode, series registry, partial
- * buckets; and the records that cross threads through its two rings.
+ * buckets.
  *
- *   loop --ingress ring--> worker --egress ring--> writer
+ *   loop --ingress ring--> worker --egress (egress.h)--> writer
  *
+ * The records in both rings are in records.h.
  * A topic always maps to the same worker (series_topic_hash() % workers), so
  * per-series order is kept and no lock guards series state.
  */
@@ -21,8 +22,10 @@
 #include "compiler.h"
 #include "config.h"
 #include "decode.h"
+#include "egress.h"
 #include "event.h"
 #include "log.h"
+#include "records.h"
 #include "ring.h"
 #include "series.h"
 #include "stats.h"
@@ -40,55 +43,6 @@ struct worker_msg {
     uint64_t topic_hash; /* series_topic_hash(topic), as routed */
 };
 
-/* One MQTT message in an ingress ring. Owner: the ring (loop writes it,
- * the worker reads it in place). */
-struct ingress_rec {
-    int64_t recv_ms;
-    uint64_t topic_hash; /* the loop's, reused for the series key */
-    uint32_t sub_index;
-    uint32_t topic_len;
-    uint32_t payload_len;
-    uint32_t reserved;
-    char data[]; /* topic '\0' payload '\0' */
-};
-
-enum egress_kind {
-    EGRESS_SERIES = 1, /* a new series: insert its row before its rollups */
-    EGRESS_PARTIAL,    /* a finest-bucket partial to merge */
-    EGRESS_SAMPLE,     /* one raw sample (raw_samples = true) */
-};
-
-/* Owner: the egress ring (worker writes, writer reads in place). */
-struct egress_series {
-    uint32_t kind;
-    uint32_t topic_len;
-    uint32_t field_len;
-    uint32_t tags_len; /* 0 = no tags */
-    int64_t id;
-    int64_t created_ms;
-    char text[]; /* topic '\0' field '\0' tags '\0' */
-};
-
-/* A finest-bucket partial. Owner: the egress ring, like egress_series. */
-struct egress_partial {
-    uint32_t kind;
-    uint32_t reserved;
-    int64_t series_id;
-    int64_t bucket_ms;     /* finest bucket start */
-    int64_t first_recv_ms; /* receive time of the first sample, and */
-    int64_t last_recv_ms;  /* of the last: receive -> commit latency */
-    struct bucket_acc acc;
-};
-
-/* One raw sample. Owner: the egress ring, like egress_series. */
-struct egress_sample {
-    uint32_t kind;
-    uint32_t reserved;
-    int64_t series_id;
-    int64_t ts_ms;
-    double value;
-};
-
 /*
  * One per shard. Owner: the worker thread of that shard. The loop thread
  * builds it before workers start and frees it after they are joined.
@@ -98,8 +52,7 @@ struct worker {
     unsigned index;
     const struct config *cfg;
     struct ring ingress;       /* consumer side here; the loop produces */
-    struct ring egress;        /* producer side here; the writer consumes */
-    struct event *writer_ev;   /* the writer sleeps there; we signal */
+    struct egress *out;        /* producer side here; the writer consumes */
     uv_async_t *loop_wake;     /* sent when the ring drains while paused */
     _Atomic bool *loop_paused; /* set by the loop while it does not read */
     pthread_t thread;
@@ -116,26 +69,22 @@ struct worker {
 
     /* Shared. */
     struct event ingress_ev;       /* we sleep here; the loop signals */
-    struct event space_ev;         /* we sleep here on a full egress ring;
-                                      the writer signals */
     struct stats_counters stats;   /* written here only */
     _Atomic uint64_t heartbeat_ms; /* written here while working or
                                       waiting for egress space; read by
                                       the watchdog */
     _Atomic bool stop;             /* loop -> worker: drain, flush, end */
-    _Atomic bool done;             /* worker -> writer: all handed off */
 };
 
-/* What worker_init() needs from the daemon. Owner: the caller. */
+/* What worker_init() needs from the pipeline, the same for every shard.
+ * Owner: the caller. */
 struct worker_shared {
     const struct config *cfg;
     struct series_limit *limit;
-    struct event *writer_ev;
     uv_async_t *loop_wake;
     _Atomic bool *loop_paused;
     uint32_t series_cap; /* entries per shard */
     size_t arena_bytes;  /* key text per shard */
-    size_t egress_bytes;
 };
 
 /*
@@ -146,18 +95,18 @@ struct worker_shared {
 struct worker *worker_alloc(unsigned n);
 
 /*
- * Allocates the rings, the registry and the decode scratch of one shard.
- * Returns: 0, -ENOMEM, -EINVAL. Thread: start-up.
+ * Allocates the ingress ring, the registry and the decode scratch of one
+ * shard, whose records go to out (initialised; borrowed until
+ * worker_fini()). Returns: 0, -ENOMEM, -EINVAL. Thread: start-up.
  */
 SP_MUST_CHECK int worker_init(struct worker *w, unsigned index,
-                              const struct worker_shared *sh);
+                              const struct worker_shared *sh,
+                              struct egress *out);
 void worker_fini(struct worker *w);
 
-/* Bytes worker_init() allocates for these settings (the memory plan). */
+/* Bytes worker_init() allocates for these settings (the memory plan; the
+ * egress ring is egress_bytes()). */
 size_t worker_bytes(const struct worker_shared *sh);
-
-/* Bytes one egress ring needs for these settings. */
-size_t worker_egress_bytes(const struct config *cfg);
 
 /* Thread: start-up. Starts the thread. Returns: 0 or -errno. */
 SP_MUST_CHECK int worker_start(struct worker *w);

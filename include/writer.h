@@ -15,22 +15,36 @@
 
 #include "compiler.h"
 #include "config.h"
+#include "egress.h"
 #include "event.h"
+#include "log.h"
+#include "series.h"
 #include "stats.h"
 #include "store.h"
 #include "subrec.h"
-#include "worker.h"
+
+/* What writer_init() needs from the pipeline. Owner: the caller. */
+struct writer_shared {
+    const struct config *cfg;
+    struct store *store;   /* open before writer_start(), which takes it */
+    struct egress *egress; /* the rings to consume, one per worker */
+    unsigned n_egress;
+    uv_async_t *loop_wake; /* told when the writer fails for good */
+    struct stats_counters *const *all_stats; /* every counter set, for rows */
+    unsigned n_all_stats;
+    struct series_limit *limit;
+};
 
 /*
- * Owner: the writer thread. The loop thread builds it (with an open store)
- * before the thread starts, and tears it down after the join.
+ * Owner: the writer thread. The loop thread builds it before the thread
+ * starts, and tears it down after the join.
  */
 struct writer {
-    /* Set before start, read-only afterwards. */
+    /* Set by writer_init(), read-only afterwards. */
     const struct config *cfg;
-    struct store *store;    /* taken over at writer_start() */
-    struct worker *workers; /* the egress rings' producers */
-    unsigned n_workers;
+    struct store *store;   /* taken over at writer_start() */
+    struct egress *egress; /* consumer side here; the workers produce */
+    unsigned n_egress;
     uv_async_t *loop_wake; /* told when the writer fails for good */
     struct stats_counters *const *all_stats; /* every counter set, for rows */
     unsigned n_all_stats;
@@ -74,8 +88,8 @@ struct writer {
                                        (SENSORPIPE_TEST_COMMIT_DELAY_MS) */
 };
 
-/* Thread: start-up. Fields above "Owned by" must be set by the caller. */
-void writer_init(struct writer *wr);
+/* Thread: start-up. Everything from sh; borrowed until the join. */
+void writer_init(struct writer *wr, const struct writer_shared *sh);
 
 /* Thread: start-up. Returns: 0 or -errno. */
 SP_MUST_CHECK int writer_start(struct writer *wr);

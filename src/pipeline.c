@@ -55,15 +55,14 @@ void pipeline_plan(const struct config *cfg, struct pipeline_plan *p)
     p->series_cap = cfg->pipeline.max_series;
     p->arena_bytes = (size_t) p->series_cap * ARENA_BYTES_PER_SERIES;
     p->ingress_bytes = ring_capacity(cfg->pipeline.ring_bytes);
-    p->egress_bytes = worker_egress_bytes(cfg);
+    p->egress_bytes = egress_bytes(cfg);
     p->series_bytes = series_table_bytes(p->series_cap, p->arena_bytes);
     p->scratch_bytes = sizeof(struct decode_out) + WORKER_TAGS_MAX;
     memset(&sh, 0, sizeof(sh));
     sh.cfg = cfg;
     sh.series_cap = p->series_cap;
     sh.arena_bytes = p->arena_bytes;
-    sh.egress_bytes = p->egress_bytes;
-    p->total_bytes = worker_bytes(&sh) * p->workers;
+    p->total_bytes = (worker_bytes(&sh) + p->egress_bytes) * p->workers;
     p->sqlite_bytes = (size_t) cfg->store.heap_limit_mb << 20;
 }
 
@@ -97,9 +96,14 @@ int pipeline_init(struct pipeline *p, const struct config *cfg,
     struct worker_shared sh = {
         .cfg = cfg,
         .limit = &p->limit,
-        .writer_ev = &p->writer.ev,
         .loop_wake = loop_wake,
         .loop_paused = &p->paused,
+    };
+    struct writer_shared wsh = {
+        .cfg = cfg,
+        .store = &p->store,
+        .loop_wake = loop_wake,
+        .limit = &p->limit,
     };
     int err;
 
@@ -109,22 +113,30 @@ int pipeline_init(struct pipeline *p, const struct config *cfg,
     pipeline_plan(cfg, &p->plan);
     sh.series_cap = p->plan.series_cap;
     sh.arena_bytes = p->plan.arena_bytes;
-    sh.egress_bytes = p->plan.egress_bytes;
     p->limit.max = cfg->pipeline.max_series;
     atomic_init(&p->limit.count, 0);
     atomic_init(&p->limit.next_id, 1);
     atomic_init(&p->paused, false);
-    /* The writer's event must work before the first worker signals it. */
-    writer_init(&p->writer);
     p->n_all_stats = p->plan.workers + 2;
     p->workers = worker_alloc(p->plan.workers);
+    p->egress = egress_alloc(p->plan.workers);
     p->all_stats = calloc(p->n_all_stats, sizeof(struct stats_counters *));
-    if (p->workers == NULL || p->all_stats == NULL)
+    if (p->workers == NULL || p->egress == NULL || p->all_stats == NULL)
         return -ENOMEM;
+    wsh.egress = p->egress;
+    wsh.n_egress = p->plan.workers;
+    wsh.all_stats = (struct stats_counters *const *) p->all_stats;
+    wsh.n_all_stats = p->n_all_stats;
+    /* The writer's event must work before the first worker signals it. */
+    writer_init(&p->writer, &wsh);
     for (unsigned i = 0; i < p->plan.workers; i++) {
-        err = worker_init(&p->workers[i], i, &sh);
-        if (err < 0)
+        err = egress_init(&p->egress[i], p->plan.egress_bytes, &p->writer.ev);
+        if (err == 0)
+            err = worker_init(&p->workers[i], i, &sh, &p->egress[i]);
+        if (err < 0) {
+            egress_fini(&p->egress[i]);
             return err;
+        }
         p->n_workers = i + 1;
         p->all_stats[i] = &p->workers[i].stats;
     }
@@ -193,17 +205,8 @@ void pipeline_record_subscriptions(struct pipeline *p, struct subrec *rec)
 
 int pipeline_start(struct pipeline *p)
 {
-    int err;
+    int err = writer_start(&p->writer);
 
-    p->writer.cfg = p->cfg;
-    p->writer.store = &p->store;
-    p->writer.workers = p->workers;
-    p->writer.n_workers = p->n_workers;
-    p->writer.loop_wake = p->loop_wake;
-    p->writer.all_stats = (struct stats_counters *const *) p->all_stats;
-    p->writer.n_all_stats = p->n_all_stats;
-    p->writer.limit = &p->limit;
-    err = writer_start(&p->writer);
     for (unsigned i = 0; i < p->n_workers && err == 0; i++)
         err = test_fail_start(i) ? -EAGAIN : worker_start(&p->workers[i]);
     if (err < 0)
@@ -225,8 +228,7 @@ int pipeline_join(struct pipeline *p, bool failed)
     fatal = pipeline_failed(p);
     failed = failed || fatal != 0;
     for (unsigned i = 0; i < p->n_workers; i++) {
-        if (!failed ||
-            atomic_load_explicit(&p->workers[i].done, memory_order_acquire))
+        if (!failed || egress_is_done(&p->egress[i]))
             worker_join(&p->workers[i]);
         else
             worker_detach(&p->workers[i]);
@@ -237,11 +239,15 @@ int pipeline_join(struct pipeline *p, bool failed)
 void pipeline_fini(struct pipeline *p)
 {
     store_close(&p->store);
-    for (unsigned i = 0; i < p->n_workers; i++)
+    for (unsigned i = 0; i < p->n_workers; i++) {
         worker_fini(&p->workers[i]);
+        egress_fini(&p->egress[i]);
+    }
     free(p->workers);
+    free(p->egress);
     free(p->all_stats);
     p->workers = NULL;
+    p->egress = NULL;
     p->all_stats = NULL;
     p->n_workers = 0;
 }

@@ -4,7 +4,8 @@
  *
  * Threads: the worker thread runs worker_main(); the loop thread calls
  * worker_push() (producer of the ingress ring) and worker_request_stop();
- * the writer consumes the egress ring and signals space_ev.
+ * the writer consumes the egress ring (egress.c) and wakes us when it frees
+ * space.
  *
  * Invariants:
  *   - An EGRESS_SERIES record for a series precedes every record that
@@ -41,19 +42,9 @@ size_t worker_record_bytes(size_t topic_len, size_t payload_len)
     return sizeof(struct ingress_rec) + topic_len + payload_len + 2;
 }
 
-size_t worker_egress_bytes(const struct config *cfg)
-{
-    /* Room for a few batches of partials, and at least 1 MiB so the
-     * largest series record (64 KiB topic + tags) is well under a quarter. */
-    size_t want = (size_t) cfg->store.batch_rows * 2 *
-                  (sizeof(struct egress_partial) + 8);
-
-    return ring_capacity(want > (1u << 20) ? want : (1u << 20));
-}
-
 size_t worker_bytes(const struct worker_shared *sh)
 {
-    return ring_capacity(sh->cfg->pipeline.ring_bytes) + sh->egress_bytes +
+    return ring_capacity(sh->cfg->pipeline.ring_bytes) +
            series_table_bytes(sh->series_cap, sh->arena_bytes) +
            sizeof(struct decode_out) + WORKER_TAGS_MAX;
 }
@@ -73,24 +64,21 @@ struct worker *worker_alloc(unsigned n)
 }
 
 int worker_init(struct worker *w, unsigned index,
-                const struct worker_shared *sh)
+                const struct worker_shared *sh, struct egress *out)
 {
     int err;
 
     memset(w, 0, sizeof(*w));
     w->index = index;
     w->cfg = sh->cfg;
-    w->writer_ev = sh->writer_ev;
+    w->out = out;
     w->loop_wake = sh->loop_wake;
     w->loop_paused = sh->loop_paused;
     w->finest_ms = (int64_t) sh->cfg->aggregate.resolutions_s[0] * 1000;
     event_init(&w->ingress_ev);
-    event_init(&w->space_ev);
     ratelimit_init(&w->rl_invalid, 10000, 5);
     ratelimit_init(&w->rl_series, 60000, 3);
     err = ring_init(&w->ingress, (size_t) sh->cfg->pipeline.ring_bytes);
-    if (err == 0)
-        err = ring_init(&w->egress, sh->egress_bytes);
     if (err == 0)
         err = series_table_init(&w->series, sh->series_cap, sh->arena_bytes,
                                 sh->limit);
@@ -108,7 +96,6 @@ int worker_init(struct worker *w, unsigned index,
 void worker_fini(struct worker *w)
 {
     ring_fini(&w->ingress);
-    ring_fini(&w->egress);
     series_table_fini(&w->series);
     free(w->dec);
     free(w->tags);
@@ -164,30 +151,14 @@ void worker_wake(struct worker *w)
  * Waiting on the writer is backpressure, not a hang: the heartbeat goes
  * on, and the watchdog judges the writer by its own heartbeat.
  */
-static void *egress_reserve(struct worker *w, size_t len)
+static void *egress_space(struct worker *w, size_t len)
 {
     void *p;
 
-    while ((p = ring_reserve(&w->egress, len)) == NULL) {
-        uint32_t seq = event_prepare(&w->space_ev);
-        p = ring_reserve(&w->egress, len);
-        if (p != NULL) {
-            event_cancel(&w->space_ev);
-            break;
-        }
-        event_signal(w->writer_ev);
-        event_wait(&w->space_ev, seq, WORKER_SPACE_WAIT_MS);
-        event_cancel(&w->space_ev);
+    while ((p = egress_reserve(w->out, len, WORKER_SPACE_WAIT_MS)) == NULL)
         atomic_store_explicit(&w->heartbeat_ms, clock_mono_ms(),
                               memory_order_relaxed);
-    }
     return p;
-}
-
-static void egress_commit(struct worker *w)
-{
-    ring_commit(&w->egress);
-    event_signal(w->writer_ev);
 }
 
 /* Hands e's partial to the writer and empties it; e stays dirty-listed. */
@@ -197,7 +168,7 @@ static void hand_off(struct worker *w, struct series_entry *e)
 
     if (e->partial.count == 0)
         return;
-    p = egress_reserve(w, sizeof(*p));
+    p = egress_space(w, sizeof(*p));
     p->kind = EGRESS_PARTIAL;
     p->reserved = 0;
     p->series_id = e->id;
@@ -205,7 +176,7 @@ static void hand_off(struct worker *w, struct series_entry *e)
     p->first_recv_ms = e->first_recv_ms;
     p->last_recv_ms = e->last_recv_ms;
     p->acc = e->partial;
-    egress_commit(w);
+    egress_commit(w->out);
     bucket_acc_reset(&e->partial);
 }
 
@@ -227,7 +198,7 @@ static void emit_series(struct worker *w, const struct series_entry *e,
 {
     size_t len = sizeof(struct egress_series) + e->topic_len + e->field_len +
                  tags_len + 3;
-    struct egress_series *s = egress_reserve(w, len);
+    struct egress_series *s = egress_space(w, len);
 
     s->kind = EGRESS_SERIES;
     s->topic_len = e->topic_len;
@@ -240,7 +211,7 @@ static void emit_series(struct worker *w, const struct series_entry *e,
            e->field_len + 1);
     memcpy(s->text + e->topic_len + e->field_len + 2, tags, tags_len);
     s->text[e->topic_len + e->field_len + 2 + tags_len] = '\0';
-    egress_commit(w);
+    egress_commit(w->out);
 }
 
 /* Says why a new series was refused (rate-limited) and counts the sample
@@ -302,14 +273,14 @@ static struct series_entry *lookup_series(struct worker *w,
 
 static void emit_raw(struct worker *w, int64_t id, int64_t ts_ms, double v)
 {
-    struct egress_sample *s = egress_reserve(w, sizeof(*s));
+    struct egress_sample *s = egress_space(w, sizeof(*s));
 
     s->kind = EGRESS_SAMPLE;
     s->reserved = 0;
     s->series_id = id;
     s->ts_ms = ts_ms;
     s->value = v;
-    egress_commit(w);
+    egress_commit(w->out);
 }
 
 /* The sample's time: the payload's when given and plausible. */
@@ -478,9 +449,7 @@ static void *worker_main(void *arg)
         idle_wait(w, now);
     }
     flush_all(w);
-    /* Release: every egress record above is visible before done. */
-    atomic_store_explicit(&w->done, true, memory_order_release);
-    event_signal(w->writer_ev);
+    egress_finish(w->out);
     return NULL;
 }
 
@@ -495,10 +464,9 @@ int worker_start(struct worker *w)
 void worker_request_stop(struct worker *w)
 {
     atomic_store_explicit(&w->stop, true, memory_order_release);
-    /* No thread will ever hand anything off: done at once (release, as
-     * the thread's own store of done). */
+    /* No thread will ever hand anything off: done at once. */
     if (!w->started)
-        atomic_store_explicit(&w->done, true, memory_order_release);
+        egress_finish(w->out);
     event_signal(&w->ingress_ev);
 }
 

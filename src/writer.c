@@ -43,9 +43,18 @@
 #define WRITER_RETRY_MS       1000 /* a stats row the store refused */
 #define WRITER_FATAL_AFTER    5    /* consecutive failures of a lost store */
 
-void writer_init(struct writer *wr)
+void writer_init(struct writer *wr, const struct writer_shared *sh)
 {
     const char *delay = getenv("SENSORPIPE_TEST_COMMIT_DELAY_MS");
+
+    wr->cfg = sh->cfg;
+    wr->store = sh->store;
+    wr->egress = sh->egress;
+    wr->n_egress = sh->n_egress;
+    wr->loop_wake = sh->loop_wake;
+    wr->all_stats = sh->all_stats;
+    wr->n_all_stats = sh->n_all_stats;
+    wr->limit = sh->limit;
 
     wr->stall_file = getenv("SENSORPIPE_TEST_STALL_FILE");
     wr->commit_delay_ms =
@@ -151,11 +160,11 @@ static int apply_rings(struct writer *wr, size_t *cur, unsigned *records)
     *records = 0;
     /* Every ring's end starts at its cursor: a ring the batch does not
      * reach releases nothing. */
-    for (unsigned i = 0; i < wr->n_workers; i++)
-        cur[i] = ring_cursor(&wr->workers[i].egress);
-    for (unsigned k = 0; k < wr->n_workers; k++) {
-        unsigned i = (wr->first_ring + k) % wr->n_workers;
-        struct ring *r = &wr->workers[i].egress;
+    for (unsigned i = 0; i < wr->n_egress; i++)
+        cur[i] = ring_cursor(&wr->egress[i].ring);
+    for (unsigned k = 0; k < wr->n_egress; k++) {
+        unsigned i = (wr->first_ring + k) % wr->n_egress;
+        struct ring *r = &wr->egress[i].ring;
         size_t next = cur[i];
         const void *rec;
         size_t len;
@@ -229,8 +238,8 @@ static void release_rings(struct writer *wr, const size_t *cur)
 {
     int64_t now = clock_now_ms();
 
-    for (unsigned i = 0; i < wr->n_workers; i++) {
-        struct ring *r = &wr->workers[i].egress;
+    for (unsigned i = 0; i < wr->n_egress; i++) {
+        struct ring *r = &wr->egress[i].ring;
         size_t c = ring_cursor(r);
         const void *rec;
         size_t len;
@@ -241,8 +250,7 @@ static void release_rings(struct writer *wr, const size_t *cur)
             note_latency(wr, p, now);
             wr->samples_done += p->acc.count;
         }
-        ring_release(r, cur[i]);
-        event_signal(&wr->workers[i].space_ev);
+        egress_release(&wr->egress[i], cur[i]);
     }
 }
 
@@ -267,7 +275,7 @@ static int write_batch(struct writer *wr)
         return rc;
     }
     release_rings(wr, cur);
-    wr->first_ring = (wr->first_ring + 1) % wr->n_workers;
+    wr->first_ring = (wr->first_ring + 1) % wr->n_egress;
     stats_add(&wr->stats, STAT_DROPPED_SAMPLES_STORE,
               wr->batch_refused_samples);
     stats_add(&wr->stats, STAT_ROWS_WRITTEN, rows);
@@ -277,17 +285,16 @@ static int write_batch(struct writer *wr)
 
 static bool rings_empty(const struct writer *wr)
 {
-    for (unsigned i = 0; i < wr->n_workers; i++)
-        if (!ring_is_empty(&wr->workers[i].egress))
+    for (unsigned i = 0; i < wr->n_egress; i++)
+        if (!ring_is_empty(&wr->egress[i].ring))
             return false;
     return true;
 }
 
 static bool workers_done(const struct writer *wr)
 {
-    for (unsigned i = 0; i < wr->n_workers; i++)
-        /* Acquire: pairs with the worker's release of done. */
-        if (!atomic_load_explicit(&wr->workers[i].done, memory_order_acquire))
+    for (unsigned i = 0; i < wr->n_egress; i++)
+        if (!egress_is_done(&wr->egress[i]))
             return false;
     return true;
 }
@@ -656,7 +663,7 @@ int writer_start(struct writer *wr)
 {
     int err;
 
-    assert(wr->n_workers > 0 && wr->n_workers <= WRITER_MAX_RINGS);
+    assert(wr->n_egress > 0 && wr->n_egress <= WRITER_MAX_RINGS);
     err = thread_start(&wr->thread, writer_main, wr);
     wr->started = err == 0;
     return err;

@@ -50,7 +50,7 @@ Test(pipeline, ring_sizes_round_up_and_zero_workers_means_one_per_cpu)
     pipeline_plan(&cfg, &p);
     cr_expect_geq(p.workers, 1);
     cr_expect_eq(p.ingress_bytes, 8u << 20, "rounded to a power of two");
-    cr_expect_eq(p.egress_bytes, worker_egress_bytes(&cfg));
+    cr_expect_eq(p.egress_bytes, egress_bytes(&cfg));
 }
 
 static void nothing(void *ctx)

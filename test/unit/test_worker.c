@@ -19,6 +19,7 @@
 static struct config cfg;
 static struct series_limit limit;
 static struct event writer_ev;
+static struct egress out; /* read here, as the writer would */
 static uv_async_t no_async;
 static _Atomic bool paused;
 static struct worker w;
@@ -28,12 +29,10 @@ static void start(void)
     struct worker_shared sh = {
         .cfg = &cfg,
         .limit = &limit,
-        .writer_ev = &writer_ev,
         .loop_wake = &no_async,
         .loop_paused = &paused,
         .series_cap = 64,
         .arena_bytes = 4096,
-        .egress_bytes = 1u << 20,
     };
 
     config_defaults(&cfg);
@@ -55,7 +54,8 @@ static void start(void)
     atomic_init(&limit.count, 0);
     atomic_init(&limit.next_id, 1);
     event_init(&writer_ev);
-    cr_assert_eq(worker_init(&w, 0, &sh), 0);
+    cr_assert_eq(egress_init(&out, 1u << 20, &writer_ev), 0);
+    cr_assert_eq(worker_init(&w, 0, &sh, &out), 0);
     cr_assert_eq(worker_start(&w), 0);
 }
 
@@ -86,7 +86,7 @@ static const void *next(size_t *cur)
 {
     size_t len;
 
-    return ring_next(&w.egress, cur, &len);
+    return ring_next(&out.ring, cur, &len);
 }
 
 static uint64_t count_of(enum stats_counter k)
@@ -112,7 +112,7 @@ Test(worker, a_new_series_precedes_its_exact_partial)
         push(now, 0, "s/lab", payload);
     }
     finish();
-    cur = ring_cursor(&w.egress);
+    cur = ring_cursor(&out.ring);
     s = next(&cur);
     cr_assert_not_null(s);
     cr_assert_eq(s->kind, EGRESS_SERIES);
@@ -134,6 +134,7 @@ Test(worker, a_new_series_precedes_its_exact_partial)
     cr_expect_eq(count_of(STAT_DECODED), 3);
     cr_expect_eq(count_of(STAT_SAMPLES), 3);
     worker_fini(&w);
+    egress_fini(&out);
 }
 
 Test(worker, moving_to_another_bucket_hands_the_partial_off)
@@ -156,7 +157,7 @@ Test(worker, moving_to_another_bucket_hands_the_partial_off)
         push(now, 0, "s/x", payload);
     }
     finish();
-    cur = ring_cursor(&w.egress);
+    cur = ring_cursor(&out.ring);
     while ((p = next(&cur)) != NULL) {
         if (p->kind != EGRESS_PARTIAL)
             continue;
@@ -167,6 +168,7 @@ Test(worker, moving_to_another_bucket_hands_the_partial_off)
     cr_expect_eq(partials, 3);
     cr_expect_eq(total, 3, "every sample in exactly one partial");
     worker_fini(&w);
+    egress_fini(&out);
 }
 
 Test(worker, late_skewed_and_invalid_are_counted)
@@ -191,6 +193,7 @@ Test(worker, late_skewed_and_invalid_are_counted)
     cr_expect_eq(count_of(STAT_DROPPED_INVALID), 1);
     cr_expect_eq(count_of(STAT_DECODED), 3);
     worker_fini(&w);
+    egress_fini(&out);
 }
 
 /* The extremes line protocol allows, in ms: the distance to the receive
@@ -209,7 +212,7 @@ Test(worker, extreme_timestamps_are_clock_skew_without_overflow)
     finish();
     cr_expect_eq(count_of(STAT_DECODED), 2);
     cr_expect_eq(count_of(STAT_CLOCK_SKEW), 2);
-    cur = ring_cursor(&w.egress);
+    cur = ring_cursor(&out.ring);
     while ((p = next(&cur)) != NULL) {
         if (p->kind != EGRESS_PARTIAL)
             continue;
@@ -219,6 +222,7 @@ Test(worker, extreme_timestamps_are_clock_skew_without_overflow)
     }
     cr_expect_eq(partials, 2);
     worker_fini(&w);
+    egress_fini(&out);
 }
 
 /* struct worker asks for cache-line alignment (its rings' indexes); every
@@ -257,6 +261,7 @@ Test(worker, a_full_registry_refuses_new_series_only)
     cr_expect_eq(count_of(STAT_DROPPED_SERIES_LIMIT), 2);
     cr_expect_eq(atomic_load(&limit.count), 2);
     worker_fini(&w);
+    egress_fini(&out);
 }
 
 Test(worker, records_too_large_for_the_ring_are_refused)
@@ -269,4 +274,16 @@ Test(worker, records_too_large_for_the_ring_are_refused)
     cr_expect_eq(worker_push(&w, &m), -EMSGSIZE);
     finish();
     worker_fini(&w);
+    egress_fini(&out);
+}
+
+/* The same for the egress array the pipeline allocates. */
+Test(worker, egress_arrays_are_aligned_as_the_struct_asks)
+{
+    for (unsigned n = 1; n <= 16; n++) {
+        struct egress *es = egress_alloc(n);
+        cr_assert_not_null(es);
+        cr_expect_eq((uintptr_t) es % _Alignof(struct egress), 0, "%u", n);
+        free(es);
+    }
 }

@@ -1,6 +1,7 @@
 /*
- * test_writer.c - the writer on its own: egress records written by hand (as
- * workers write them) become committed rows; a database locked by another
+ * test_writer.c - the writer on its own, with no worker: egress records
+ * written by hand into a struct egress (as workers write them) become
+ * committed rows; a database locked by another
  * connection delays the batch without losing it; the final ingest_stats row
  * is written at the end.
  */
@@ -19,23 +20,23 @@ static char dir[256];
 static struct config cfg;
 static struct store st;
 static struct series_limit limit;
-static struct worker w;
+static struct egress eg; /* written by hand, as a worker writes it */
 static struct writer wr;
 static uv_async_t no_async;
-static _Atomic bool paused;
-static struct stats_counters *all[1];
+static struct stats_counters producer_stats;
+static struct stats_counters *all[1] = {&producer_stats};
 
 static void setup(void)
 {
-    struct worker_shared sh = {
+    struct writer_shared sh = {
         .cfg = &cfg,
-        .limit = &limit,
-        .writer_ev = &wr.ev,
+        .store = &st,
+        .egress = &eg,
+        .n_egress = 1,
         .loop_wake = &no_async,
-        .loop_paused = &paused,
-        .series_cap = 16,
-        .arena_bytes = 1024,
-        .egress_bytes = 1u << 20,
+        .all_stats = all,
+        .n_all_stats = 1,
+        .limit = &limit,
     };
 
     cr_assert_eq(tmpdir_make(dir, sizeof(dir), "sp-writer"), 0);
@@ -46,23 +47,14 @@ static void setup(void)
     cfg.aggregate.n_resolutions = 2;
     cfg.log.stats_interval_s = 0;
     cr_assert_eq(store_open(&st, &cfg), 0);
-    cr_assert_eq(worker_init(&w, 0, &sh), 0);
     memset(&wr, 0, sizeof(wr));
-    writer_init(&wr);
-    wr.cfg = &cfg;
-    wr.store = &st;
-    wr.workers = &w;
-    wr.n_workers = 1;
-    wr.loop_wake = &no_async;
-    all[0] = &w.stats;
-    wr.all_stats = all;
-    wr.n_all_stats = 1;
-    wr.limit = &limit;
+    writer_init(&wr, &sh);
+    cr_assert_eq(egress_init(&eg, 1u << 20, &wr.ev), 0);
 }
 
 static void teardown(void)
 {
-    worker_fini(&w);
+    egress_fini(&eg);
     store_close(&st);
     tmpdir_remove(dir);
 }
@@ -71,7 +63,7 @@ static void put_series(int64_t id, const char *topic, const char *field)
 {
     size_t tl = strlen(topic);
     size_t fl = strlen(field);
-    struct egress_series *s = ring_reserve(&w.egress, sizeof(*s) + tl + fl + 3);
+    struct egress_series *s = ring_reserve(&eg.ring, sizeof(*s) + tl + fl + 3);
 
     cr_assert_not_null(s);
     s->kind = EGRESS_SERIES;
@@ -83,12 +75,12 @@ static void put_series(int64_t id, const char *topic, const char *field)
     memcpy(s->text, topic, tl + 1);
     memcpy(s->text + tl + 1, field, fl + 1);
     s->text[tl + fl + 2] = '\0';
-    ring_commit(&w.egress);
+    ring_commit(&eg.ring);
 }
 
 static void put_partial(int64_t id, int64_t bucket_ms, double v, int n)
 {
-    struct egress_partial *p = ring_reserve(&w.egress, sizeof(*p));
+    struct egress_partial *p = ring_reserve(&eg.ring, sizeof(*p));
 
     cr_assert_not_null(p);
     memset(p, 0, sizeof(*p));
@@ -99,7 +91,7 @@ static void put_partial(int64_t id, int64_t bucket_ms, double v, int n)
     bucket_acc_reset(&p->acc);
     for (int i = 0; i < n; i++)
         bucket_acc_add(&p->acc, bucket_ms + i, v);
-    ring_commit(&w.egress);
+    ring_commit(&eg.ring);
 }
 
 static int64_t q(const char *sql)
@@ -117,12 +109,11 @@ static int64_t q(const char *sql)
     return v;
 }
 
-/* Marks the (thread-less) worker done, so the writer ends after the last
- * batch, then waits for it. */
+/* Marks the egress done, as its worker would at the end, so the writer
+ * ends after the last batch; then waits for it. */
 static void finish(void)
 {
-    atomic_store(&w.done, true);
-    event_signal(&wr.ev);
+    egress_finish(&eg);
     writer_join(&wr);
 }
 
@@ -144,7 +135,7 @@ Test(writer, records_become_rows_in_every_resolution)
                    "bucket_ms = 20000"),
                  8);
     cr_expect_eq(q("SELECT count FROM rollups WHERE resolution_s = 60"), 6);
-    cr_expect(ring_is_empty(&w.egress), "committed records are released");
+    cr_expect(ring_is_empty(&eg.ring), "committed records are released");
     cr_expect_eq(q("SELECT count(*) FROM ingest_stats"), 1,
                  "the final stats row");
     cr_expect_eq(atomic_load(&wr.fatal), 0);
@@ -165,13 +156,13 @@ Test(writer, a_locked_database_delays_the_batch_without_loss)
          i++)
         usleep(50000);
     cr_expect_geq(atomic_load(&wr.stats.v[STAT_COMMIT_RETRIES]), 3);
-    cr_expect(!ring_is_empty(&w.egress), "the batch is kept");
+    cr_expect(!ring_is_empty(&eg.ring), "the batch is kept");
     cr_assert_eq(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
     finish();
     cr_expect_eq(q("SELECT sum(count) FROM rollups WHERE resolution_s = 10"),
                  10);
-    cr_expect(ring_is_empty(&w.egress));
+    cr_expect(ring_is_empty(&eg.ring));
 }
 
 /* An interval without a commit has no latency: NULL, not 0 (README). */
@@ -211,5 +202,5 @@ Test(writer, batch_rows_counts_rows_not_records)
     cr_expect_eq(atomic_load(&wr.stats.v[STAT_COMMITS]), 3);
     cr_expect_eq(q("SELECT sum(count) FROM rollups WHERE resolution_s = 10"),
                  4);
-    cr_expect(ring_is_empty(&w.egress));
+    cr_expect(ring_is_empty(&eg.ring));
 }
