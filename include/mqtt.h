@@ -128,6 +128,16 @@ struct mqtt_client {
     unsigned failures;     /* failed rounds since the last CONNACK: backoff */
     uint64_t rng;          /* xorshift state for the jitter */
 
+    /* Keepalive (see mqtt.c, "Keepalive"), loop thread only. */
+    uint64_t hb_sent_ms;   /* when the last heartbeat went out */
+    uint64_t hb_tick_ms;   /* the last keepalive tick */
+    uint64_t hb_silent_ms; /* unpaused time without an inbound packet */
+    uint64_t hb_seen;      /* inbound packets counted at the last tick */
+    uint64_t paused_at_ms; /* when the current pause began */
+    int hb_mid;            /* message id of the oldest unanswered heartbeat */
+    bool hb_waiting;       /* a heartbeat has no answer yet */
+    bool hb_expired;       /* the connection is being dropped for silence */
+
     char addrs[MQTT_MAX_ADDRS][INET6_ADDRSTRLEN]; /* numeric, resolved */
     unsigned n_addrs;
     unsigned addr_idx;
@@ -143,10 +153,12 @@ struct mqtt_client {
     struct ratelimit rl_refused; /* repeated CONNACK refusals */
 
     /* Counters for tests and stats, loop thread only. */
-    uint64_t attempts;  /* connection attempts made (connect calls) */
-    uint64_t subacks;   /* SUBACKs received, granted or refused */
-    uint64_t messages;  /* messages handed to on_msg */
-    uint64_t discarded; /* bytes read and dropped after DISCONNECT (stop) */
+    uint64_t attempts;   /* connection attempts made (connect calls) */
+    uint64_t subacks;    /* SUBACKs received, granted or refused */
+    uint64_t messages;   /* messages handed to on_msg */
+    uint64_t unsubacks;  /* UNSUBACKs received (heartbeat answers too) */
+    uint64_t heartbeats; /* heartbeats sent */
+    uint64_t discarded;  /* bytes read and dropped after DISCONNECT (stop) */
 
     /* Shared (atomic, relaxed: a lone flag, no data hangs on it). */
     _Atomic bool connected; /* CONNACK accepted, connection not yet lost */
@@ -185,11 +197,13 @@ SP_MUST_CHECK int mqtt_init(struct mqtt_client *c, uv_loop_t *loop,
 void mqtt_start(struct mqtt_client *c);
 
 /*
- * Stops reading the socket; writes (acknowledgements, pings) still flow.
- * The broker keeps what it cannot send (QoS 1 and 2, and QoS 0 up to its
- * queue limits). A pause longer than the keepalive interval drops the
- * connection: libmosquitto cannot see the PINGRESP. After the reconnect a
- * persistent session redelivers the QoS 1 messages.
+ * Stops reading the socket; writes (acknowledgements, heartbeats) still
+ * flow. The broker keeps what it cannot send (QoS 1 and 2, and QoS 0 up to
+ * its queue limits). A pause of any length keeps the connection: the
+ * heartbeats keep satisfying the broker's keepalive, and the time paused
+ * does not count toward the daemon's own (see mqtt.c, "Keepalive"). A
+ * connection lost anyway while paused is logged at warning with the time
+ * paused, since the broker then drops the QoS 0 messages it held.
  * Called from on_msg, it takes effect after that message; with QoS 2 or
  * TLS one mosquitto_loop_read() call may still deliver the rest of what
  * libmosquitto already holds (at most one TLS record, 16 KiB).

@@ -6,7 +6,27 @@
  * mosquitto_want_write() says packets wait; the mask is recomputed after
  * every libmosquitto call (read, write, misc, subscribe, connect,
  * disconnect), because any of them may queue or flush packets. A 1 s timer
- * calls mosquitto_loop_misc() for keepalive pings.
+ * runs the keepalive.
+ *
+ * Keepalive: libmosquitto's own (mosquitto_loop_misc) sends PINGREQ after
+ * keepalive_s without traffic and closes the connection when no packet at
+ * all arrived for another keepalive_s (lib/util_mosq.c,
+ * mosquitto__check_keepalive: ping_t is cleared only by a PINGRESP it
+ * reads). While the daemon pauses reading it reads nothing, so a pause
+ * longer than about twice keepalive_s used to drop the connection, and
+ * the broker then dropped the QoS 0 backlog it held for us. So
+ * mosquitto_loop_misc() runs only until CONNACK (it is also the CONNACK
+ * timeout); once connected the daemon keeps the keepalive itself, with a
+ * packet libmosquitto can send whatever the state and the broker answers
+ * in order without side effects: an UNSUBSCRIBE of a filter no
+ * subscription uses (MQTT_HEARTBEAT_FILTER), every keepalive_s / 2,
+ * paused or not, which is traffic that satisfies the broker's keepalive
+ * (1.5 x keepalive_s). Its UNSUBACK, and any other inbound packet, show
+ * the broker alive: the connection is dropped ("no answer within the
+ * keepalive interval") only when keepalive_s of UNPAUSED time passed
+ * without any inbound packet while a heartbeat waits for its answer. Time
+ * paused does not count: an answer cannot be read then, and there is
+ * nothing to gain from a new connection until the daemon reads again.
  *
  * Reading: libmosquitto 2.0 reads at most one packet per
  * mosquitto_loop_read() call for QoS 0 (three read() syscalls per PUBLISH),
@@ -118,6 +138,8 @@
 #define NAME_MAX_LEN     (CONFIG_STR_MAX + 16) /* "[host]:port" */
 #define REASON_MAX       128
 #define RL_INTERVAL_MS   60000 /* one failure line a minute at most */
+/* Unsubscribed as a heartbeat (see "Keepalive"); never subscribed. */
+#define MQTT_HEARTBEAT_FILTER "$sensorpipe/keepalive"
 
 static void on_poll(uv_poll_t *h, int status, int events);
 static void on_retry(uv_timer_t *t);
@@ -369,12 +391,21 @@ static void connection_gone(struct mqtt_client *c, int rc, int err)
     was_up = mark_down(c);
     if (was_up)
         log_lib(c, true);
+    if (c->hb_expired)
+        rc = MOSQ_ERR_KEEPALIVE;
+    c->hb_expired = false;
     if (c->phase == MQTT_STOPPING) {
         finish_stop(c);
     } else if (was_up) {
         log_warn("mqtt: connection to %s lost: %s, reconnecting",
                  broker_name(c, name, sizeof(name)),
                  rc_text(rc, err, reason, sizeof(reason)));
+        if (c->paused)
+            log_warn("mqtt: the connection was lost while reading was paused "
+                     "for %llu s: QoS 0 messages the broker held for this "
+                     "client are gone",
+                     (unsigned long long) (clock_mono_ms() - c->paused_at_ms) /
+                         1000);
         schedule_retry(c, backoff_ms(c));
     } else if (c->refused) {
         c->refused = false;
@@ -480,6 +511,81 @@ static void on_poll(uv_poll_t *h, int status, int events)
         sync_poll(c, rc);
 }
 
+/* ---- keepalive (see the file header, "Keepalive") ---------------------- */
+
+/* Inbound packets the daemon can see: messages, SUBACKs, UNSUBACKs. */
+static uint64_t inbound(const struct mqtt_client *c)
+{
+    return c->messages + c->subacks + c->unsubacks;
+}
+
+static void keepalive_reset(struct mqtt_client *c)
+{
+    uint64_t now = clock_mono_ms();
+
+    c->hb_sent_ms = now;
+    c->hb_tick_ms = now;
+    c->hb_silent_ms = 0;
+    c->hb_seen = inbound(c);
+    c->hb_waiting = false;
+    c->hb_expired = false;
+}
+
+/* No answer: shut the socket so that a read ends the connection through
+ * libmosquitto (on_disconnect, then a reconnect). */
+static void keepalive_expired(struct mqtt_client *c)
+{
+    char name[NAME_MAX_LEN];
+
+    log_debug("mqtt: no packet from %s for %llu ms of reading",
+              broker_name(c, name, sizeof(name)),
+              (unsigned long long) c->hb_silent_ms);
+    c->hb_expired = true;
+    (void) shutdown(mosquitto_socket(c->mosq), SHUT_RDWR);
+    errno = 0;
+    sync_poll(c, mosquitto_loop_read(c->mosq, 1));
+}
+
+static void send_heartbeat(struct mqtt_client *c, uint64_t now)
+{
+    int mid = 0;
+    int rc;
+
+    errno = 0;
+    rc = mosquitto_unsubscribe(c->mosq, &mid, MQTT_HEARTBEAT_FILTER);
+    c->hb_sent_ms = now;
+    if (rc != MOSQ_ERR_SUCCESS) {
+        /* A write error: the next read (or the silence) tells. */
+        log_debug("mqtt: heartbeat not sent: %s", mosquitto_strerror(rc));
+        return;
+    }
+    c->heartbeats++;
+    if (!c->hb_waiting)
+        c->hb_mid = mid; /* the oldest unanswered one counts */
+    c->hb_waiting = true;
+}
+
+static void keepalive_tick(struct mqtt_client *c)
+{
+    uint64_t now = clock_mono_ms();
+    uint64_t ka_ms = (uint64_t) c->cfg->mqtt.keepalive_s * 1000;
+    uint64_t seen = inbound(c);
+
+    if (seen != c->hb_seen || !c->hb_waiting)
+        c->hb_silent_ms = 0;
+    else if (!c->paused)
+        c->hb_silent_ms += now - c->hb_tick_ms;
+    c->hb_seen = seen;
+    c->hb_tick_ms = now;
+    if (c->hb_waiting && c->hb_silent_ms >= ka_ms) {
+        keepalive_expired(c);
+        return;
+    }
+    if (now - c->hb_sent_ms >= ka_ms / 2)
+        send_heartbeat(c, now);
+    sync_poll(c, MOSQ_ERR_SUCCESS);
+}
+
 static void on_misc(uv_timer_t *t)
 {
     struct mqtt_client *c = t->data;
@@ -487,8 +593,12 @@ static void on_misc(uv_timer_t *t)
 
     if (!socket_ok(c))
         return;
+    if (c->phase == MQTT_CONNECTED) {
+        keepalive_tick(c);
+        return;
+    }
     errno = 0;
-    rc = mosquitto_loop_misc(c->mosq);
+    rc = mosquitto_loop_misc(c->mosq); /* the CONNACK timeout */
     sync_poll(c, rc);
 }
 
@@ -652,6 +762,7 @@ static void on_connect_cb(struct mosquitto *m, void *obj, int rc, int flags,
     }
     c->phase = MQTT_CONNECTED;
     c->failures = 0;
+    keepalive_reset(c);
     log_lib(c, false);
     atomic_store_explicit(&c->connected, true, memory_order_relaxed);
     log_notice("mqtt: connected to %s as %s%s", name, c->cfg->mqtt.client_id,
@@ -684,9 +795,16 @@ static void on_subscribe_cb(struct mosquitto *m, void *obj, int mid,
 static void on_unsubscribe_cb(struct mosquitto *m, void *obj, int mid,
                               const mosquitto_property *props)
 {
+    struct mqtt_client *c = obj;
+
     (void) m;
     (void) props;
-    mqtt_sub_unsuback(obj, mid);
+    c->unsubacks++;
+    if (c->hb_waiting && mid == c->hb_mid) {
+        c->hb_waiting = false; /* later ones are answered in order */
+        return;
+    }
+    mqtt_sub_unsuback(c, mid);
 }
 
 static void on_message_cb(struct mosquitto *m, void *obj,
@@ -804,6 +922,7 @@ void mqtt_pause(struct mqtt_client *c)
     if (c->paused)
         return;
     c->paused = true;
+    c->paused_at_ms = clock_mono_ms();
     uv_idle_stop(&c->drain);
     sync_poll(c, MOSQ_ERR_SUCCESS);
 }

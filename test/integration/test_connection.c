@@ -12,6 +12,9 @@
  *     at once and the peak RSS stays within the printed memory bound;
  *     under MQTT 3.1.1 the start log and --check-config say that the
  *     broker's message_size_limit must be set;
+ *   - a store stall (reading paused) three times longer than keepalive_s
+ *     keeps the connection, so the broker's QoS 0 backlog is not lost;
+ *     a broker that stops answering is still dropped after the keepalive;
  *   - the password file: a symbolic link, a FIFO (which must not block the
  *     start), a file open to group or others and a file of another user
  *     are each refused with exit status 2 and a reason; a password sent
@@ -49,6 +52,8 @@
 
 static struct broker broker;
 static struct spawn sp;
+/* The [pipeline] keys of make_conf(); a test may set others first. */
+static const char *pipeline = "workers = 2\nring_bytes = 1MiB\n";
 
 static void setup(void)
 {
@@ -80,8 +85,7 @@ static void make_conf(char *buf, size_t len, const char *extra)
                      "qos = 1\n"
                      "format = number\n"
                      "[pipeline]\n"
-                     "workers = 2\n"
-                     "ring_bytes = 1MiB\n"
+                     "%s"
                      "[aggregate]\n"
                      "resolutions = 10s\n"
                      "[store]\n"
@@ -92,7 +96,7 @@ static void make_conf(char *buf, size_t len, const char *extra)
                      "level = info\n"
                      "stats_interval_s = 1s\n"
                      "%s",
-                     broker.port, (int) getpid(), sp.db_path,
+                     broker.port, (int) getpid(), pipeline, sp.db_path,
                      extra != NULL ? extra : "");
 
     cr_assert(n > 0 && (size_t) n < len, "configuration too long");
@@ -117,6 +121,16 @@ static void stop_daemon(void)
     cr_assert_eq(st, 0, "clean stop exited %d", st);
 }
 
+/* Lets ms pass while reading the daemon's notify datagrams: a datagram
+ * socket queues only a few, and an unread queue would block the daemon's
+ * loop in sd_notify() (systemd always reads them). */
+static void idle_ms(int ms)
+{
+    spawn_clear_notes(&sp);
+    (void) spawn_wait_notify(&sp, "never-sent", ms);
+    spawn_clear_notes(&sp);
+}
+
 static int64_t samples_sql(const char *sql)
 {
     return db_int(sp.db_path, sql);
@@ -138,7 +152,7 @@ static void await_samples(int64_t want, int timeout_ms)
             cr_assert_fail("only %lld of %lld samples stored",
                            (long long) raw_samples(), (long long) want);
         }
-        wait_nap_ms(20);
+        idle_ms(20);
     }
 }
 
@@ -303,6 +317,85 @@ Test(connection, clean_restarts_under_load_store_each_value_once)
                  "the broker saw a reset instead of a clean disconnect");
     cr_expect_eq(broker_log_count(&broker, "Connection reset"), 0,
                  "the broker saw a reset instead of a clean disconnect");
+}
+
+/* ---- pauses -------------------------------------------------------------- */
+
+/*
+ * QoS 0, keepalive_s = 5, a writer stalled for 16 s under a load larger
+ * than the rings: reading pauses for much longer than the keepalive. The
+ * connection must survive (libmosquitto's own keepalive would drop it
+ * after about twice keepalive_s without reading, and the broker would
+ * discard the QoS 0 backlog), so every value is stored once the store is
+ * back.
+ */
+Test(connection, qos0_survives_a_pause_longer_than_the_keepalive)
+{
+    enum { TOTAL = 60000 };
+    char stall[256];
+    char env_stall[300];
+    const char *env[] = {env_stall, NULL};
+    struct pub *p = NULL;
+    char topic[32];
+
+    snprintf(stall, sizeof(stall), "%s/stall", sp.dir);
+    snprintf(env_stall, sizeof(env_stall), "SENSORPIPE_TEST_STALL_FILE=%s",
+             stall);
+    write_file(stall, "", 0644);
+    /* One worker, a 512 KiB ingress ring and 1 MiB of egress (about
+     * 26,000 raw samples): 60,000 messages fill both, and reading pauses. */
+    pipeline = "workers = 1\nring_bytes = 512KiB\nmax_payload_bytes = 16B\n";
+    start_daemon("[mqtt]\nkeepalive_s = 5\n"
+                 "[subscription z]\ntopic = z/#\nqos = 0\nformat = number\n",
+                 env);
+    cr_assert_eq(pub_open(&p, broker.port, "sp-conn-qos0", 0), 0);
+    for (int k = 1; k <= TOTAL; k++) {
+        snprintf(topic, sizeof(topic), "z/%d", k % 10);
+        cr_assert_eq(pub_sendf(p, topic, "%d", k), 0);
+    }
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0, "not all published");
+    pub_close(p);
+    cr_assert_eq(spawn_wait_log(&sp, "paused_ms=", 1, WAIT_MS), 0);
+    /* The stall must outlast the keepalive: the duration is the test. */
+    idle_ms(16000);
+    cr_assert_eq(unlink(stall), 0);
+    await_samples(TOTAL, 60000);
+    stop_daemon();
+    expect_each_once(TOTAL);
+    cr_expect(!spawn_log_contains(&sp, "lost:"),
+              "the connection was dropped during the pause");
+    cr_expect_gt(spawn_stat(&sp, "paused_ms"), 10000,
+                 "reading was not paused for long: the test proves nothing");
+}
+
+/*
+ * The daemon's own keepalive still finds a broker that stopped answering
+ * after CONNACK (SIGSTOP): the connection is dropped within about twice
+ * keepalive_s of reading, and the daemon connects again once the broker
+ * runs again.
+ */
+Test(connection, a_silent_broker_is_dropped_after_the_keepalive)
+{
+    struct pub *p = NULL;
+    uint64_t t0;
+
+    start_daemon("[mqtt]\nkeepalive_s = 5\n", NULL);
+    cr_assert_eq(kill(broker.pid, SIGSTOP), 0);
+    t0 = wait_now_ms();
+    cr_expect_eq(spawn_wait_log(&sp, "no answer within the keepalive interval",
+                                1, 20000),
+                 0, "a silent broker was not noticed");
+    cr_expect_geq(wait_now_ms() - t0, 4000, "dropped before the keepalive");
+    cr_assert_eq(kill(broker.pid, SIGCONT), 0);
+    cr_assert_eq(spawn_wait_log(&sp, "mqtt: connected", 2, WAIT_MS), 0,
+                 "no new connection once the broker answers again");
+    cr_assert_eq(pub_open(&p, broker.port, "sp-conn-after", 1), 0);
+    cr_assert_eq(spawn_wait_notify(&sp, "subscribed", WAIT_MS), 0);
+    cr_assert_eq(pub_sendf(p, "n/after", "%d", 1), 0);
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    pub_close(p);
+    await_samples(1, WAIT_MS);
+    stop_daemon();
 }
 
 /* ---- oversize messages -------------------------------------------------- */
