@@ -234,17 +234,19 @@ bool mqtt_is_connected(const struct mqtt_client *c);
 bool mqtt_is_subscribed(const struct mqtt_client *c);
 
 /*
- * SIGHUP: switches to newcfg's subscriptions. Filters no longer wanted are
- * unsubscribed, new or changed ones (topic, share group, qos or position)
- * subscribed, the rest kept. When disconnected, the changes are sent on
- * the next CONNACK. Messages are routed with newcfg from now on; the
- * caller keeps newcfg alive (and cfg until this returns). Only the
- * subscriptions are taken from newcfg: other [mqtt] keys need a restart.
+ * SIGHUP: switches from old's subscriptions (the ones the client runs
+ * now) to newcfg's. Filters no longer wanted are unsubscribed, new or
+ * changed ones (topic, share group, qos or position) subscribed, the rest
+ * kept. When disconnected, the changes are sent on the next CONNACK.
+ * Messages are routed with newcfg from now on; the caller keeps newcfg
+ * alive (and old until this returns). Only the subscriptions are taken
+ * from newcfg: other [mqtt] keys need a restart.
  * Returns: 0; -EINVAL when libmosquitto refuses a filter (logged);
  *   -ENOMEM.
  * Thread: loop.
  */
 SP_MUST_CHECK int mqtt_update_subscriptions(struct mqtt_client *c,
+                                            const struct config *old,
                                             const struct config *newcfg);
 
 /*

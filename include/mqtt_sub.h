@@ -77,8 +77,9 @@ void mqtt_sub_suback(struct mqtt_client *c, int mid, int n_granted,
                      const int *granted);
 
 /*
- * Switches c to newcfg's subscriptions (see mqtt_update_subscriptions()):
- * queues an UNSUBSCRIBE for each filter of c->cfg that newcfg lacks, sets
+ * Switches c from old's subscriptions to newcfg's (see
+ * mqtt_update_subscriptions()): queues an UNSUBSCRIBE for each filter of
+ * old that newcfg lacks, sets
  * c->cfg to newcfg and forgets SUBACKs still due. When c->phase is
  * MQTT_CONNECTED it also sends the queued UNSUBSCRIBEs and a SUBSCRIBE for
  * each subscription that is new or differs (topic, share group, qos or
@@ -89,6 +90,7 @@ void mqtt_sub_suback(struct mqtt_client *c, int mid, int n_granted,
  * Thread: loop.
  */
 SP_MUST_CHECK int mqtt_sub_update(struct mqtt_client *c,
+                                  const struct config *old,
                                   const struct config *newcfg);
 
 /*

@@ -176,6 +176,16 @@ SP_MUST_CHECK int store_insert_stats(struct store *st,
                                      const struct store_stats_row *row);
 
 /*
+ * New retention (0 = keep forever) for each configured resolution, in the
+ * order of the resolutions store_open() was given, and for raw samples;
+ * the next store_retention_step() applies it. Thread: the store's user
+ * (the writer).
+ */
+void store_set_retention(struct store *st,
+                         const uint64_t retention_ms[CONFIG_MAX_RESOLUTIONS],
+                         uint64_t raw_retention_ms);
+
+/*
  * Inside a transaction: deletes at most max_rows rows older than the
  * retention of one resolution (or of raw samples), moving round-robin over
  * them, and sets *deleted. Runs PRAGMA incremental_vacuum outside of it via

@@ -554,10 +554,7 @@ static void finish_reload(struct daemon *d)
     prev = d->cfg;
     memcpy(d->cfg.subs, d->next_cfg.subs, sizeof(d->cfg.subs));
     d->cfg.n_subs = d->next_cfg.n_subs;
-    /* The client diffs its current table against the new one: show it
-     * the old copy, since d->cfg already holds the new. */
-    d->mqtt.cfg = &prev;
-    rc = mqtt_update_subscriptions(&d->mqtt, &d->cfg);
+    rc = mqtt_update_subscriptions(&d->mqtt, &prev, &d->cfg);
     if (rc < 0)
         log_err_errno(rc, "config: subscriptions not fully applied");
     d->reload_pending = false;

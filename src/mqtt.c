@@ -954,14 +954,14 @@ bool mqtt_is_subscribed(const struct mqtt_client *c)
     return c->phase == MQTT_CONNECTED && c->subs_pending == 0;
 }
 
-int mqtt_update_subscriptions(struct mqtt_client *c,
+int mqtt_update_subscriptions(struct mqtt_client *c, const struct config *old,
                               const struct config *newcfg)
 {
     bool was_connected = c->phase == MQTT_CONNECTED;
     int rc;
 
     ASSERT_THREAD(THREAD_LOOP);
-    rc = mqtt_sub_update(c, newcfg);
+    rc = mqtt_sub_update(c, old, newcfg);
     if (was_connected)
         sync_poll(c, MOSQ_ERR_SUCCESS); /* UNSUBSCRIBE/SUBSCRIBE queued */
     return rc;

@@ -307,9 +307,9 @@ static void queue_removed(struct mqtt_client *c, const struct config *old,
     }
 }
 
-int mqtt_sub_update(struct mqtt_client *c, const struct config *newcfg)
+int mqtt_sub_update(struct mqtt_client *c, const struct config *old,
+                    const struct config *newcfg)
 {
-    const struct config *old = c->cfg;
     char filter[MQTT_FILTER_MAX];
     int rc = 0;
     int err;

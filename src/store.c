@@ -515,6 +515,15 @@ static int store_prepare(struct store *st)
     return 0;
 }
 
+void store_set_retention(struct store *st,
+                         const uint64_t retention_ms[CONFIG_MAX_RESOLUTIONS],
+                         uint64_t raw_retention_ms)
+{
+    for (unsigned i = 0; i < CONFIG_MAX_RESOLUTIONS; i++)
+        st->retention_ms[i] = clamp_u64(retention_ms[i]);
+    st->raw_retention_ms = clamp_u64(raw_retention_ms);
+}
+
 /* Copies what the writer needs from cfg: resolutions and retention. */
 static void store_set_policy(struct store *st, const struct config *cfg)
 {
@@ -522,11 +531,10 @@ static void store_set_policy(struct store *st, const struct config *cfg)
 
     assert(cfg->aggregate.n_resolutions <= CONFIG_MAX_RESOLUTIONS);
     st->n_res = cfg->aggregate.n_resolutions;
-    for (i = 0; i < st->n_res; i++) {
+    for (i = 0; i < st->n_res; i++)
         st->res_s[i] = cfg->aggregate.resolutions_s[i];
-        st->retention_ms[i] = clamp_u64(cfg->store.retention_ms[i]);
-    }
-    st->raw_retention_ms = clamp_u64(cfg->store.raw_retention_ms);
+    store_set_retention(st, cfg->store.retention_ms,
+                        cfg->store.raw_retention_ms);
     st->retention_next = 0;
 }
 

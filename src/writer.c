@@ -471,19 +471,20 @@ void writer_set_retention(struct writer *wr, const struct config *cfg)
     atomic_store_explicit(&wr->retention_changed, true, memory_order_release);
 }
 
-/* Takes retention set by a reload into the store's copy. */
+/* Hands retention set by a reload to the store. */
 static void apply_retention(struct writer *wr)
 {
-    struct store *st = wr->store;
+    uint64_t ms[CONFIG_MAX_RESOLUTIONS];
 
     if (!atomic_exchange_explicit(&wr->retention_changed, false,
                                   memory_order_acquire))
         return;
     for (unsigned i = 0; i < CONFIG_MAX_RESOLUTIONS; i++)
-        st->retention_ms[i] = (int64_t) atomic_load_explicit(
-            &wr->retention_ms[i], memory_order_relaxed);
-    st->raw_retention_ms = (int64_t) atomic_load_explicit(&wr->raw_retention_ms,
-                                                          memory_order_relaxed);
+        ms[i] =
+            atomic_load_explicit(&wr->retention_ms[i], memory_order_relaxed);
+    store_set_retention(
+        wr->store, ms,
+        atomic_load_explicit(&wr->raw_retention_ms, memory_order_relaxed));
 }
 
 /* One small step of retention per second, so no commit stalls ingestion. */

@@ -1059,7 +1059,7 @@ static void update_reroutes(enum config_protocol proto)
     add_sub(next, "c", "u/c", 1, "");
     add_sub(next, "end", "u/end", 1, "");
     cr_assert(mqtt_is_subscribed(&k->c));
-    cr_assert_eq(mqtt_update_subscriptions(&k->c, next), 0);
+    cr_assert_eq(mqtt_update_subscriptions(&k->c, k->c.cfg, next), 0);
     cr_assert(!mqtt_is_subscribed(&k->c));
     cr_assert_eq(run_loop_until(&fx.loop, cl_is_subscribed, k, UP_MS), 0);
     /* Two SUBACKs at connect; then the moved b, the new c and end. */
@@ -1111,7 +1111,7 @@ Test(mqtt, update_while_disconnected_applies_on_reconnect)
     next->n_subs = 0;
     add_sub(next, "c", "u/c", 1, "");
     add_sub(next, "end", "u/end", 1, "");
-    cr_assert_eq(mqtt_update_subscriptions(&k->c, next), 0);
+    cr_assert_eq(mqtt_update_subscriptions(&k->c, k->c.cfg, next), 0);
     cr_assert_eq(broker_restart(&fx.b), 0);
     /* One SUBACK before, two after the reconnect. */
     cr_assert_eq(run_loop_until(&fx.loop, subacks_reach, (void *) 3, UP_MS), 0);

@@ -280,7 +280,7 @@ Test(mqtt_sub, update_while_disconnected_queues_removed_filters_once)
     fx.c.sub_mid[2] = 6;
     fx.c.subs_pending = 2;
 
-    cr_assert_eq(mqtt_sub_update(&fx.c, &fx.b), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b), 0);
     cr_assert_eq(fx.c.cfg, &fx.b);
     cr_assert_eq(fx.c.n_unsub, 1);
     cr_assert_str_eq(fx.c.unsub[0], "$share/g/x/2");
@@ -292,8 +292,8 @@ Test(mqtt_sub, update_while_disconnected_queues_removed_filters_once)
                  1);
 
     /* Back and forth: each removed filter is queued once. */
-    cr_assert_eq(mqtt_sub_update(&fx.c, &fx.a), 0);
-    cr_assert_eq(mqtt_sub_update(&fx.c, &fx.b), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b), 0);
     cr_assert_eq(fx.c.n_unsub, 3);
     cr_assert_str_eq(fx.c.unsub[0], "$share/g/x/2");
     cr_assert_str_eq(fx.c.unsub[1], "x/2");
@@ -313,14 +313,17 @@ Test(mqtt_sub, unsubscribe_queue_is_bounded)
         add_sub(&fx.a, "s", topic, 1, "");
         if (fx.a.n_subs < CONFIG_MAX_SUBS && i + 1 < cap)
             continue;
-        cr_assert_eq(mqtt_sub_update(&fx.c, &fx.a), 0); /* removes nothing */
-        cr_assert_eq(mqtt_sub_update(&fx.c, &fx.b), 0); /* drops all */
+        cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a),
+                     0); /* removes nothing */
+        cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b),
+                     0); /* drops all */
         fx.a.n_subs = 0;
     }
     cr_assert_eq(fx.c.n_unsub, cap);
     add_sub(&fx.a, "extra", "u", 1, "");
-    cr_assert_eq(mqtt_sub_update(&fx.c, &fx.a), 0); /* removes nothing */
-    cr_assert_eq(mqtt_sub_update(&fx.c, &fx.b), 0); /* drops "u" */
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a),
+                 0); /* removes nothing */
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b), 0); /* drops "u" */
     cr_assert_eq(fx.c.n_unsub, cap);
     for (unsigned i = 0; i < cap; i++)
         cr_assert_str_neq(fx.c.unsub[i], "u");
@@ -342,7 +345,7 @@ Test(mqtt_sub, update_while_connected_sends_only_changes)
     /* Offline: x/2 and x/3 dropped, queued. */
     fx.b.n_subs = 0;
     add_sub(&fx.b, "a", "x/1", 1, "");
-    cr_assert_eq(mqtt_sub_update(&fx.c, &fx.b), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b), 0);
     cr_assert_eq(fx.c.n_unsub, 2);
 
     /* Online: x/2 is back (so not unsubscribed), b changes qos, d is new. */
@@ -351,7 +354,7 @@ Test(mqtt_sub, update_while_connected_sends_only_changes)
     add_sub(&fx.a, "a", "x/1", 1, "");
     add_sub(&fx.a, "b", "x/2", 2, "");
     add_sub(&fx.a, "d", "x/4", 1, "");
-    cr_assert_eq(mqtt_sub_update(&fx.c, &fx.a), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a), 0);
     cr_assert_eq(fx.c.n_unsub, 0, "queue flushed");
     cr_assert_eq(log_count("cannot unsubscribe from x/3"), 1);
     cr_assert_eq(log_count("cannot unsubscribe from x/2"), 0);
@@ -403,8 +406,8 @@ Test(mqtt_sub, send_reports_a_refused_subscription)
     fx.c.phase = MQTT_CONNECTED;
     fx.c.cfg = &fx.b;
     fx.a.n_subs = 0;
-    cr_assert_eq(mqtt_sub_update(&fx.c, &fx.a), 0);
-    cr_assert_eq(mqtt_sub_update(&fx.c, &fx.b), -EINVAL);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b), -EINVAL);
     cr_assert_eq(log_count("mqtt: cannot subscribe 'bad' to x/2"), 2);
     cr_assert_eq(log_count("subscription 'new' added or changed"), 1);
 }
