@@ -39,7 +39,7 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -Iinclude -g -O1 -fno-omit-frame-pointer
 # links every module but main.c and every package. test/fuzz/decode_check.c
 # holds the checks the JSON and line protocol harnesses share (its name
 # keeps it out of the fuzz_*.c harness list).
-DECODE_SRCS="src/decode.c src/decode_json.c src/decode_lp.c"
+DECODE_SRCS="src/decode.c src/decode_json.c src/decode_lp.c src/scan.c src/tags.c"
 sources_for() {
     case $1 in
     json | lp) echo "$DECODE_SRCS test/fuzz/decode_check.c" ;;

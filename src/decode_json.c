@@ -52,6 +52,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "scan.h"
+
 /* What a member's value is to this subscription. */
 enum json_role {
     ROLE_SAMPLE, /* take it as a sample (or count it as skipped) */
@@ -194,7 +196,7 @@ static enum decode_status scan_string(struct json_ctx *c, struct json_str *s)
         }
     }
     s->len = (size_t) (p - s->p);
-    if (high && !decode_utf8_valid(s->p, s->len))
+    if (high && !scan_utf8_valid(s->p, s->len))
         return DECODE_SYNTAX;
     c->p = p + 1;
     return DECODE_OK;
@@ -375,7 +377,7 @@ static enum decode_status set_time_numeric(struct json_ctx *c, double v)
 {
     int64_t ms;
 
-    if (decode_time_numeric(v, &ms) < 0)
+    if (scan_time_numeric(v, &ms) < 0)
         return DECODE_BAD_TIMESTAMP;
     return set_time(c, ms);
 }
@@ -406,9 +408,9 @@ static enum decode_status scan_literal(struct json_ctx *c, double *v)
     return DECODE_SYNTAX;
 }
 
-static enum decode_status scan_number(struct json_ctx *c, double *v)
+static enum decode_status json_number(struct json_ctx *c, double *v)
 {
-    const char *q = decode_scan_number(c->p, c->end, DECODE_NUM_JSON, v);
+    const char *q = scan_number(c->p, c->end, SCAN_NUM_JSON, v);
 
     if (!q)
         return DECODE_SYNTAX;
@@ -429,14 +431,14 @@ member_string(struct json_ctx *c, const struct json_str *k, enum json_role role)
         return st;
     numeric = c->sub->numeric_strings && !s.escaped;
     if (role == ROLE_TIME) {
-        if (!s.escaped && decode_time_rfc3339(s.p, s.len, &ms) == 0)
+        if (!s.escaped && scan_time_rfc3339(s.p, s.len, &ms) == 0)
             return set_time(c, ms);
-        if (numeric && decode_number(s.p, s.len, &v) == DECODE_OK)
+        if (numeric && scan_decimal(s.p, s.len, &v) == 0)
             return set_time_numeric(c, v);
         return DECODE_BAD_TIMESTAMP;
     }
-    /* s.p[s.len] is the closing quote: decode_number() may read it. */
-    if (numeric && decode_number(s.p, s.len, &v) == DECODE_OK)
+    /* s.p[s.len] is the closing quote: scan_decimal() may read it. */
+    if (numeric && scan_decimal(s.p, s.len, &v) == 0)
         return emit(c, k, v);
     return skip_counted(c, role);
 }
@@ -448,7 +450,7 @@ member_scalar(struct json_ctx *c, const struct json_str *k, enum json_role role)
     enum decode_status st;
     double v;
 
-    st = literal ? scan_literal(c, &v) : scan_number(c, &v);
+    st = literal ? scan_literal(c, &v) : json_number(c, &v);
     if (st != DECODE_OK || role == ROLE_IGNORE)
         return st;
     if (role == ROLE_TIME)
@@ -657,7 +659,7 @@ static enum decode_status skip_value(struct json_ctx *c, unsigned depth)
     case 'n':
         return scan_literal(c, &v);
     default:
-        return scan_number(c, &v);
+        return json_number(c, &v);
     }
 }
 

@@ -36,7 +36,11 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+
+#include "scan.h"
+#include "tags.h"
 
 #define LP_EQ   1u /* '=' ends the token, and "\=" is an escape */
 #define LP_JSON 2u /* the token is written JSON-escaped */
@@ -86,29 +90,16 @@ static bool needs_json_escape(unsigned char ch)
     return ch < 0x20 || ch == '"' || ch == '\\';
 }
 
-/* Writes ch JSON-escaped into dst[w..cap); returns the bytes it needs. */
-static size_t json_put(char *dst, size_t cap, size_t w, unsigned char ch)
+/* Writes ch JSON-escaped (tags_json_escape()) into dst[w..cap) when it
+ * fits; returns the position after it, past cap when it does not fit (the
+ * caller only compares the end with cap then). */
+static size_t json_put(char *dst, size_t cap, size_t w, char ch)
 {
-    static const char hex[] = "0123456789abcdef";
-    char tmp[6];
-    size_t n = 0;
+    size_t next = w < cap ? tags_json_escape(dst, w, cap, &ch, 1) : SIZE_MAX;
 
-    if (ch == '"' || ch == '\\') {
-        tmp[n++] = '\\';
-        tmp[n++] = (char) ch;
-    } else if (ch < 0x20) {
-        tmp[n++] = '\\';
-        tmp[n++] = 'u';
-        tmp[n++] = '0';
-        tmp[n++] = '0';
-        tmp[n++] = hex[ch >> 4];
-        tmp[n++] = hex[ch & 15];
-    } else {
-        tmp[n++] = (char) ch;
-    }
-    for (size_t i = 0; i < n && w + i < cap; i++)
-        dst[w + i] = tmp[i];
-    return n;
+    if (next != SIZE_MAX)
+        return next;
+    return w < cap ? cap + 1 : w + 1;
 }
 
 /* ---- tokens -------------------------------------------------------------- */
@@ -140,7 +131,7 @@ static void lp_token(struct lp_ctx *c, unsigned flags, char *dst, size_t cap,
             ch = *++p;
         p++;
         if ((flags & LP_JSON) && needs_json_escape((unsigned char) ch)) {
-            w += json_put(dst, cap, w, (unsigned char) ch);
+            w = json_put(dst, cap, w, ch);
             continue;
         }
         if (w < cap)
@@ -162,7 +153,7 @@ static enum decode_status token_to_text(struct lp_ctx *c, unsigned flags,
     lp_token(c, flags, out->text + out->text_used, room, n);
     if (*n > room)
         return DECODE_TOO_MANY;
-    if (!decode_utf8_valid(out->text + *off, *n))
+    if (!scan_utf8_valid(out->text + *off, *n))
         return DECODE_SYNTAX;
     out->text_used += *n;
     return DECODE_OK;
@@ -182,20 +173,18 @@ static enum decode_status lp_measurement(struct lp_ctx *c)
     /* Every field name is "measurement.k": keep room for ".k". */
     if (n + 2 > DECODE_FIELD_MAX)
         return DECODE_BAD_FIELD;
-    if (!decode_utf8_valid(c->meas, n))
+    if (!scan_utf8_valid(c->meas, n))
         return DECODE_SYNTAX;
     c->meas_len = n;
     c->tags_off = out->text_used;
     c->n_tags = 0;
     if (text_put(c, MEAS_KEY, sizeof MEAS_KEY - 1) != DECODE_OK)
         return DECODE_TOO_MANY;
-    for (size_t i = 0; i < n; i++) {
-        w = json_put(out->text, DECODE_TEXT_MAX, out->text_used,
-                     (unsigned char) c->meas[i]);
-        if (w > DECODE_TEXT_MAX - out->text_used)
-            return DECODE_TOO_MANY;
-        out->text_used += w;
-    }
+    w = tags_json_escape(out->text, out->text_used, DECODE_TEXT_MAX, c->meas,
+                         n);
+    if (w == SIZE_MAX)
+        return DECODE_TOO_MANY;
+    out->text_used = w;
     return text_put(c, "\"", 1);
 }
 
@@ -361,7 +350,7 @@ static enum decode_status lp_value(struct lp_ctx *c, double *v)
         return DECODE_OK;
     }
     /* *q ends the number for strtod(): a delimiter, or the payload's NUL. */
-    if (decode_scan_number(p, q, 0, v) != q || !isfinite(*v))
+    if (scan_number(p, q, 0, v) != q || !isfinite(*v))
         return DECODE_SYNTAX;
     return DECODE_OK;
 }

@@ -17,6 +17,7 @@
 
 #include "decode.h"
 #include "decode_check.h"
+#include "scan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,7 +53,7 @@ static void check(const char *buf, size_t len, enum decode_status st)
             !decode_check_inside(s->field, s->field_len, out.text,
                                  out.text_used))
             abort();
-        if (!decode_utf8_valid(s->field, s->field_len))
+        if (!scan_utf8_valid(s->field, s->field_len))
             abort();
     }
 }

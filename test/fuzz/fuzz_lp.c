@@ -17,6 +17,7 @@
 
 #include "decode.h"
 #include "decode_check.h"
+#include "scan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,7 +55,7 @@ static void check(const char *buf, size_t len, enum decode_status st)
             s->field_len > DECODE_FIELD_MAX ||
             !decode_check_inside(s->field, s->field_len, out.text,
                                  out.text_used) ||
-            !decode_utf8_valid(s->field, s->field_len))
+            !scan_utf8_valid(s->field, s->field_len))
             abort();
         /* Samples of one line share their tags: check each object once. */
         if (i == 0 || s->tags != out.samples[i - 1].tags)

@@ -2,19 +2,20 @@
  * fuzz_number.c - libFuzzer target for bare numbers and timestamps.
  *
  * The input is a payload for format = number, and also text for
- * decode_scan_number() (JSON grammar) and decode_time_rfc3339(). Checks:
- *   - decode_payload() agrees with decode_number(), and an accepted value
+ * scan_number() (JSON grammar) and scan_time_rfc3339(). Checks:
+ *   - decode_payload() agrees with scan_decimal(), and an accepted value
  *     is bit for bit what strtod() makes of the trimmed text;
- *   - decode_scan_number() stops inside the text, and its value agrees
+ *   - scan_number() stops inside the text, and its value agrees
  *     with strtod() on the bytes it took;
  *   - an accepted RFC 3339 time is within a day and a second of what
  *     timegm() makes of its date and clock fields (the zone and fraction
- *     are the difference), and decode_time_numeric() never fails on a
+ *     are the difference), and scan_time_numeric() never fails on a
  *     finite, non-negative value.
  * A broken invariant aborts.
  *
  * Threads: one. Memory: out is static.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 
 #include "decode.h"
+#include "scan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,6 +55,7 @@ static void check_bare(const char *buf, size_t len)
     struct config_sub sub;
     enum decode_status st;
     enum decode_status st2;
+    int rc;
     double v = 0;
     size_t a = 0;
     size_t b = len;
@@ -60,7 +63,10 @@ static void check_bare(const char *buf, size_t len)
     memset(&sub, 0, sizeof sub);
     sub.format = FORMAT_NUMBER;
     st = decode_payload(&sub, buf, len, &out);
-    st2 = len ? decode_number(buf, len, &v) : DECODE_EMPTY;
+    st2 = len == 0                                 ? DECODE_EMPTY
+          : (rc = scan_decimal(buf, len, &v)) == 0 ? DECODE_OK
+          : rc == -ERANGE                          ? DECODE_NO_NUMBER
+                                                   : DECODE_SYNTAX;
     if (st != st2 ||
         (st == DECODE_OK && (out.n != 1 || out.samples[0].value != v)))
         abort();
@@ -78,7 +84,7 @@ static void check_bare(const char *buf, size_t len)
 static void check_scan(const char *buf, size_t len)
 {
     double v = 0;
-    const char *end = decode_scan_number(buf, buf + len, DECODE_NUM_JSON, &v);
+    const char *end = scan_number(buf, buf + len, SCAN_NUM_JSON, &v);
 
     if (!end)
         return;
@@ -88,7 +94,7 @@ static void check_scan(const char *buf, size_t len)
     if (v >= 0 && isfinite(v)) {
         int64_t ms;
 
-        if (decode_time_numeric(v, &ms) != 0 && v < 9e18 * 1e6)
+        if (scan_time_numeric(v, &ms) != 0 && v < 9e18 * 1e6)
             abort();
     }
 }
@@ -99,7 +105,7 @@ static void check_rfc3339(const char *buf, size_t len)
     int64_t ms;
     int64_t base;
 
-    if (decode_time_rfc3339(buf, len, &ms) != 0)
+    if (scan_time_rfc3339(buf, len, &ms) != 0)
         return;
     if (sscanf(buf, "%4d-%2d-%2d%*c%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
                &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
