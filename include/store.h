@@ -30,6 +30,25 @@
 
 #define STORE_SCHEMA_VERSION 4
 
+/* DBL_MAX as SQL text: SQLite reads it back as exactly DBL_MAX (a unit
+ * test checks), so clamping with it keeps every merge finite. */
+#define STORE_DBL_MAX "1.7976931348623157e308"
+
+/*
+ * The exact merge of an incoming rollup row (excluded) into the stored one,
+ * as the SET list of an upsert on rollups: count and sum add (the sum
+ * saturates at +-DBL_MAX), min and max hold, last follows last_ms and a
+ * tie goes to the incoming row. The writer's upsert and `sensorpipe merge`
+ * both use it.
+ */
+#define STORE_ROLLUP_MERGE_SET                                                 \
+    "count = count + excluded.count,"                                          \
+    " sum = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ","                    \
+    " sum + excluded.sum)),"                                                   \
+    " min = min(min, excluded.min), max = max(max, excluded.max),"             \
+    " last = CASE WHEN excluded.last_ms >= last_ms THEN excluded.last"         \
+    " ELSE last END, last_ms = max(last_ms, excluded.last_ms)"
+
 /* One row of ingest_stats. Owner: the caller. */
 struct store_stats_row {
     int64_t ts_ms;

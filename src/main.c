@@ -1,13 +1,16 @@
 /*
  * main.c - command line: sensorpipe [-c FILE] [--check-config] [--version]
- * [--help]. Everything else is daemon_run().
+ * [--help], or sensorpipe merge OUT IN... Everything else is daemon_run()
+ * and merge_run().
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "daemon.h"
+#include "merge.h"
 
 #define DEFAULT_CONFIG "/etc/sensorpipe/sensorpipe.conf"
 
@@ -16,6 +19,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: sensorpipe [-c FILE] [--check-config] [--version] "
             "[--help]\n"
+            "       sensorpipe merge OUT.db IN.db...\n"
             "\n"
             "  -c, --config FILE  settings file (default %s)\n"
             "      --check-config validate FILE, print the effective "
@@ -23,10 +27,34 @@ static void usage(FILE *out)
             "                     the memory plan, and exit\n"
             "      --version      print the version and exit\n"
             "  -h, --help         print this help and exit\n"
+            "  merge OUT IN...    combine the stores IN (read while their "
+            "daemons run)\n"
+            "                     into OUT, replaced atomically\n"
             "\n"
             "Exit status: 0 clean stop, 1 runtime failure, 2 usage or "
             "configuration error.\n",
             DEFAULT_CONFIG);
+}
+
+/* sensorpipe merge [--] OUT IN... */
+static int main_merge(int argc, char **argv)
+{
+    if (argc >= 1 &&
+        (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0)) {
+        usage(stdout);
+        return DAEMON_EXIT_OK;
+    }
+    if (argc >= 1 && strcmp(argv[0], "--") == 0) {
+        argc--;
+        argv++;
+    }
+    if (argc < 2) {
+        fprintf(stderr, "sensorpipe merge: need OUT and at least one IN\n");
+        usage(stderr);
+        return DAEMON_EXIT_CONFIG;
+    }
+    return merge_run(argv[0], (const char *const *) (void *) (argv + 1),
+                     (size_t) argc - 1, stderr, stdout);
 }
 
 int main(int argc, char **argv)
@@ -43,6 +71,8 @@ int main(int argc, char **argv)
     int check = 0;
     int c;
 
+    if (argc >= 2 && strcmp(argv[1], "merge") == 0)
+        return main_merge(argc - 2, argv + 2);
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':

@@ -50,9 +50,6 @@
     (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
 #define STORE_BUSY_TIMEOUT_MS 100
 #define STORE_PRAGMA_MAX      128
-/* DBL_MAX as SQL text: SQLite reads it back as exactly DBL_MAX (a unit
- * test checks), so clamping with it keeps every merge finite. */
-#define STORE_DBL_MAX "1.7976931348623157e308"
 
 /*
  * Schema version 1. bucket_ms is a multiple of resolution_s * 1000, so
@@ -199,13 +196,8 @@ static const struct {
     {offsetof(struct store, st_upsert),
      "INSERT INTO rollups (series_id, resolution_s, bucket_ms, count, sum,"
      " min, max, last, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-     " ON CONFLICT (series_id, resolution_s, bucket_ms) DO UPDATE SET"
-     " count = count + excluded.count,"
-     " sum = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ","
-     " sum + excluded.sum)),"
-     " min = min(min, excluded.min), max = max(max, excluded.max),"
-     " last = CASE WHEN excluded.last_ms >= last_ms THEN excluded.last"
-     " ELSE last END, last_ms = max(last_ms, excluded.last_ms)"},
+     " ON CONFLICT (series_id, resolution_s, bucket_ms) DO UPDATE "
+     "SET " STORE_ROLLUP_MERGE_SET},
     {offsetof(struct store, st_series),
      "INSERT INTO series (id, topic, field, tags, created_ms)"
      " VALUES (?1, ?2, ?3, ?4, ?5)"},
