@@ -23,11 +23,4 @@ enum daemon_exit {
  */
 int daemon_run(const char *path);
 
-/*
- * --check-config: loads and validates path, prints the effective settings
- * (secrets masked) and the memory plan to out.
- * Returns: DAEMON_EXIT_OK or DAEMON_EXIT_CONFIG. Thread: main.
- */
-int daemon_check_config(const char *path, FILE *out);
-
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "clock.h"
 #include "daemon.h"
 #include "merge.h"
@@ -101,6 +102,6 @@ int main(int argc, char **argv)
     if (offset != NULL)
         clock_set_offset_ms(strtoll(offset, NULL, 10));
     if (check)
-        return daemon_check_config(path, stdout);
+        return check_config(path, stdout);
     return daemon_run(path);
 }

@@ -1,5 +1,5 @@
 /*
- * test_daemon.c - --check-config (the daemon's run itself is covered by
+ * test_check.c - --check-config (the daemon's run itself is covered by
  * the integration tests, which start the binary; the memory plan by
  * test_pipeline.c).
  */
@@ -8,9 +8,10 @@
 
 #include <criterion/criterion.h>
 
+#include "check.h"
 #include "daemon.h"
 
-Test(daemon, check_config_prints_the_plan)
+Test(check, check_config_prints_the_plan)
 {
     char path[] = "/tmp/sp-plan-XXXXXX";
     char *out = NULL;
@@ -24,7 +25,7 @@ Test(daemon, check_config_prints_the_plan)
     fputs("[subscription a]\ntopic = a/#\n", f);
     fclose(f);
     mem = open_memstream(&out, &len);
-    cr_expect_eq(daemon_check_config(path, mem), DAEMON_EXIT_OK);
+    cr_expect_eq(check_config(path, mem), DAEMON_EXIT_OK);
     fclose(mem);
     cr_expect(strstr(out, "# memory: preallocated") != NULL, "%s", out);
     cr_expect(strstr(out, "topic = a/#") != NULL);
@@ -47,7 +48,7 @@ static char *check_config_of(const char *text)
     fputs(text, f);
     fclose(f);
     mem = open_memstream(&out, &len);
-    cr_expect_eq(daemon_check_config(path, mem), DAEMON_EXIT_OK);
+    cr_expect_eq(check_config(path, mem), DAEMON_EXIT_OK);
     fclose(mem);
     unlink(path);
     return out;
@@ -55,7 +56,7 @@ static char *check_config_of(const char *text)
 
 /* Eight workers of the default size (about 302 MiB with SQLite's heap) do
  * not fit the shipped unit's MemoryMax=256M; two (124 MiB) do. */
-Test(daemon, check_config_warns_when_the_plan_exceeds_the_units_memory_max)
+Test(check, check_config_warns_when_the_plan_exceeds_the_units_memory_max)
 {
     char *out;
 
