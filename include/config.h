@@ -100,7 +100,11 @@ struct config {
         uint64_t ring_bytes;        /* per worker; default 8 MiB */
         uint64_t max_payload_bytes; /* default 64 KiB */
         enum config_overflow overflow;
-        unsigned max_series; /* default 100000 */
+        unsigned max_series;      /* default 100000 */
+        uint64_t max_topic_bytes; /* 16..65535, default 1 KiB */
+        /* A series idle this long leaves the registry; at least the
+         * coarsest resolution + allowed_lateness. Default 1 d. */
+        uint64_t series_idle_ms;
     } pipeline;
 
     struct {

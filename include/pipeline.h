@@ -39,7 +39,8 @@ struct pipeline_plan {
     size_t egress_bytes;  /* per shard */
     size_t series_bytes;  /* per shard: index + entries + arena */
     size_t scratch_bytes; /* per shard: decode and tags buffers */
-    size_t total_bytes;   /* everything above, all shards */
+    size_t remap_bytes;   /* the writer's id map (series that came back) */
+    size_t total_bytes;   /* everything above, all shards, and remap */
     size_t sqlite_bytes;  /* hard heap limit */
 };
 
@@ -58,6 +59,7 @@ struct pipeline {
     uv_async_t *loop_wake; /* workers: ring drained; writer: failed */
     struct stats_counters **all_stats; /* workers, loop, writer */
     unsigned n_all_stats;
+    unsigned not_loaded; /* start-up: recent series beyond max_series */
 
     struct store store; /* the loop opens it; the writer owns it once
                            started */
@@ -88,8 +90,15 @@ void pipeline_plan_log(const struct pipeline_plan *plan);
 SP_MUST_CHECK int pipeline_init(struct pipeline *p, const struct config *cfg,
                                 uv_async_t *loop_wake);
 
+/* Entries of the writer's id map for series_cap series per shard: every
+ * live series may be one that came back, plus room for those whose
+ * leaving the writer has not seen yet. Thread: any. */
+uint32_t pipeline_remap_max(uint32_t series_cap);
+
 /*
- * Opens the store and registers the series it holds in their shards.
+ * Opens the store and registers the series active within
+ * series_idle_time in their shards, the most recent first, as many as
+ * max_series admits (the rest are found again when their devices send).
  * Returns: 0 or -errno (logged). Thread: start-up.
  */
 SP_MUST_CHECK int pipeline_open_store(struct pipeline *p);

@@ -34,6 +34,7 @@ enum egress_kind {
     EGRESS_SERIES = 1, /* a new series: insert its row before its rollups */
     EGRESS_PARTIAL,    /* a finest-bucket partial to merge */
     EGRESS_SAMPLE,     /* one raw sample (raw_samples = true) */
+    EGRESS_FORGET,     /* the series left the registry (idle) */
 };
 
 /* Owner: the egress ring (worker writes, writer reads in place). */
@@ -65,6 +66,14 @@ struct egress_sample {
     int64_t series_id;
     int64_t ts_ms;
     double value;
+};
+
+/* A series left the registry: its id is not used again by its worker.
+ * Owner: the egress ring, like egress_series. */
+struct egress_forget {
+    uint32_t kind;
+    uint32_t reserved;
+    int64_t series_id;
 };
 
 #endif

@@ -4,9 +4,11 @@
  * A series is (topic, field). The registry maps it to its store id and
  * holds the partial aggregate of its current finest bucket. It is an
  * open-addressing index (linear probing, power-of-two size, at most half
- * full) over a dense array of entries, plus an arena for the key text; all
- * three are allocated by series_table_init() and never grow. Entries are
- * never removed while the daemon runs.
+ * full) over an array of entries, a second index by topic, and an arena
+ * of key text in which a topic's text is stored once for all its fields;
+ * all are allocated by series_table_init() and never grow. A series idle
+ * for long leaves (series_remove(), called by its worker) and its room is
+ * reused.
  *
  * The series limit is global (max_series over all shards): shards share a
  * struct series_limit whose atomics hand out ids and count series.
@@ -45,27 +47,36 @@ struct series_entry {
      * these (at 100,000 series: 250 ns per message before, 175-229 ns
      * after, on a noisy 2-core VM). */
     _Alignas(64) int64_t id;
-    uint32_t key_off; /* arena: topic '\0' field '\0' */
+    uint32_t topic_off; /* arena record of the topic (shared) */
+    uint32_t field_off; /* arena record of the field */
     uint32_t topic_len;
     uint32_t field_len;
+    uint32_t hash_lo;      /* low half of the key's hash: its home slot */
     bool dirty;            /* partial holds samples not handed off */
+    bool live;             /* in the index; else on the free list */
     int64_t bucket_ms;     /* start of the partial's finest bucket */
     int64_t first_recv_ms; /* earliest receive time in the partial */
-    int64_t last_recv_ms;  /* latest receive time in the partial */
+    int64_t last_recv_ms;  /* receive time of the series' last sample */
     struct bucket_acc partial;
 };
 
 /* Owner: the worker of the shard; start-up code fills it before. */
 struct series_table {
-    uint64_t *index; /* (hash high 32 bits << 32) | (entry + 1); 0 = free */
-    uint32_t index_mask;
+    uint64_t *index;     /* (hash high 32 bits << 32) | (entry + 1); 0 = free */
+    uint64_t *topics;    /* (topic hash high << 32) | (record + 1); 0 = free */
+    uint32_t index_mask; /* both indexes have the same size */
     struct series_entry *entries;
-    uint32_t n;   /* entries in use */
-    uint32_t cap; /* entries allocated */
-    char *arena;
+    uint32_t n;          /* entries used at least once */
+    uint32_t cap;        /* entries allocated */
+    uint32_t live;       /* entries in use */
+    uint32_t *free_list; /* entries no longer in use */
+    uint32_t n_free;
+    char *arena; /* key text records */
     size_t arena_len;
     size_t arena_used;
-    uint32_t *dirty; /* entry numbers with dirty partials */
+    size_t arena_dead;    /* bytes of free records below arena_used */
+    uint64_t compactions; /* times the arena was compacted */
+    uint32_t *dirty;      /* entry numbers with dirty partials */
     uint32_t n_dirty;
     struct series_limit *limit;
 };
@@ -123,6 +134,19 @@ struct series_entry *series_find(struct series_table *t,
  */
 SP_MUST_CHECK int series_add(struct series_table *t, const struct series_key *k,
                              int64_t id, struct series_entry **out);
+
+/*
+ * Removes a live series that is not dirty (its partial was handed off):
+ * its slot, its key text (the topic's with its last series) and its unit
+ * of max_series. e may be reused by the next series_add().
+ * Thread: the shard's.
+ */
+void series_remove(struct series_table *t, struct series_entry *e);
+
+/* Bytes of key text a series of a new topic takes (a topic record and a
+ * field record: headers, texts, NULs, padding); one more series of a
+ * known topic takes only the field record's. Thread: any. */
+size_t series_key_bytes(size_t topic_len, size_t field_len);
 
 /* Thread: the shard's. Key text of e (NUL-terminated). */
 const char *series_topic(const struct series_table *t,

@@ -78,6 +78,7 @@ struct store {
     sqlite3_stmt *st_rollback;
     sqlite3_stmt *st_upsert;      /* rollups upsert, exact merge */
     sqlite3_stmt *st_series;      /* INSERT INTO series */
+    sqlite3_stmt *st_series_id;   /* the id of (topic, field) */
     sqlite3_stmt *st_sample;      /* INSERT INTO samples */
     sqlite3_stmt *st_stats;       /* INSERT OR REPLACE INTO ingest_stats */
     sqlite3_stmt *st_ret_rollups; /* retention: one chunk of one resolution */
@@ -124,14 +125,20 @@ static inline bool store_refused(int err)
 void store_close(struct store *st);
 
 /*
- * Calls fn once per row of the series table, in id order. Stops and returns
- * fn's value when it is non-zero. tags may be NULL.
+ * Calls fn once per series active since since_ms (a finest rollup that
+ * recent, or created since then; INT64_MIN: every series), the most
+ * recently active first, then by id. Stops and returns fn's value when it
+ * is non-zero. tags may be NULL.
  * Returns: 0, fn's non-zero value, -EIO. Thread: start-up.
  */
 typedef int (*store_series_fn)(void *ctx, int64_t id, const char *topic,
                                const char *field, const char *tags);
-SP_MUST_CHECK int store_load_series(struct store *st, store_series_fn fn,
-                                    void *ctx);
+SP_MUST_CHECK int store_load_series(struct store *st, int64_t since_ms,
+                                    store_series_fn fn, void *ctx);
+
+/* The largest series id in the file (0 when none): ids go on from there.
+ * Returns: 0, -EIO. Thread: start-up. */
+SP_MUST_CHECK int store_max_series_id(struct store *st, int64_t *id);
 
 /* BEGIN IMMEDIATE. Returns: 0, -EBUSY (retry), -EIO. Thread: writer. */
 SP_MUST_CHECK int store_begin(struct store *st);
@@ -176,12 +183,21 @@ struct store_series_row {
 /*
  * Inserts a series row with a given id (ids are assigned by the workers).
  * Borrows row and its texts until return.
- * Returns: 0, -EEXIST (id or (topic, field) taken; logged), -EBUSY, -ENOSPC,
- * -EIO.
- * Thread: writer.
+ * Returns: 0, -EEXIST (id or (topic, field) taken; not logged), -EBUSY,
+ * -ENOSPC, -EIO. Thread: writer.
  */
 SP_MUST_CHECK int store_insert_series_row(struct store *st,
                                           const struct store_series_row *row);
+
+/*
+ * The id of the series (row->topic, row->field), e.g. after
+ * store_insert_series_row() found it taken: a series that left the
+ * registry came back. Borrows row until return.
+ * Returns: 0 with *id set, -ENOENT, -EBUSY, -EIO. Thread: writer.
+ */
+SP_MUST_CHECK int store_series_id(struct store *st,
+                                  const struct store_series_row *row,
+                                  int64_t *id);
 
 /* Raw sample (raw_samples = true). Returns as above. Thread: writer. */
 SP_MUST_CHECK int store_insert_sample(struct store *st, int64_t series_id,

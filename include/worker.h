@@ -61,7 +61,9 @@ struct worker {
     /* Owned by the worker thread. */
     struct series_table series;
     int64_t finest_ms;
-    uint64_t next_flush_ms; /* monotonic */
+    uint64_t next_flush_ms;  /* monotonic */
+    uint32_t idle_scan_pos;  /* next entry the idle scan looks at */
+    uint32_t idle_scan_step; /* entries per scan: a sweep per idle time */
     struct ratelimit rl_invalid;
     struct ratelimit rl_series;
     struct decode_out *dec; /* preallocated: large */

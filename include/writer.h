@@ -17,6 +17,7 @@
 #include "config.h"
 #include "egress.h"
 #include "event.h"
+#include "idmap.h"
 #include "log.h"
 #include "series.h"
 #include "stats.h"
@@ -68,6 +69,8 @@ struct writer {
     struct ratelimit rl_refused;    /* records the store refused */
     uint64_t batch_refused_samples; /* in refused partials of this batch;
                                        counted once it commits */
+    struct idmap remap; /* a returning series' new id -> its stored id;
+                           allocated at start-up (the caller) */
 
     /* Shared. */
     struct event ev;               /* the writer sleeps here */

@@ -178,6 +178,10 @@ static const struct key_def keys[] = {
         overflow_names),
     KEY("max_series", SEC_PIPELINE, 0, VALUE_UINT, 0, 1, 10000000,
         CF(pipeline.max_series), NULL),
+    KEY("max_topic_bytes", SEC_PIPELINE, 0, VALUE_SIZE, 0, 16, 65535,
+        CF(pipeline.max_topic_bytes), NULL),
+    KEY("series_idle_time", SEC_PIPELINE, 0, VALUE_DURATION, 0, MS_S, 10 * MS_Y,
+        CF(pipeline.series_idle_ms), NULL),
 
     KEY("resolutions", SEC_AGGREGATE, 0, VALUE_RESOLUTIONS, 0, 0, 0,
         CF(aggregate.resolutions_s), NULL),
@@ -573,6 +577,36 @@ static int check_ring(struct parser *p)
                 ring, max, min);
 }
 
+/* A series must not leave while a bucket it fed may still take samples:
+ * series_idle_time >= the coarsest resolution + allowed_lateness (the
+ * default is raised to that when it is below). */
+static int check_idle(struct parser *p)
+{
+    struct config *cfg = p->cfg;
+    size_t i = key_row(SEC_PIPELINE, "series_idle_time");
+    uint64_t min =
+        (uint64_t)
+                cfg->aggregate.resolutions_s[cfg->aggregate.n_resolutions - 1] *
+            MS_S +
+        cfg->aggregate.allowed_lateness_ms;
+    char a[32];
+    char b[32];
+
+    if (cfg->pipeline.series_idle_ms >= min)
+        return 0;
+    if (p->seen[i] == 0) {
+        cfg->pipeline.series_idle_ms = min;
+        return 0;
+    }
+    config_value_format_duration(cfg->pipeline.series_idle_ms, a, sizeof(a));
+    config_value_format_duration(min, b, sizeof(b));
+    return fail(p, p->seen[i], keys[i].key,
+                "%s is shorter than the coarsest resolution plus "
+                "allowed_lateness (%s): a series could leave while its "
+                "buckets still take samples",
+                a, b);
+}
+
 static int check_tls(struct parser *p)
 {
     const struct config *cfg = p->cfg;
@@ -652,8 +686,9 @@ static int default_port(struct parser *p)
 
 /* Run in order once the last line is read; the first error stops them. */
 static int (*const final_steps[])(struct parser *p) = {
-    end_section, check_subs,         check_reconnect,   check_ring,
-    check_tls,   check_store_memory, resolve_retention, default_port,
+    end_section,       check_subs,   check_reconnect,
+    check_ring,        check_tls,    check_store_memory,
+    resolve_retention, default_port, check_idle,
 };
 
 /* ---- public functions --------------------------------------------------- */
@@ -685,6 +720,8 @@ void config_defaults(struct config *cfg)
     cfg->pipeline.max_payload_bytes = 64 * KIB;
     cfg->pipeline.overflow = OVERFLOW_PAUSE;
     cfg->pipeline.max_series = 100000;
+    cfg->pipeline.max_topic_bytes = KIB;
+    cfg->pipeline.series_idle_ms = MS_D;
     memcpy(cfg->aggregate.resolutions_s, res_s, sizeof(res_s));
     cfg->aggregate.n_resolutions = SP_ARRAY_SIZE(res_s);
     cfg->aggregate.allowed_lateness_ms = MS_M;

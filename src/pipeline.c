@@ -24,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "idmap.h"
 #include "log.h"
 #include "ring.h"
 
@@ -45,6 +47,11 @@ static unsigned resolve_workers(unsigned want)
     return cpus > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (unsigned) cpus;
 }
 
+uint32_t pipeline_remap_max(uint32_t series_cap)
+{
+    return series_cap + series_cap / 4 + 64;
+}
+
 void pipeline_plan(const struct config *cfg, struct pipeline_plan *p)
 {
     struct worker_shared sh;
@@ -53,7 +60,11 @@ void pipeline_plan(const struct config *cfg, struct pipeline_plan *p)
     p->workers = resolve_workers(cfg->pipeline.workers);
     /* Sized for the worst case: every series hashing to one shard. */
     p->series_cap = cfg->pipeline.max_series;
-    p->arena_bytes = (size_t) p->series_cap * ARENA_BYTES_PER_SERIES;
+    /* On average, and room for at least one series of the longest
+     * topic and field whatever else is there. */
+    p->arena_bytes =
+        (size_t) p->series_cap * ARENA_BYTES_PER_SERIES +
+        series_key_bytes(cfg->pipeline.max_topic_bytes, DECODE_FIELD_MAX);
     p->ingress_bytes = ring_capacity(cfg->pipeline.ring_bytes);
     p->egress_bytes = egress_bytes(cfg);
     p->series_bytes = series_table_bytes(p->series_cap, p->arena_bytes);
@@ -62,7 +73,9 @@ void pipeline_plan(const struct config *cfg, struct pipeline_plan *p)
     sh.cfg = cfg;
     sh.series_cap = p->series_cap;
     sh.arena_bytes = p->arena_bytes;
-    p->total_bytes = (worker_bytes(&sh) + p->egress_bytes) * p->workers;
+    p->remap_bytes = idmap_bytes(pipeline_remap_max(p->series_cap));
+    p->total_bytes =
+        (worker_bytes(&sh) + p->egress_bytes) * p->workers + p->remap_bytes;
     p->sqlite_bytes = (size_t) cfg->store.heap_limit_mb << 20;
 }
 
@@ -71,10 +84,11 @@ void pipeline_plan_print(const struct pipeline_plan *p, FILE *out)
     fprintf(out,
             "# memory: preallocated %.1f MiB for %u workers: per worker "
             "ingress ring %.1f MiB, egress ring %.1f MiB, series %.1f MiB "
-            "(%u series, %zu bytes of keys), scratch %zu KiB\n",
+            "(%u series, %zu bytes of keys), scratch %zu KiB; series id "
+            "map %.1f MiB\n",
             mib(p->total_bytes), p->workers, mib(p->ingress_bytes),
             mib(p->egress_bytes), mib(p->series_bytes), p->series_cap,
-            p->arena_bytes, p->scratch_bytes / 1024);
+            p->arena_bytes, p->scratch_bytes / 1024, mib(p->remap_bytes));
     fprintf(out, "# memory: SQLite heap limit %.1f MiB; bound %.1f MiB\n",
             mib(p->sqlite_bytes), mib(p->total_bytes + p->sqlite_bytes));
 }
@@ -83,11 +97,11 @@ void pipeline_plan_log(const struct pipeline_plan *p)
 {
     log_notice("memory: preallocated %.1f MiB: ingress rings %.1f MiB, "
                "egress rings %.1f MiB, series %.1f MiB (%u series each), "
-               "scratch %zu KiB",
+               "scratch %zu KiB, series id map %.1f MiB",
                mib(p->total_bytes), mib(p->ingress_bytes * p->workers),
                mib(p->egress_bytes * p->workers),
                mib(p->series_bytes * p->workers), p->series_cap,
-               p->scratch_bytes * p->workers / 1024);
+               p->scratch_bytes * p->workers / 1024, mib(p->remap_bytes));
 }
 
 int pipeline_init(struct pipeline *p, const struct config *cfg,
@@ -129,6 +143,9 @@ int pipeline_init(struct pipeline *p, const struct config *cfg,
     wsh.n_all_stats = p->n_all_stats;
     /* The writer's event must work before the first worker signals it. */
     writer_init(&p->writer, &wsh);
+    err = idmap_init(&p->writer.remap, pipeline_remap_max(p->plan.series_cap));
+    if (err < 0)
+        return err;
     for (unsigned i = 0; i < p->plan.workers; i++) {
         err = egress_init(&p->egress[i], p->plan.egress_bytes, &p->writer.ev);
         if (err == 0)
@@ -145,37 +162,44 @@ int pipeline_init(struct pipeline *p, const struct config *cfg,
     return 0;
 }
 
-/* store_load_series() callback: a stored series back into its shard. */
+/* store_load_series() callback: a recently active series back into its
+ * shard; once the registry is full the rest wait until their devices send
+ * again (counted, warned once). */
 static int load_one_series(void *ctx, int64_t id, const char *topic,
                            const char *field, const char *tags)
 {
     struct pipeline *p = ctx;
     struct worker *w =
         &p->workers[series_topic_hash(topic, strlen(topic)) % p->n_workers];
-    int64_t next;
     int rc;
 
     (void) tags;
     rc = worker_load_series(w, id, topic, field);
-    if (rc == -ENOSPC) {
-        log_err("store: %s holds more series than max_series = %u: raise "
-                "max_series",
-                p->cfg->store.path, p->cfg->pipeline.max_series);
-        return rc;
-    }
-    next = atomic_load(&p->limit.next_id);
-    if (id >= next)
-        atomic_store(&p->limit.next_id, id + 1);
-    return rc == -EEXIST ? 0 : rc;
+    if (rc == -ENOSPC || rc == -ELOOP)
+        p->not_loaded++;
+    return rc == -EEXIST || rc == -ENOSPC || rc == -ELOOP ? 0 : rc;
 }
 
 int pipeline_open_store(struct pipeline *p)
 {
+    int64_t since = clock_now_ms() - (int64_t) p->cfg->pipeline.series_idle_ms;
+    int64_t max_id = 0;
     int rc = store_open(&p->store, p->cfg);
 
     if (rc == 0)
-        rc = store_load_series(&p->store, load_one_series, p);
-    return rc;
+        rc = store_max_series_id(&p->store, &max_id);
+    if (rc == 0)
+        rc = store_load_series(&p->store, since, load_one_series, p);
+    if (rc < 0)
+        return rc;
+    /* Ids go on after the largest in the file, loaded or not. */
+    atomic_store(&p->limit.next_id, max_id + 1);
+    if (p->not_loaded > 0)
+        log_warn("store: %u recently active series did not fit in "
+                 "max_series = %u: they are found again when their "
+                 "devices send",
+                 p->not_loaded, p->cfg->pipeline.max_series);
+    return 0;
 }
 
 /* Test hook: SENSORPIPE_TEST_FAIL_WORKER=N makes worker N's thread fail to
@@ -243,6 +267,7 @@ void pipeline_fini(struct pipeline *p)
         worker_fini(&p->workers[i]);
         egress_fini(&p->egress[i]);
     }
+    idmap_fini(&p->writer.remap);
     free(p->workers);
     free(p->egress);
     free(p->all_stats);

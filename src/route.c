@@ -223,6 +223,10 @@ void route_message(struct route *r, const struct mqtt_msg *m)
                    "payload over max_payload_bytes");
         return;
     }
+    if (m->topic_len > r->cfg->pipeline.max_topic_bytes) {
+        count_drop(r, STAT_DROPPED_OVERSIZE, m, "topic over max_topic_bytes");
+        return;
+    }
     w = &r->p->workers[wm.topic_hash % r->p->n_workers];
     rc = worker_push(w, &wm);
     if (rc == -ENOSPC && r->cfg->pipeline.overflow == OVERFLOW_PAUSE)

@@ -201,6 +201,8 @@ static const struct {
     {offsetof(struct store, st_series),
      "INSERT INTO series (id, topic, field, tags, created_ms)"
      " VALUES (?1, ?2, ?3, ?4, ?5)"},
+    {offsetof(struct store, st_series_id),
+     "SELECT id FROM series WHERE topic = ?1 AND field = ?2"},
     {offsetof(struct store, st_sample),
      "INSERT INTO samples (series_id, ts_ms, value) VALUES (?1, ?2, ?3)"},
     {offsetof(struct store, st_stats),
@@ -267,13 +269,15 @@ static int store_errno(sqlite3 *db, int rc)
 }
 
 /* Maps rc to -errno and logs it (except BUSY and FULL, which the writer
- * retries and reports itself, rate-limited, and a refused record, which it
- * drops and reports the same way); what names the operation. */
+ * retries and reports itself, rate-limited; a refused record, which it
+ * drops and reports the same way; and a series already there, which it
+ * maps to the stored id); what names the operation. */
 static int store_fail(const struct store *st, int rc, const char *what)
 {
     int err = store_errno(st->db, rc);
 
-    if (err != -EBUSY && err != -ENOSPC && !store_refused(err))
+    if (err != -EBUSY && err != -ENOSPC && err != -EEXIST &&
+        !store_refused(err))
         log_err("store: %s failed: %s", what,
                 st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
     return err;
@@ -587,18 +591,28 @@ void store_close(struct store *st)
     st->db = NULL;
 }
 
-int store_load_series(struct store *st, store_series_fn fn, void *ctx)
+int store_load_series(struct store *st, int64_t since_ms, store_series_fn fn,
+                      void *ctx)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
     int ret = 0;
 
-    rc = sqlite3_prepare_v2(st->db,
-                            "SELECT id, topic, field, tags FROM series"
-                            " ORDER BY id",
-                            -1, &stmt, NULL);
+    /* Recent: a finest rollup since since_ms, or created since. Through
+     * rollups_age (resolution_s, bucket_ms), newest first. */
+    rc = sqlite3_prepare_v2(
+        st->db,
+        "SELECT s.id, s.topic, s.field, s.tags FROM series AS s"
+        " LEFT JOIN (SELECT series_id, max(bucket_ms) AS m FROM rollups"
+        " WHERE resolution_s = ?1 AND bucket_ms >= ?2 GROUP BY series_id)"
+        " AS r ON r.series_id = s.id"
+        " WHERE r.m IS NOT NULL OR s.created_ms >= ?2"
+        " ORDER BY max(coalesce(r.m, s.created_ms), s.created_ms) DESC, s.id",
+        -1, &stmt, NULL);
     if (rc != SQLITE_OK)
         return store_fail(st, rc, "load series");
+    sqlite3_bind_int64(stmt, 1, st->n_res > 0 ? st->res_s[0] : 0);
+    sqlite3_bind_int64(stmt, 2, since_ms);
     while (ret == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         ret = fn(ctx, sqlite3_column_int64(stmt, 0),
                  (const char *) sqlite3_column_text(stmt, 1),
@@ -609,6 +623,12 @@ int store_load_series(struct store *st, store_series_fn fn, void *ctx)
         ret = store_fail(st, rc, "load series");
     sqlite3_finalize(stmt);
     return ret;
+}
+
+int store_max_series_id(struct store *st, int64_t *id)
+{
+    *id = 0;
+    return store_query_int(st, "SELECT coalesce(max(id), 0) FROM series", id);
 }
 
 int store_begin(struct store *st)
@@ -713,6 +733,28 @@ int store_insert_series_row(struct store *st,
     /* Drop the borrowed text pointers before the caller's buffers go. */
     sqlite3_clear_bindings(s);
     return err;
+}
+
+int store_series_id(struct store *st, const struct store_series_row *row,
+                    int64_t *id)
+{
+    sqlite3_stmt *s = st->st_series_id;
+    int rc;
+
+    ASSERT_THREAD(THREAD_WRITER);
+    if (sqlite3_bind_text64(s, 1, row->topic, row->topic_len, SQLITE_STATIC,
+                            SQLITE_UTF8) != SQLITE_OK ||
+        sqlite3_bind_text64(s, 2, row->field, row->field_len, SQLITE_STATIC,
+                            SQLITE_UTF8) != SQLITE_OK)
+        return store_bind_fail(st, s, "find series");
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? -ENOENT : store_fail(st, rc, "find series");
 }
 
 int store_insert_sample(struct store *st, int64_t series_id, int64_t ts_ms,

@@ -15,6 +15,9 @@
  *     a sample for another bucket first hands the partial off.
  *   - Every dirty partial is handed off within commit_interval_ms of its
  *     first sample, and at stop.
+ *   - A series leaves the registry only when it is clean (nothing dirty,
+ *     an empty partial) and idle for series_idle_time; an EGRESS_FORGET
+ *     record then follows every record that named its id.
  *   - The egress ring is never skipped: when it is full the worker waits
  *     for the writer, so the ingress ring fills and the loop stops reading
  *     (backpressure instead of loss).
@@ -63,6 +66,18 @@ struct worker *worker_alloc(unsigned n)
     return ws;
 }
 
+/* Entries the idle scan looks at per commit interval so that it sweeps
+ * the whole registry about once per series_idle_time (at least 256). */
+static uint32_t idle_scan_step(const struct config *cfg, uint32_t cap)
+{
+    uint64_t per_sweep =
+        cfg->pipeline.series_idle_ms /
+        (cfg->store.commit_interval_ms ? cfg->store.commit_interval_ms : 1);
+    uint64_t step = per_sweep ? (uint64_t) cap / per_sweep + 1 : cap;
+
+    return step < 256 ? 256 : (uint32_t) (step > cap ? cap : step);
+}
+
 int worker_init(struct worker *w, unsigned index,
                 const struct worker_shared *sh, struct egress *out)
 {
@@ -75,6 +90,7 @@ int worker_init(struct worker *w, unsigned index,
     w->loop_wake = sh->loop_wake;
     w->loop_paused = sh->loop_paused;
     w->finest_ms = (int64_t) sh->cfg->aggregate.resolutions_s[0] * 1000;
+    w->idle_scan_step = idle_scan_step(sh->cfg, sh->series_cap);
     event_init(&w->ingress_ev);
     ratelimit_init(&w->rl_invalid, 10000, 5);
     ratelimit_init(&w->rl_series, 60000, 3);
@@ -109,8 +125,12 @@ int worker_load_series(struct worker *w, int64_t id, const char *topic,
     struct series_key k = {topic, strlen(topic), field, strlen(field),
                            series_topic_hash(topic, strlen(topic))};
     struct series_entry *e;
+    int rc = series_add(&w->series, &k, id, &e);
 
-    return series_add(&w->series, &k, id, &e);
+    /* Loaded as recently active: idle from now on, not since 1970. */
+    if (rc == 0)
+        e->last_recv_ms = clock_now_ms();
+    return rc;
 }
 
 int worker_push(struct worker *w, const struct worker_msg *m)
@@ -401,11 +421,49 @@ static unsigned drain_batch(struct worker *w)
     return n;
 }
 
+/* Tells the writer a series left, so it drops what it knew of its id. */
+static void emit_forget(struct worker *w, int64_t id)
+{
+    struct egress_forget *f = egress_space(w, sizeof(*f));
+
+    f->kind = EGRESS_FORGET;
+    f->reserved = 0;
+    f->series_id = id;
+    egress_commit(w->out);
+}
+
+/* Series without a sample for series_idle_time leave the registry, a
+ * slice of it per call (right after flush_all(): nothing is dirty). */
+static void evict_idle(struct worker *w)
+{
+    struct series_table *t = &w->series;
+    int64_t cutoff = clock_now_ms() - (int64_t) w->cfg->pipeline.series_idle_ms;
+    uint32_t end;
+
+    if (t->n == 0)
+        return;
+    if (w->idle_scan_pos >= t->n)
+        w->idle_scan_pos = 0;
+    end = w->idle_scan_pos + w->idle_scan_step;
+    if (end > t->n)
+        end = t->n;
+    for (uint32_t i = w->idle_scan_pos; i < end; i++) {
+        struct series_entry *e = &t->entries[i];
+        if (!e->live || e->dirty || e->partial.count > 0 ||
+            e->last_recv_ms >= cutoff)
+            continue;
+        emit_forget(w, e->id);
+        series_remove(t, e);
+    }
+    w->idle_scan_pos = end;
+}
+
 static void maybe_flush(struct worker *w, uint64_t now)
 {
     if (now < w->next_flush_ms)
         return;
     flush_all(w);
+    evict_idle(w);
     w->next_flush_ms = now + w->cfg->store.commit_interval_ms;
 }
 

@@ -69,32 +69,49 @@ void writer_init(struct writer *wr, const struct writer_shared *sh)
     atomic_init(&wr->stop_ms, 0);
 }
 
+/* The series is in the store already: it left the registry and came
+ * back under a new id (or another program added it). Its rollups go to
+ * the stored id until the worker says it left again. */
+static int remap_series(struct writer *wr, const struct egress_series *s,
+                        const struct store_series_row *row)
+{
+    int64_t id = 0;
+    int rc = store_series_id(wr->store, row, &id);
+
+    if (rc == -ENOENT) {
+        /* The id itself is taken by another program's row. */
+        log_ratelimited(&wr->rl_err, LOG_ERR,
+                        "writer: series id %lld of %.200s/%.100s is taken "
+                        "in the store by another series",
+                        (long long) s->id, s->text, row->field);
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    if (id != s->id && idmap_put(&wr->remap, s->id, id) < 0)
+        log_ratelimited(&wr->rl_err, LOG_ERR,
+                        "writer: no room to remember that series %lld is "
+                        "%lld in the store",
+                        (long long) s->id, (long long) id);
+    return 0;
+}
+
 static int apply_series(struct writer *wr, const struct egress_series *s)
 {
     const char *field = s->text + s->topic_len + 1;
-    const char *tags = s->tags_len ? field + s->field_len + 1 : NULL;
     const struct store_series_row row = {
         .id = s->id,
         .topic = s->text,
         .topic_len = s->topic_len,
         .field = field,
         .field_len = s->field_len,
-        .tags = tags,
+        .tags = s->tags_len ? field + s->field_len + 1 : NULL,
         .tags_len = s->tags_len,
         .created_ms = s->created_ms,
     };
     int rc = store_insert_series_row(wr->store, &row);
 
-    if (rc == -EEXIST) {
-        /* Another program added this series behind our back; its rollups
-         * still land under our id. Not worth failing the batch for. */
-        log_ratelimited(&wr->rl_err, LOG_ERR,
-                        "writer: series %.200s/%.100s exists with another "
-                        "id in the store",
-                        s->text, field);
-        return 0;
-    }
-    return rc;
+    return rc == -EEXIST ? remap_series(wr, s, &row) : rc;
 }
 
 static int apply(struct writer *wr, const void *rec)
@@ -107,13 +124,17 @@ static int apply(struct writer *wr, const void *rec)
         return apply_series(wr, rec);
     case EGRESS_PARTIAL: {
         const struct egress_partial *p = rec;
-        return store_merge_partial(wr->store, p->series_id, p->bucket_ms,
-                                   &p->acc);
+        return store_merge_partial(wr->store,
+                                   idmap_get(&wr->remap, p->series_id),
+                                   p->bucket_ms, &p->acc);
     }
     case EGRESS_SAMPLE: {
         const struct egress_sample *s = rec;
-        return store_insert_sample(wr->store, s->series_id, s->ts_ms, s->value);
+        return store_insert_sample(
+            wr->store, idmap_get(&wr->remap, s->series_id), s->ts_ms, s->value);
     }
+    case EGRESS_FORGET: /* applied once committed: release_rings() */
+        return 0;
     default:
         /* Only workers write these rings: another kind is a bug here. */
         assert(false);
@@ -245,6 +266,9 @@ static void release_rings(struct writer *wr, const size_t *cur)
         size_t len;
         while (c != cur[i] && (rec = ring_next(r, &c, &len))) {
             const struct egress_partial *p = rec;
+            if (p->kind == EGRESS_FORGET)
+                idmap_del(&wr->remap,
+                          ((const struct egress_forget *) rec)->series_id);
             if (p->kind != EGRESS_PARTIAL)
                 continue;
             note_latency(wr, p, now);

@@ -38,6 +38,7 @@
 
 static struct broker broker;
 static struct spawn sp;
+static int finest_s = 10; /* the finest resolution of the test's config */
 
 static void setup(void)
 {
@@ -96,14 +97,27 @@ static void db_exec(const char *sql)
 /* Samples stored at the finest resolution for one topic. */
 static int64_t stored_on(const char *topic)
 {
-    char sql[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
 
-    snprintf(sql, sizeof(sql),
-             "SELECT coalesce(sum(r.count), 0) FROM rollups r JOIN series s "
-             "ON s.id = r.series_id WHERE s.topic = '%s' AND "
-             "r.resolution_s = 10",
-             topic);
-    return db_int(sp.db_path, sql);
+    cr_assert_eq(sqlite3_open_v2(sp.db_path, &db, SQLITE_OPEN_READONLY, NULL),
+                 SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    cr_assert_eq(sqlite3_prepare_v2(
+                     db,
+                     "SELECT coalesce(sum(r.count), 0) FROM rollups r JOIN "
+                     "series s ON s.id = r.series_id WHERE s.topic = ?1 AND "
+                     "r.resolution_s = ?2",
+                     -1, &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, finest_s);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
 }
 
 static void await_stored_on(const char *topic, int64_t want)
@@ -111,8 +125,11 @@ static void await_stored_on(const char *topic, int64_t want)
     uint64_t deadline = wait_now_ms() + WAIT_MS;
 
     while (stored_on(topic) < want) {
-        cr_assert(wait_now_ms() < deadline, "%lld of %lld stored on %s",
+        cr_assert(wait_now_ms() < deadline, "%lld of %lld stored on %.60s",
                   (long long) stored_on(topic), (long long) want, topic);
+        /* Read the notify socket too: a full one blocks the daemon's
+         * sd_notify() (10 datagrams, net.unix.max_dgram_qlen). */
+        spawn_clear_notes(&sp);
         wait_nap_ms(10);
     }
 }
@@ -126,7 +143,7 @@ static void expect_identities(int64_t before)
                                  "dropped_oversize - dropped_invalid - "
                                  "dropped_series_limit"),
                  0, "received = decoded + dropped_*");
-    cr_expect_eq(spawn_stored(&sp, 10) - before,
+    cr_expect_eq(spawn_stored(&sp, finest_s) - before,
                  spawn_stat(&sp, "samples - dropped_samples_store"),
                  "sum(count) of the finest = samples - "
                  "dropped_samples_store");
@@ -444,4 +461,175 @@ Test(state, keys_that_collide_under_a_fixed_seed_are_refused_past_the_cap)
                                     "topic = 'j/flood'"),
                  FLOOD_KEYS);
     expect_identities(SERIES_PROBE_MAX + 1);
+}
+
+/* ---- key space -------------------------------------------------------- */
+
+/*
+ * Eight messages whose topics are 60 KB, each with 110 fields, used to
+ * fill every shard's key text (a copy of the topic per field), so that of
+ * 1,000 new devices only a few hundred got their series. A topic's text
+ * is now stored once for all its fields: every device gets its series.
+ */
+Test(state, a_flood_of_long_topics_with_many_fields_leaves_room_for_devices)
+{
+    static char topic[60003];
+    static char payload[2048];
+    char dev[256];
+    char pad[151];
+    struct pub *p;
+    size_t n = 0;
+
+    start_daemon("workers = 2\nmax_topic_bytes = 65535\n");
+    payload[n++] = '{';
+    for (int f = 0; f < 110; f++)
+        n += (size_t) snprintf(payload + n, sizeof(payload) - n, "%s\"f%d\":1",
+                               f ? "," : "", f);
+    payload[n++] = '}';
+    cr_assert_eq(pub_open(&p, broker.port, "keys-pub", 1), 0);
+    for (int i = 0; i < 8; i++) {
+        memset(topic, 'a' + i, sizeof(topic) - 1);
+        memcpy(topic, "j/", 2);
+        topic[sizeof(topic) - 1] = '\0';
+        cr_assert_eq(pub_send(p, topic, payload, n), 0);
+    }
+    memset(pad, 'p', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    for (int i = 0; i < 1000; i++) {
+        snprintf(dev, sizeof(dev), "j/dev/%s/%d", pad, i);
+        pub_text(p, dev, "{\"t\":21.5,\"h\":40}");
+    }
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    pub_close(p);
+    cr_assert_eq(spawn_await_stored(&sp, finest_s, 880 + 2000, 60000), 0,
+                 "%lld of 2880 samples stored",
+                 (long long) spawn_stored(&sp, finest_s));
+    stop_daemon();
+    cr_expect_eq(spawn_stat(&sp, "received"), 1008);
+    cr_expect_eq(spawn_stat(&sp, "samples"), 2880);
+    cr_expect_eq(spawn_stat(&sp, "dropped_samples_series_limit"), 0);
+    cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM series WHERE "
+                                    "topic LIKE 'j/dev/%'"),
+                 2000, "every new device got its series");
+    expect_identities(0);
+}
+
+/* A topic longer than max_topic_bytes (1 KiB by default) is refused and
+ * counted with its reason; one of exactly that length is stored. */
+Test(state, a_topic_over_max_topic_bytes_is_refused_with_its_reason)
+{
+    static char at_max[1025];
+    static char over[1026];
+    struct pub *p;
+
+    memset(at_max, 'm', sizeof(at_max) - 1);
+    memcpy(at_max, "j/", 2);
+    memset(over, 'o', sizeof(over) - 1);
+    memcpy(over, "j/", 2);
+    start_daemon("workers = 2\n");
+    cr_assert_eq(pub_open(&p, broker.port, "topic-pub", 1), 0);
+    pub_text(p, over, "{\"v\":1}");
+    pub_text(p, at_max, "{\"v\":1}");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    pub_close(p);
+    await_stored_on(at_max, 1);
+    stop_daemon();
+    cr_expect_eq(spawn_stat(&sp, "received"), 2);
+    cr_expect_eq(spawn_stat(&sp, "dropped_oversize"), 1);
+    cr_expect_eq(spawn_stat(&sp, "samples"), 1);
+    cr_expect(spawn_log_contains(&sp, "topic over max_topic_bytes"),
+              "the warning says why");
+    expect_identities(0);
+}
+
+/* ---- device churn ----------------------------------------------------- */
+
+#define CHURN_MAX 100
+
+/* The `series` counter of the newest ingest_stats row reaches want. */
+static void await_live_series(int64_t want)
+{
+    uint64_t deadline = wait_now_ms() + WAIT_MS;
+
+    while (spawn_stat(&sp, "series") != want) {
+        cr_assert(wait_now_ms() < deadline, "series = %lld, want %lld",
+                  (long long) spawn_stat(&sp, "series"), (long long) want);
+        spawn_clear_notes(&sp); /* see await_stored_on() */
+        wait_nap_ms(50);
+    }
+}
+
+static void churn_wave(struct pub *p, int wave)
+{
+    char topic[64];
+
+    for (int i = 0; i < CHURN_MAX; i++) {
+        snprintf(topic, sizeof(topic), "j/churn/%d/%d", wave, i);
+        pub_text(p, topic, "{\"v\":1}");
+    }
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    cr_assert_eq(
+        spawn_await_stored(&sp, finest_s, (wave + 1) * CHURN_MAX, WAIT_MS), 0,
+        "wave %d: %lld stored", wave, (long long) spawn_stored(&sp, finest_s));
+}
+
+/*
+ * Devices come and go: 3 x max_series of them over time. Idle series
+ * leave the registry (the `series` counter is the live ones), so every
+ * wave is stored and none refused; a device that returns gets its old
+ * id, also after a restart, which loads only the recently active.
+ */
+Test(state, devices_that_come_and_go_never_fill_the_registry)
+{
+    const char *pipe = "workers = 2\nmax_series = 100\nseries_idle_time = 3s\n"
+                       "[aggregate]\nresolutions = 1s, 2s\n"
+                       "allowed_lateness = 0s\n";
+    struct pub *p;
+
+    finest_s = 1;
+    start_daemon(pipe);
+    cr_assert_eq(pub_open(&p, broker.port, "churn-pub", 1), 0);
+    for (int wave = 0; wave < 3; wave++) {
+        churn_wave(p, wave);
+        await_live_series(CHURN_MAX); /* a stats row after the wave */
+        await_live_series(0);         /* idle for 3 s: all left */
+    }
+    pub_text(p, "j/churn/0/7", "{\"v\":2}"); /* back after two waves */
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/churn/0/7", 2);
+    stop_daemon();
+    cr_expect_eq(spawn_stat(&sp, "received"), 3 * CHURN_MAX + 1);
+    cr_expect_eq(spawn_stat(&sp, "samples"), 3 * CHURN_MAX + 1);
+    cr_expect_eq(spawn_stat(&sp, "dropped_series_limit"), 0);
+    cr_expect_eq(spawn_stat(&sp, "dropped_samples_series_limit"), 0);
+    cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM series"),
+                 3 * CHURN_MAX, "a returning device keeps its series row");
+    cr_expect_eq(db_int(sp.db_path,
+                        "SELECT count(DISTINCT r.series_id) FROM rollups r "
+                        "JOIN series s ON s.id = r.series_id WHERE "
+                        "s.topic = 'j/churn/0/7'"),
+                 1, "and its id");
+    cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM rollups WHERE "
+                                    "series_id NOT IN (SELECT id FROM "
+                                    "series)"),
+                 0, "no rollup under an id the store does not know");
+    expect_identities(0);
+
+    /* A restart loads only the recently active; an old device that sends
+     * again is found under its id. */
+    start_daemon(pipe);
+    cr_expect(!spawn_log_contains(&sp, " 300 series known"),
+              "only recently active series are loaded");
+    pub_text(p, "j/churn/1/3", "{\"v\":2}");
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+    await_stored_on("j/churn/1/3", 2);
+    pub_close(p);
+    stop_daemon();
+    cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM series"),
+                 3 * CHURN_MAX);
+    cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM rollups WHERE "
+                                    "series_id NOT IN (SELECT id FROM "
+                                    "series)"),
+                 0);
+    expect_identities(3 * CHURN_MAX + 1);
 }

@@ -214,12 +214,113 @@ Test(series, a_full_table_of_ordinary_keys_is_never_refused)
 
     cr_assert_eq(series_hash_init(NULL), 0);
     init_limit(200000);
-    cr_assert_eq(series_table_init(&t, 200000, 200000 * 24, &limit), 0);
+    cr_assert_eq(series_table_init(&t, 200000, 200000 * 48, &limit), 0);
     for (int i = 0; i < 200000; i++) {
         struct series_entry *e;
         int n = snprintf(topic, sizeof(topic), "d/%d", i);
         cr_assert_eq(series_add(&t, KEY(topic, (size_t) n, "v", 1), 0, &e), 0,
                      "series %d refused", i);
     }
+    series_table_fini(&t);
+}
+
+/* A topic's text is stored once however many fields it has: 110 fields
+ * on a 60 KB topic take one topic record and 110 small field records. */
+Test(series, a_topic_is_stored_once_for_all_its_fields)
+{
+    static char topic[60000];
+    struct series_table t;
+    struct series_entry *e;
+    char field[16];
+
+    memset(topic, 't', sizeof(topic));
+    init_limit(1000);
+    cr_assert_eq(series_table_init(&t, 1000, 64000 + 110 * 32, &limit), 0);
+    for (int i = 0; i < 110; i++) {
+        int n = snprintf(field, sizeof(field), "f%d", i);
+        cr_assert_eq(
+            series_add(&t, KEY(topic, sizeof(topic), field, (size_t) n), 0, &e),
+            0, "field %d", i);
+        cr_assert_eq(memcmp(series_topic(&t, e), topic, sizeof(topic)), 0);
+        cr_assert_str_eq(series_field(&t, e), field);
+    }
+    cr_expect_leq(t.arena_used, series_key_bytes(sizeof(topic), 4) + 110 * 16);
+    series_table_fini(&t);
+}
+
+/* Series leave and come back; their room (slots, entries, text) is
+ * reused, and compaction keeps every remaining key findable. */
+Test(series, removed_series_leave_room_and_the_rest_stay_findable)
+{
+    struct series_table t;
+    char topic[32];
+    size_t arena = 0;
+
+    cr_assert_eq(series_hash_init(NULL), 0);
+    init_limit(100);
+    for (int i = 0; i < 100; i++)
+        arena += series_key_bytes(
+            (size_t) snprintf(topic, sizeof(topic), "r/%d", i + 1000), 1);
+    cr_assert_eq(series_table_init(&t, 100, arena, &limit), 0);
+    for (int round = 0; round < 30; round++) {
+        /* Fill to the limit: 100 series, every arena byte used. */
+        for (int i = 0; i < 100; i++) {
+            struct series_entry *e;
+            int n = snprintf(topic, sizeof(topic), "r/%d",
+                             i < 50 ? i + 1000 : i + 1000 + round * 100);
+            int rc = series_add(&t, KEY(topic, (size_t) n, "v", 1), 0, &e);
+            cr_assert(rc == 0 || (rc == -EEXIST && i < 50), "round %d %s: %d",
+                      round, topic, rc);
+        }
+        cr_assert_eq(atomic_load(&limit.count), 100);
+        cr_assert_eq(t.live, 100);
+        /* The second half leaves; the first half stays findable. */
+        for (int i = 50; i < 100; i++) {
+            int n =
+                snprintf(topic, sizeof(topic), "r/%d", i + 1000 + round * 100);
+            struct series_entry *e =
+                series_find(&t, KEY(topic, (size_t) n, "v", 1));
+            cr_assert_not_null(e);
+            series_remove(&t, e);
+            cr_assert_null(series_find(&t, KEY(topic, (size_t) n, "v", 1)));
+        }
+        for (int i = 0; i < 50; i++) {
+            int n = snprintf(topic, sizeof(topic), "r/%d", i + 1000);
+            struct series_entry *e =
+                series_find(&t, KEY(topic, (size_t) n, "v", 1));
+            cr_assert_not_null(e, "%s lost in round %d", topic, round);
+            cr_assert_str_eq(series_topic(&t, e), topic);
+            cr_assert_str_eq(series_field(&t, e), "v");
+        }
+        cr_assert_eq(atomic_load(&limit.count), 50);
+    }
+    cr_expect_gt(t.compactions, 0, "the arena was reclaimed");
+    cr_expect_leq(t.n, 100, "entries are reused");
+    series_table_fini(&t);
+}
+
+/* A topic shared by several series keeps its text until the last leaves. */
+Test(series, a_shared_topic_stays_until_its_last_series_leaves)
+{
+    struct series_table t;
+    struct series_entry *a;
+    struct series_entry *b;
+    struct series_entry *c;
+
+    init_limit(10);
+    cr_assert_eq(series_table_init(&t, 10, 1024, &limit), 0);
+    cr_assert_eq(series_add(&t, KEY("s/t", 3, "a", 1), 0, &a), 0);
+    cr_assert_eq(series_add(&t, KEY("s/t", 3, "b", 1), 0, &b), 0);
+    cr_expect_eq(a->topic_off, b->topic_off, "one copy of the topic");
+    series_remove(&t, a);
+    cr_expect_str_eq(series_topic(&t, b), "s/t");
+    cr_assert_eq(series_add(&t, KEY("s/t", 3, "c", 1), 0, &c), 0);
+    cr_expect_eq(c->topic_off, b->topic_off);
+    series_remove(&t, b);
+    series_remove(&t, c);
+    cr_expect_eq(t.live, 0);
+    cr_expect_eq(t.arena_dead, t.arena_used, "all text free");
+    cr_assert_eq(series_add(&t, KEY("s/t", 3, "a", 1), 0, &a), 0);
+    cr_expect_str_eq(series_topic(&t, a), "s/t");
     series_table_fini(&t);
 }

@@ -268,7 +268,7 @@ Test(store, reopen_keeps_data_and_schema)
     sqlite3_close(db);
 
     open_store(&st, &cfg);
-    cr_assert_eq(store_load_series(&st, count_series, &n), 0);
+    cr_assert_eq(store_load_series(&st, INT64_MIN, count_series, &n), 0);
     cr_assert_eq(n, 1);
     store_close(&st);
 
@@ -846,7 +846,7 @@ Test(store, series_round_trip_keeps_ids_and_text_verbatim)
 
     open_store(&st, &cfg);
     memset(&l, 0, sizeof(l));
-    cr_assert_eq(store_load_series(&st, collect_series, &l), 0);
+    cr_assert_eq(store_load_series(&st, INT64_MIN, collect_series, &l), 0);
     cr_assert_eq(l.n, 3);
     cr_assert_eq(l.id[0], 3);
     cr_assert_str_eq(l.topic[0], unicode);
@@ -862,7 +862,7 @@ Test(store, series_round_trip_keeps_ids_and_text_verbatim)
     cr_assert_not(l.tags_null[2]);
 
     /* A non-zero callback value stops the walk and is returned. */
-    cr_assert_eq(store_load_series(&st, stop_at_second, &calls), 42);
+    cr_assert_eq(store_load_series(&st, INT64_MIN, stop_at_second, &calls), 42);
     cr_assert_eq(calls, 2);
     store_close(&st);
 }
