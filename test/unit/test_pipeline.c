@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 
+#include "idmap.h"
 #include "pipeline.h"
 #include "route.h"
 #include "series.h"
@@ -31,8 +32,10 @@ Test(pipeline, plan_scales_with_workers_and_series)
     cr_expect_eq(a.ingress_bytes, 1u << 20);
     cr_expect_eq(a.series_cap, 1000, "each worker holds every series");
     cr_expect_eq(a.series_bytes, series_table_bytes(1000, a.arena_bytes));
+    cr_expect_eq(a.remap_bytes, idmap_bytes(pipeline_remap_max(1000)));
     cr_expect_eq(a.total_bytes, 2 * (a.ingress_bytes + a.egress_bytes +
-                                     a.series_bytes + a.scratch_bytes));
+                                     a.series_bytes + a.scratch_bytes) +
+                                    a.remap_bytes);
     cfg.pipeline.workers = 4;
     cfg.pipeline.max_series = 10000;
     pipeline_plan(&cfg, &b);
