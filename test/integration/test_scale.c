@@ -298,3 +298,37 @@ Test(scale, share_group_splits_then_merge_equals_one_daemon, .init = setup,
         cr_assert_eq(dump_hash(out_path), h1, "a second merge changed OUT");
     }
 }
+
+/* Runs `sensorpipe --check-config -c conf` and returns the memory bound it
+ * prints ("bound N MiB"), or -1. */
+static double check_config_bound(const char *conf)
+{
+    char cmd[512];
+    char line[512];
+    double bound = -1;
+    FILE *f;
+
+    snprintf(cmd, sizeof(cmd), "'%s' --check-config -c %s 2>&1", spawn_binary(),
+             conf);
+    f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *b = strstr(line, "bound ");
+        if (b != NULL)
+            bound = strtod(b + 6, NULL);
+    }
+    cr_assert_eq(pclose(f), 0, "--check-config -c %s failed", conf);
+    return bound;
+}
+
+/* The small-gateway example: its whole plan, SQLite's heap included, stays
+ * within 16 MiB, and it is sized for about 1,000 series. */
+Test(scale, edge_conf_plan_fits_16_mib)
+{
+    double bound = check_config_bound("config/edge.conf");
+
+    cr_assert_gt(bound, 0, "no memory bound printed");
+    cr_assert_leq(bound, 16.0, "edge.conf plans %.1f MiB", bound);
+    cr_assert_gt(check_config_bound("config/sensorpipe.conf"), 16.0,
+                 "the check would not tell a large plan");
+}
