@@ -1,16 +1,8 @@
 /*
- * store.c - the SQLite file: schema version 4, migrations, the writer's
- * prepared statements, exact-merge upserts and chunked retention.
- *
- * The schema is one static SQL string per version step. A new file is
- * version 0 with no tables; store_migrations[] holds one step per version
- * (from N to N + 1), each run in its own BEGIN IMMEDIATE transaction that
- * also sets PRAGMA user_version, so a crash leaves either the old or the new
- * version, never a mix. Version 2 is added by appending a step.
- *
- * Every SQLite result code goes through store_fail(), the one place that
- * maps it to -errno and logs it (SQLITE_BUSY and SQLITE_LOCKED are not
- * logged: the writer retries them).
+ * store.c - the SQLite file: opening it, the writer's prepared statements,
+ * exact-merge upserts, chunked retention and the record of the broker's
+ * subscriptions. The schema and its migrations are store_schema.c's;
+ * result codes become -errno in store_sql.c.
  *
  * Threads: store_open() and store_load_series() run at start-up; afterwards
  * one thread, the writer, uses the connection (hence SQLITE_OPEN_NOMUTEX).
@@ -44,142 +36,14 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "store_schema.h"
+#include "store_sql.h"
 #include "thread.h"
 
 #define STORE_OPEN_FLAGS                                                       \
     (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
 #define STORE_BUSY_TIMEOUT_MS 100
 #define STORE_PRAGMA_MAX      128
-
-/*
- * Schema version 1. bucket_ms is a multiple of resolution_s * 1000, so
- * bucket_ms / 1000 in the view is exact. rollups_age and samples_age serve
- * the retention deletes ("resolution_s = ? AND bucket_ms < ?", "ts_ms < ?");
- * the UNIQUE constraint indexes series by topic for dashboards. The commit
- * latencies may be NULL (no commit in the interval).
- */
-static const char store_schema_v1[] =
-    "CREATE TABLE series ("
-    " id INTEGER PRIMARY KEY,"
-    " topic TEXT NOT NULL,"
-    " field TEXT NOT NULL,"
-    " tags TEXT,"
-    " created_ms INTEGER NOT NULL,"
-    " UNIQUE (topic, field));"
-    "CREATE TABLE rollups ("
-    " series_id INTEGER NOT NULL,"
-    " resolution_s INTEGER NOT NULL,"
-    " bucket_ms INTEGER NOT NULL,"
-    " count INTEGER NOT NULL,"
-    " sum REAL NOT NULL,"
-    " min REAL NOT NULL,"
-    " max REAL NOT NULL,"
-    " last REAL NOT NULL,"
-    " last_ms INTEGER NOT NULL,"
-    " PRIMARY KEY (series_id, resolution_s, bucket_ms)) WITHOUT ROWID;"
-    "CREATE INDEX rollups_age ON rollups (resolution_s, bucket_ms);"
-    "CREATE TABLE samples ("
-    " series_id INTEGER NOT NULL,"
-    " ts_ms INTEGER NOT NULL,"
-    " value REAL NOT NULL);"
-    "CREATE INDEX samples_series_ts ON samples (series_id, ts_ms);"
-    "CREATE INDEX samples_age ON samples (ts_ms);"
-    "CREATE TABLE ingest_stats ("
-    " ts_ms INTEGER PRIMARY KEY,"
-    " received INTEGER NOT NULL,"
-    " decoded INTEGER NOT NULL,"
-    " samples INTEGER NOT NULL,"
-    " dropped_overflow INTEGER NOT NULL,"
-    " dropped_oversize INTEGER NOT NULL,"
-    " dropped_invalid INTEGER NOT NULL,"
-    " dropped_series_limit INTEGER NOT NULL,"
-    " late INTEGER NOT NULL,"
-    " clock_skew INTEGER NOT NULL,"
-    " series INTEGER NOT NULL,"
-    " paused_ms INTEGER NOT NULL,"
-    " commit_p50_ms REAL,"
-    " commit_p99_ms REAL);"
-    "CREATE VIEW rollups_v AS"
-    " SELECT r.bucket_ms / 1000 AS time, s.topic AS topic, s.field AS field,"
-    " s.tags AS tags, r.resolution_s AS resolution_s, r.count AS count,"
-    " r.sum / r.count AS mean, r.min AS min, r.max AS max, r.last AS last"
-    " FROM rollups AS r JOIN series AS s ON s.id = r.series_id;";
-
-/*
- * Version 2: no value in the file is infinite (an older binary could store
- * a sum that overflowed, and a later merge of +inf and -inf made NaN, which
- * SQLite turns into NULL and the NOT NULL constraint refuses, failing every
- * batch). Such values saturate at +-DBL_MAX, as merges do from now on; and
- * two counters of refused samples join ingest_stats.
- */
-static const char store_schema_v2[] =
-    "UPDATE rollups SET"
-    " sum = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ", sum)),"
-    " min = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ", min)),"
-    " max = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ", max)),"
-    " last = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ", last))"
-    " WHERE abs(sum) > " STORE_DBL_MAX " OR abs(min) > " STORE_DBL_MAX
-    " OR abs(max) > " STORE_DBL_MAX " OR abs(last) > " STORE_DBL_MAX ";"
-    "UPDATE samples SET"
-    " value = max(-" STORE_DBL_MAX ", min(" STORE_DBL_MAX ", value))"
-    " WHERE abs(value) > " STORE_DBL_MAX ";"
-    "ALTER TABLE ingest_stats ADD COLUMN dropped_samples_series_limit"
-    " INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE ingest_stats ADD COLUMN dropped_samples_store"
-    " INTEGER NOT NULL DEFAULT 0;";
-
-/* Version 3: samples refused because their series' registry slot lay too
- * far (keys chosen to collide in the registry's hash). */
-static const char store_schema_v3[] =
-    "ALTER TABLE ingest_stats ADD COLUMN dropped_samples_probe"
-    " INTEGER NOT NULL DEFAULT 0;";
-
-/*
- * Version 4: the subscriptions the broker's persistent session holds for
- * each client id, as far as the daemon knows (SUBACK received, no UNSUBACK
- * yet), so that a filter removed from the file while the daemon was
- * stopped is unsubscribed at the next start. A client id without rows has
- * no record (a store from before this version).
- */
-static const char store_schema_v4[] =
-    "CREATE TABLE subscriptions ("
-    " client_id TEXT NOT NULL,"
-    " filter TEXT NOT NULL,"
-    " name TEXT NOT NULL,"
-    " qos INTEGER NOT NULL,"
-    " acked_ms INTEGER NOT NULL,"
-    " PRIMARY KEY (client_id, filter)) WITHOUT ROWID;";
-
-/* One schema step: run on a file whose user_version is `from`. */
-struct store_migration {
-    int from;
-    const char *sql;
-};
-
-/* Index i upgrades version i to i + 1; append a step for each new version. */
-static const struct store_migration store_migrations[] = {
-    {0, store_schema_v1},
-    {1, store_schema_v2},
-    {2, store_schema_v3},
-    {3, store_schema_v4},
-};
-
-_Static_assert(SP_ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,
-               "one migration step per schema version");
-
-/*
- * What a version-1 file must hold to be used: the tables and the view of
- * the contract. The indexes only make retention fast, so a file made by
- * hand from DESIGN.md without them still opens.
- */
-static const struct {
-    const char *type;
-    const char *name;
-} store_objects[] = {
-    {"table", "series"},   {"table", "rollups"},
-    {"table", "samples"},  {"table", "ingest_stats"},
-    {"view", "rollups_v"}, {"table", "subscriptions"},
-};
 
 /*
  * The persistent statements. Retention deletes go through the primary key
@@ -226,63 +90,6 @@ static const struct {
      " acked_ms) VALUES (?1, ?2, ?3, ?4, ?5)"},
 };
 
-/* SQLite codes that do not mean -EIO; extended codes are matched first. */
-static const struct {
-    int rc;
-    int err;
-} store_errs[] = {
-    {SQLITE_CONSTRAINT_PRIMARYKEY, -EEXIST},
-    {SQLITE_CONSTRAINT_UNIQUE, -EEXIST},
-    {SQLITE_CONSTRAINT, -EINVAL}, /* NOT NULL, CHECK, a trigger's RAISE */
-    {SQLITE_MISMATCH, -EINVAL},
-    {SQLITE_TOOBIG, -E2BIG},
-    {SQLITE_IOERR_NOMEM, -ENOMEM},
-    {SQLITE_BUSY, -EBUSY},
-    {SQLITE_LOCKED, -EBUSY},
-    {SQLITE_FULL, -ENOSPC},
-    {SQLITE_READONLY, -EROFS},
-    {SQLITE_NOMEM, -ENOMEM},
-    {SQLITE_PERM, -EACCES},
-    {SQLITE_AUTH, -EACCES},
-    {SQLITE_CANTOPEN, -EACCES},
-};
-
-static int store_errno(sqlite3 *db, int rc)
-{
-    int sys = db != NULL ? sqlite3_system_errno(db) : 0;
-    size_t i;
-
-    /* An open or I/O failure says more through the OS error behind it. */
-    if ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_IOERR) {
-        if (sys == ENOENT || sys == EACCES || sys == ENOSPC || sys == EROFS)
-            return -sys;
-    }
-    for (i = 0; i < SP_ARRAY_SIZE(store_errs); i++) {
-        if (store_errs[i].rc == rc)
-            return store_errs[i].err;
-    }
-    for (i = 0; i < SP_ARRAY_SIZE(store_errs); i++) {
-        if (store_errs[i].rc == (rc & 0xff))
-            return store_errs[i].err;
-    }
-    return -EIO;
-}
-
-/* Maps rc to -errno and logs it (except BUSY and FULL, which the writer
- * retries and reports itself, rate-limited; a refused record, which it
- * drops and reports the same way; and a series already there, which it
- * maps to the stored id); what names the operation. */
-static int store_fail(const struct store *st, int rc, const char *what)
-{
-    int err = store_errno(st->db, rc);
-
-    if (err != -EBUSY && err != -ENOSPC && err != -EEXIST &&
-        !store_refused(err))
-        log_err("store: %s failed: %s", what,
-                st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
-    return err;
-}
-
 /* Steps a statement that returns no rows, then resets it. */
 static int store_run(struct store *st, sqlite3_stmt *stmt, const char *what)
 {
@@ -290,33 +97,8 @@ static int store_run(struct store *st, sqlite3_stmt *stmt, const char *what)
     int err = 0;
 
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        err = store_fail(st, rc, what);
+        err = store_sql_fail(st->db, rc, what);
     sqlite3_reset(stmt);
-    return err;
-}
-
-/* Runs SQL without results (pragmas, schema) at start-up. */
-static int store_exec(struct store *st, const char *sql, const char *what)
-{
-    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-
-    return rc == SQLITE_OK ? 0 : store_fail(st, rc, what);
-}
-
-/* Reads one integer result of sql (a pragma or a count). */
-static int store_query_int(struct store *st, const char *sql, int64_t *out)
-{
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
-    int err = 0;
-
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(stmt, 0);
-    else
-        err = store_fail(st, rc, sql);
-    sqlite3_finalize(stmt);
     return err;
 }
 
@@ -349,38 +131,6 @@ static int store_make_dir(const char *path)
     return 0;
 }
 
-/*
- * Refuses files this binary does not understand before changing anything.
- * *is_new is set for an empty, version-0 file.
- */
-static int store_check_version(struct store *st, const char *path, bool *is_new)
-{
-    int64_t version = 0;
-    int64_t objects = 0;
-    int err;
-
-    err = store_query_int(st, "PRAGMA user_version", &version);
-    if (err == 0)
-        err =
-            store_query_int(st, "SELECT count(*) FROM sqlite_master", &objects);
-    if (err < 0)
-        return err;
-    if (version > STORE_SCHEMA_VERSION || version < 0) {
-        log_err("store: %s has schema version %" PRId64
-                ", this sensorpipe knows up to %d",
-                path, version, STORE_SCHEMA_VERSION);
-        return -EPROTO;
-    }
-    if (version == 0 && objects > 0) {
-        log_err("store: %s holds tables but no schema version: not a "
-                "sensorpipe store",
-                path);
-        return -EPROTO;
-    }
-    *is_new = version == 0;
-    return 0;
-}
-
 /* Connection settings; auto_vacuum only takes on a file without tables. */
 static int store_pragmas(struct store *st, const struct config *cfg,
                          bool is_new)
@@ -392,7 +142,8 @@ static int store_pragmas(struct store *st, const struct config *cfg,
     int err;
 
     if (is_new) {
-        err = store_exec(st, "PRAGMA auto_vacuum = INCREMENTAL", "auto_vacuum");
+        err = store_sql_exec(st->db, "PRAGMA auto_vacuum = INCREMENTAL",
+                             "auto_vacuum");
         if (err < 0)
             return err;
     }
@@ -402,7 +153,7 @@ static int store_pragmas(struct store *st, const struct config *cfg,
         rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
         mode = (const char *) sqlite3_column_text(stmt, 0);
-    err = rc == SQLITE_ROW ? 0 : store_fail(st, rc, "journal_mode");
+    err = rc == SQLITE_ROW ? 0 : store_sql_fail(st->db, rc, "journal_mode");
     if (err == 0 && (mode == NULL || strcasecmp(mode, "wal") != 0)) {
         log_err("store: journal_mode WAL refused (mode is %s)",
                 mode != NULL ? mode : "unknown");
@@ -415,80 +166,7 @@ static int store_pragmas(struct store *st, const struct config *cfg,
                     "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;"
                     " PRAGMA cache_size = -%" PRId64 ";",
                     (int64_t) cfg->store.cache_mb * 1024);
-    return store_exec(st, sql, "pragmas");
-}
-
-/* One schema step in one transaction, unless someone else just did it. */
-static int store_migrate_step(struct store *st, int from)
-{
-    char sql[STORE_PRAGMA_MAX];
-    int64_t version = -1;
-    int err;
-
-    err = store_exec(st, "BEGIN IMMEDIATE", "migration begin");
-    if (err == 0)
-        err = store_query_int(st, "PRAGMA user_version", &version);
-    if (err == 0 && version == from) {
-        err = store_exec(st, store_migrations[from].sql, "migration");
-        (void) snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", from + 1);
-        if (err == 0)
-            err = store_exec(st, sql, "migration user_version");
-    }
-    if (err == 0)
-        return store_exec(st, "COMMIT", "migration commit");
-    if (!sqlite3_get_autocommit(st->db))
-        (void) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return err;
-}
-
-/* Runs every step from the file's version up to STORE_SCHEMA_VERSION. */
-static int store_migrate(struct store *st)
-{
-    int64_t version = 0;
-    int err;
-
-    for (;;) {
-        err = store_query_int(st, "PRAGMA user_version", &version);
-        if (err < 0 || version >= STORE_SCHEMA_VERSION)
-            return err;
-        assert(version >= 0);
-        assert(store_migrations[version].from == (int) version);
-        err = store_migrate_step(st, (int) version);
-        if (err < 0)
-            return err;
-    }
-}
-
-/* A version-1 file must hold every object of store_objects[]. */
-static int store_check_objects(struct store *st, const char *path)
-{
-    sqlite3_stmt *stmt = NULL;
-    int rc;
-    int err = 0;
-    size_t i;
-
-    rc = sqlite3_prepare_v2(st->db,
-                            "SELECT 1 FROM sqlite_master WHERE type = ?1"
-                            " AND name = ?2",
-                            -1, &stmt, NULL);
-    if (rc != SQLITE_OK)
-        return store_fail(st, rc, "schema check");
-    for (i = 0; i < SP_ARRAY_SIZE(store_objects) && err == 0; i++) {
-        sqlite3_bind_text(stmt, 1, store_objects[i].type, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 2, store_objects[i].name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(stmt);
-        if (rc == SQLITE_DONE) {
-            log_err("store: %s has schema version %d but no %s %s", path,
-                    STORE_SCHEMA_VERSION, store_objects[i].type,
-                    store_objects[i].name);
-            err = -EPROTO;
-        } else if (rc != SQLITE_ROW) {
-            err = store_fail(st, rc, "schema check");
-        }
-        sqlite3_reset(stmt);
-    }
-    sqlite3_finalize(stmt);
-    return err;
+    return store_sql_exec(st->db, sql, "pragmas");
 }
 
 static sqlite3_stmt **store_stmt_slot(struct store *st, size_t i)
@@ -506,7 +184,7 @@ static int store_prepare(struct store *st)
                                 SQLITE_PREPARE_PERSISTENT,
                                 store_stmt_slot(st, i), NULL);
         if (rc != SQLITE_OK)
-            return store_fail(st, rc, "prepare");
+            return store_sql_fail(st->db, rc, "prepare");
     }
     return 0;
 }
@@ -541,7 +219,7 @@ static int store_connect(struct store *st, const char *path)
     if (rc != SQLITE_OK) {
         log_err("store: cannot open %s: %s", path,
                 st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
-        return store_errno(st->db, rc);
+        return store_sql_errno(st->db, rc);
     }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
@@ -563,13 +241,13 @@ int store_open(struct store *st, const struct config *cfg)
                                      << 20);
     err = store_connect(st, path);
     if (err == 0)
-        err = store_check_version(st, path, &is_new);
+        err = store_schema_check_version(st->db, path, &is_new);
     if (err == 0)
         err = store_pragmas(st, cfg, is_new);
     if (err == 0)
-        err = store_migrate(st);
+        err = store_schema_migrate(st->db);
     if (err == 0)
-        err = store_check_objects(st, path);
+        err = store_schema_check_objects(st->db, path);
     if (err == 0)
         err = store_prepare(st);
     if (err < 0)
@@ -610,7 +288,7 @@ int store_load_series(struct store *st, int64_t since_ms, store_series_fn fn,
         " ORDER BY max(coalesce(r.m, s.created_ms), s.created_ms) DESC, s.id",
         -1, &stmt, NULL);
     if (rc != SQLITE_OK)
-        return store_fail(st, rc, "load series");
+        return store_sql_fail(st->db, rc, "load series");
     sqlite3_bind_int64(stmt, 1, st->n_res > 0 ? st->res_s[0] : 0);
     sqlite3_bind_int64(stmt, 2, since_ms);
     while (ret == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -620,7 +298,7 @@ int store_load_series(struct store *st, int64_t since_ms, store_series_fn fn,
                  (const char *) sqlite3_column_text(stmt, 3));
     }
     if (ret == 0 && rc != SQLITE_DONE)
-        ret = store_fail(st, rc, "load series");
+        ret = store_sql_fail(st->db, rc, "load series");
     sqlite3_finalize(stmt);
     return ret;
 }
@@ -628,7 +306,8 @@ int store_load_series(struct store *st, int64_t since_ms, store_series_fn fn,
 int store_max_series_id(struct store *st, int64_t *id)
 {
     *id = 0;
-    return store_query_int(st, "SELECT coalesce(max(id), 0) FROM series", id);
+    return store_sql_query_int(st->db,
+                               "SELECT coalesce(max(id), 0) FROM series", id);
 }
 
 int store_begin(struct store *st)
@@ -657,7 +336,7 @@ void store_rollback(struct store *st)
 static int store_bind_fail(struct store *st, sqlite3_stmt *stmt,
                            const char *what)
 {
-    int err = store_fail(st, sqlite3_extended_errcode(st->db), what);
+    int err = store_sql_fail(st->db, sqlite3_extended_errcode(st->db), what);
 
     sqlite3_clear_bindings(stmt);
     return err;
@@ -754,7 +433,8 @@ int store_series_id(struct store *st, const struct store_series_row *row,
     sqlite3_clear_bindings(s);
     if (rc == SQLITE_ROW)
         return 0;
-    return rc == SQLITE_DONE ? -ENOENT : store_fail(st, rc, "find series");
+    return rc == SQLITE_DONE ? -ENOENT
+                             : store_sql_fail(st->db, rc, "find series");
 }
 
 int store_insert_sample(struct store *st, int64_t series_id, int64_t ts_ms,
@@ -899,7 +579,8 @@ int store_vacuum_step(struct store *st, unsigned pages)
     while (rc == SQLITE_OK || rc == SQLITE_ROW)
         rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : store_fail(st, rc, "incremental vacuum");
+    return rc == SQLITE_DONE ? 0
+                             : store_sql_fail(st->db, rc, "incremental vacuum");
 }
 
 /* ---- the record of the broker's subscriptions ---------------------------- */
@@ -942,7 +623,7 @@ int store_load_subscriptions(struct store *st, const char *client_id,
 {
     int rc = store_subs_query(st->db, client_id, fn, ctx);
 
-    return rc > 0 ? store_fail(st, rc, "load subscriptions") : rc;
+    return rc > 0 ? store_sql_fail(st->db, rc, "load subscriptions") : rc;
 }
 
 int store_peek_subscriptions(const char *path, const char *client_id,
@@ -971,7 +652,7 @@ int store_peek_subscriptions(const char *path, const char *client_id,
     else if (rc == SQLITE_OK)
         rc = store_subs_query(db, client_id, fn, ctx);
     if (rc > 0)
-        rc = store_errno(db, rc);
+        rc = store_sql_errno(db, rc);
     sqlite3_close(db);
     return rc;
 }

@@ -1,0 +1,31 @@
+/*
+ * store_schema.h - the store's schema and its migrations (store_schema.c).
+ * store_open() calls these in order on a fresh connection.
+ */
+#ifndef SP_STORE_SCHEMA_H
+#define SP_STORE_SCHEMA_H
+
+#include <stdbool.h>
+
+#include <sqlite3.h>
+
+#include "compiler.h"
+
+/*
+ * Refuses a file this binary does not understand before changing anything:
+ * a user_version above STORE_SCHEMA_VERSION, or tables without a version.
+ * *is_new is set for an empty, version-0 file.
+ * Returns: 0; -EPROTO (logged, naming path); -errno.
+ */
+SP_MUST_CHECK int store_schema_check_version(sqlite3 *db, const char *path,
+                                             bool *is_new);
+
+/* Runs every step from the file's version up to STORE_SCHEMA_VERSION, each
+ * in its own transaction. Returns: 0 or -errno (logged). */
+SP_MUST_CHECK int store_schema_migrate(sqlite3 *db);
+
+/* A current file must hold every table and view of the contract.
+ * Returns: 0; -EPROTO (logged, naming the missing object); -errno. */
+SP_MUST_CHECK int store_schema_check_objects(sqlite3 *db, const char *path);
+
+#endif
