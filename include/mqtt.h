@@ -58,7 +58,9 @@ struct mqtt_msg {
     size_t payload_len;
     int qos;
     bool retain;
-    unsigned sub_index; /* into cfg->subs; MQTT_NO_SUB when none matched */
+    unsigned sub_index;  /* into cfg->subs; MQTT_NO_SUB when none matched */
+    bool stale_retained; /* retained, and its subscription had it before:
+                            skip it (MQTT 3.1.1, see mqtt_sub.c) */
 };
 
 /*
@@ -145,6 +147,12 @@ struct mqtt_client {
     char lib_err[160]; /* libmosquitto's last error line while connecting */
     int sub_mid[CONFIG_MAX_SUBS]; /* SUBSCRIBE message ids, per cfg->subs */
     unsigned subs_pending;        /* SUBSCRIBEs sent without SUBACK yet */
+    bool session_present;         /* the last CONNACK resumed a session */
+    bool rec_trusted; /* rec was a record at CONNACK (see mqtt_sub.c) */
+    /* Per cfg->subs: the broker's session held the filter when the last
+     * SUBSCRIBE for it went out, so the retained messages that SUBSCRIBE
+     * brings were delivered before (MQTT 3.1.1). */
+    bool sub_had_retained[CONFIG_MAX_SUBS];
     char unsub[CONFIG_MAX_SUBS * 2][MQTT_FILTER_MAX]; /* to unsubscribe */
     unsigned n_unsub;
     struct subrec *rec; /* the broker's subscriptions, recorded; may be NULL */

@@ -104,4 +104,16 @@ SP_MUST_CHECK int mqtt_sub_update(struct mqtt_client *c,
 unsigned mqtt_sub_route(const struct config *cfg, const char *topic,
                         const mosquitto_property *props);
 
+/*
+ * True when a message with this retain flag, routed to sub_index, is a
+ * retained message its subscription had received before: MQTT 3.1.1 only
+ * (an MQTT 5 SUBSCRIBE asks for Retain Handling 1, so the broker itself
+ * sends retained messages only for a new subscription), and only for a
+ * subscription whose filter the broker's session held when the SUBSCRIBE
+ * that brought the message went out (the subscription record, or, without
+ * one, the CONNACK's session-present flag). Thread: loop.
+ */
+bool mqtt_sub_stale_retained(const struct mqtt_client *c, unsigned sub_index,
+                             bool retain);
+
 #endif

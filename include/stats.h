@@ -8,7 +8,7 @@
  * grow. After a clean stop:
  *
  *   received = decoded + dropped_overflow + dropped_oversize
- *              + dropped_invalid + dropped_series_limit
+ *              + dropped_invalid + dropped_series_limit + skipped_retained
  *
  * and for the samples of decoded messages:
  *
@@ -37,6 +37,7 @@ enum stats_counter {
     STAT_DROPPED_OVERSIZE,
     STAT_DROPPED_INVALID,
     STAT_DROPPED_SERIES_LIMIT,
+    STAT_SKIPPED_RETAINED, /* retained messages a subscription had before */
     STAT_LATE,
     STAT_CLOCK_SKEW,
     STAT_SKIPPED_VALUES, /* non-numeric values inside decoded payloads */

@@ -823,6 +823,7 @@ static void on_message_cb(struct mosquitto *m, void *obj,
     out.qos = msg->qos;
     out.retain = msg->retain;
     out.sub_index = mqtt_sub_route(c->cfg, msg->topic, props);
+    out.stale_retained = mqtt_sub_stale_retained(c, out.sub_index, msg->retain);
     c->messages++;
     log_debug("mqtt: message on %.200s (%zu bytes, qos %d) for "
               "subscription %u",

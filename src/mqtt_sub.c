@@ -14,6 +14,17 @@
  * the new config wants again by then is not unsubscribed. New or changed
  * subscriptions are subscribed; unchanged ones keep their broker state.
  *
+ * Retained messages: each is stored once per subscription lifetime. An
+ * MQTT 5 SUBSCRIBE asks for Retain Handling 1 (MQTT_SUB_OPT_SEND_RETAIN_NEW:
+ * retained messages only when the subscription is new to the session), so
+ * the resubscribe after each CONNACK of a resumed session brings none.
+ * MQTT 3.1.1 has no such option: every SUBSCRIBE brings them again, with
+ * the retain flag (which a live delivery never carries). So before each
+ * SUBSCRIBE, sub_had_retained[i] notes whether the session already held
+ * the filter (the subscription record, or the session-present flag when
+ * there is no record), and mqtt_sub_stale_retained() marks such a
+ * delivery for the router to skip and count (skipped_retained).
+ *
  * Threads: the loop thread, which is the only thread calling libmosquitto,
  * for everything but mqtt_sub_filter(), mqtt_sub_cfg_has_filter() and
  * mqtt_sub_route(), which run anywhere.
@@ -113,6 +124,28 @@ static void record_changed(struct mqtt_client *c)
                   "way to the store");
 }
 
+/* ---- retained messages ------------------------------------------------- */
+
+/* The broker's session holds filter now, as far as the daemon knows: the
+ * subscription record when it was a record at CONNACK, else the CONNACK's
+ * session-present flag. */
+static bool session_has(const struct mqtt_client *c, const char *filter)
+{
+    if (!c->rec_trusted)
+        return c->session_present;
+    for (unsigned k = 0; k < subrec_count(c->rec); k++)
+        if (strcmp(subrec_entry(c->rec, k)->filter, filter) == 0)
+            return true;
+    return false;
+}
+
+bool mqtt_sub_stale_retained(const struct mqtt_client *c, unsigned sub_index,
+                             bool retain)
+{
+    return retain && !is_v5(c) && sub_index < c->cfg->n_subs &&
+           c->sub_had_retained[sub_index];
+}
+
 /* ---- SUBSCRIBE and SUBACK ----------------------------------------------- */
 
 int mqtt_sub_send(struct mqtt_client *c, unsigned i)
@@ -125,11 +158,14 @@ int mqtt_sub_send(struct mqtt_client *c, unsigned i)
     ASSERT_THREAD(THREAD_LOOP);
     assert(i < c->cfg->n_subs);
     mqtt_sub_filter(s, filter, sizeof(filter));
+    /* Before the SUBACK puts the filter in the record. */
+    c->sub_had_retained[i] = !is_v5(c) && session_has(c, filter);
     if (is_v5(c))
         rc = mosquitto_property_add_varint(
             &props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, i + 1);
     if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_subscribe_v5(c->mosq, &c->sub_mid[i], filter, s->qos, 0,
+        rc = mosquitto_subscribe_v5(c->mosq, &c->sub_mid[i], filter, s->qos,
+                                    is_v5(c) ? MQTT_SUB_OPT_SEND_RETAIN_NEW : 0,
                                     props);
     mosquitto_property_free_all(&props);
     if (rc == MOSQ_ERR_SUCCESS)
@@ -281,6 +317,8 @@ void mqtt_sub_resubscribe(struct mqtt_client *c, bool session_present)
 {
     ASSERT_THREAD(THREAD_LOOP);
     c->subs_pending = 0;
+    c->session_present = session_present;
+    c->rec_trusted = c->rec != NULL && subrec_is_known(c->rec);
     reconcile(c, session_present);
     flush_unsubs(c);
     for (unsigned i = 0; i < c->cfg->n_subs; i++) {

@@ -200,6 +200,34 @@ static void after_push(struct route *r, const struct worker *w)
         route_pause(r);
 }
 
+/* A message refused before any ring: counted, and true. */
+static bool refused(struct route *r, const struct mqtt_msg *m)
+{
+    if (m->sub_index >= r->cfg->n_subs) {
+        count_drop(r, STAT_DROPPED_INVALID, m, "no subscription matches");
+        return true;
+    }
+    if (m->stale_retained) {
+        /* Stored when its subscription was new (mqtt_sub.c): counted,
+         * not a fault worth a warning. */
+        stats_add(&r->p->loop_stats, STAT_SKIPPED_RETAINED, 1);
+        log_debug("route: retained message on %.200s skipped: its "
+                  "subscription had it before",
+                  m->topic);
+        return true;
+    }
+    if (m->payload_len > r->cfg->pipeline.max_payload_bytes) {
+        count_drop(r, STAT_DROPPED_OVERSIZE, m,
+                   "payload over max_payload_bytes");
+        return true;
+    }
+    if (m->topic_len > r->cfg->pipeline.max_topic_bytes) {
+        count_drop(r, STAT_DROPPED_OVERSIZE, m, "topic over max_topic_bytes");
+        return true;
+    }
+    return false;
+}
+
 void route_message(struct route *r, const struct mqtt_msg *m)
 {
     struct worker_msg wm = {clock_now_ms(),
@@ -214,19 +242,8 @@ void route_message(struct route *r, const struct mqtt_msg *m)
 
     ASSERT_THREAD(THREAD_LOOP);
     stats_add(&r->p->loop_stats, STAT_RECEIVED, 1);
-    if (m->sub_index >= r->cfg->n_subs) {
-        count_drop(r, STAT_DROPPED_INVALID, m, "no subscription matches");
+    if (refused(r, m))
         return;
-    }
-    if (m->payload_len > r->cfg->pipeline.max_payload_bytes) {
-        count_drop(r, STAT_DROPPED_OVERSIZE, m,
-                   "payload over max_payload_bytes");
-        return;
-    }
-    if (m->topic_len > r->cfg->pipeline.max_topic_bytes) {
-        count_drop(r, STAT_DROPPED_OVERSIZE, m, "topic over max_topic_bytes");
-        return;
-    }
     w = &r->p->workers[wm.topic_hash % r->p->n_workers];
     rc = worker_push(w, &wm);
     if (rc == -ENOSPC && r->cfg->pipeline.overflow == OVERFLOW_PAUSE)

@@ -22,6 +22,7 @@ static const struct counter_info counters[STAT__COUNT] = {
     [STAT_DROPPED_OVERSIZE] = {"dropped_oversize", true},
     [STAT_DROPPED_INVALID] = {"dropped_invalid", true},
     [STAT_DROPPED_SERIES_LIMIT] = {"dropped_series_limit", true},
+    [STAT_SKIPPED_RETAINED] = {"skipped_retained", true},
     [STAT_LATE] = {"late", true},
     [STAT_CLOCK_SKEW] = {"clock_skew", true},
     [STAT_SKIPPED_VALUES] = {"skipped_values", true},

@@ -74,8 +74,9 @@ static const struct {
      " dropped_overflow, dropped_oversize, dropped_invalid,"
      " dropped_series_limit, late, clock_skew, series, paused_ms,"
      " commit_p50_ms, commit_p99_ms, dropped_samples_series_limit,"
-     " dropped_samples_store, dropped_samples_probe) VALUES (?1, ?2, ?3,"
-     " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"},
+     " dropped_samples_store, dropped_samples_probe, skipped_retained)"
+     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+     " ?15, ?16, ?17, ?18)"},
     {offsetof(struct store, st_ret_rollups),
      "DELETE FROM rollups WHERE (series_id, resolution_s, bucket_ms) IN"
      " (SELECT series_id, resolution_s, bucket_ms FROM rollups"
@@ -471,6 +472,7 @@ int store_insert_stats(struct store *st, const struct store_stats_row *row)
         row->dropped_samples_series_limit,
         row->dropped_samples_store,
         row->dropped_samples_probe,
+        row->skipped_retained,
     };
     sqlite3_stmt *s = st->st_stats;
     int rc;

@@ -123,6 +123,12 @@ static const char store_schema_v4[] =
     " acked_ms INTEGER NOT NULL,"
     " PRIMARY KEY (client_id, filter)) WITHOUT ROWID;";
 
+/* Version 5: retained messages the broker delivered again to a
+ * subscription that already had them (MQTT 3.1.1 resumed sessions). */
+static const char store_schema_v5[] =
+    "ALTER TABLE ingest_stats ADD COLUMN skipped_retained"
+    " INTEGER NOT NULL DEFAULT 0;";
+
 /* One schema step: run on a file whose user_version is `from`. */
 struct store_migration {
     int from;
@@ -135,6 +141,7 @@ static const struct store_migration store_migrations[] = {
     {1, store_schema_v2},
     {2, store_schema_v3},
     {3, store_schema_v4},
+    {4, store_schema_v5},
 };
 
 _Static_assert(SP_ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,

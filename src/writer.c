@@ -443,6 +443,7 @@ static void fill_row(struct writer *wr, struct store_stats_row *row)
         snap.v[STAT_DROPPED_SAMPLES_SERIES_LIMIT];
     row->dropped_samples_store = snap.v[STAT_DROPPED_SAMPLES_STORE];
     row->dropped_samples_probe = snap.v[STAT_DROPPED_SAMPLES_PROBE];
+    row->skipped_retained = snap.v[STAT_SKIPPED_RETAINED];
 }
 
 /* A percentile of the interval's latency; NaN (stored as NULL) when

@@ -15,6 +15,11 @@
  *   - a store stall (reading paused) three times longer than keepalive_s
  *     keeps the connection, so the broker's QoS 0 backlog is not lost;
  *     a broker that stops answering is still dropped after the keepalive;
+ *   - a retained message is stored once per subscription lifetime: not
+ *     again after two daemon restarts and a broker restart (MQTT 5: Retain
+ *     Handling 1; MQTT 3.1.1: a retained delivery to a subscription the
+ *     resumed session already held is skipped and counted as
+ *     skipped_retained);
  *   - the password file: a symbolic link, a FIFO (which must not block the
  *     start), a file open to group or others and a file of another user
  *     are each refused with exit status 2 and a reason; a password sent
@@ -398,6 +403,91 @@ Test(connection, a_silent_broker_is_dropped_after_the_keepalive)
     pub_close(p);
     await_samples(1, WAIT_MS);
     stop_daemon();
+}
+
+/* ---- retained messages --------------------------------------------------- */
+
+/* A retained QoS 1 message from mosquitto_pub (pub.h never retains). */
+static void publish_retained(const char *topic, const char *payload)
+{
+    char cmd[512];
+    char out[1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "mosquitto_pub -h 127.0.0.1 -p %d -q 1 -r -t '%s' -m '%s'",
+             broker.port, topic, payload);
+    cr_assert_eq(run_cmd(cmd, out, sizeof(out)), 0, "%s", out);
+}
+
+static int64_t stored_value(int value)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM samples WHERE value = %d",
+             value);
+    return samples_sql(sql);
+}
+
+/* Every message of the last run is accounted for, skipped ones included. */
+static void expect_identity(void)
+{
+    int64_t received = spawn_stat(&sp, "received");
+    int64_t rest = spawn_stat(&sp, "decoded") +
+                   spawn_stat(&sp, "dropped_overflow") +
+                   spawn_stat(&sp, "dropped_oversize") +
+                   spawn_stat(&sp, "dropped_invalid") +
+                   spawn_stat(&sp, "dropped_series_limit") +
+                   spawn_stat(&sp, "skipped_retained");
+
+    cr_expect_eq(received, rest, "received %lld, accounted for %lld",
+                 (long long) received, (long long) rest);
+}
+
+/*
+ * One retained message, published before the first start; then two
+ * daemon restarts and a broker restart (persistence on, so the session and
+ * the retained message survive). Each reconnect resubscribes: the message
+ * must be stored once, by the first run, whose subscription was new.
+ * A marker published after each start shows the daemon was receiving.
+ */
+static void retained_stored_once(const char *mqtt)
+{
+    struct pub *p = NULL;
+    int64_t skipped = 0;
+
+    publish_retained("n/retained", "4242");
+    for (int run = 0; run < 4; run++) {
+        if (run == 3)
+            cr_assert_eq(broker_restart(&broker), 0, "broker restart");
+        start_daemon(mqtt, NULL);
+        cr_assert_eq(pub_open(&p, broker.port, "sp-conn-marker", 1), 0);
+        cr_assert_eq(pub_sendf(p, "n/marker", "%d", 100 + run), 0);
+        cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+        pub_close(p);
+        await_samples(run + 2, WAIT_MS);
+        stop_daemon();
+        expect_identity();
+        if (run > 0)
+            skipped += spawn_stat(&sp, "skipped_retained");
+    }
+    cr_expect_eq(stored_value(4242), 1,
+                 "the retained message stored %lld "
+                 "times",
+                 (long long) stored_value(4242));
+    cr_expect_eq(raw_samples(), 5);
+    if (strstr(mqtt, "3.1.1") != NULL)
+        cr_expect_eq(skipped, 3, "3 redeliveries skipped, not %lld",
+                     (long long) skipped);
+}
+
+Test(connection, retained_message_stored_once_mqtt5)
+{
+    retained_stored_once("[mqtt]\nprotocol = 5\n");
+}
+
+Test(connection, retained_message_stored_once_mqtt311)
+{
+    retained_stored_once("[mqtt]\nprotocol = 3.1.1\n");
 }
 
 /* ---- oversize messages -------------------------------------------------- */

@@ -113,7 +113,7 @@ Test(pipeline, built_fed_stopped_and_reopened)
     cr_assert_eq(pipeline_open_store(&p), 0);
     cr_assert_eq(pipeline_start(&p), 0);
     for (unsigned i = 0; i < 30; i++) {
-        struct mqtt_msg m = {topics[i % 3], 3, "1.5", 3, 0, false, 0};
+        struct mqtt_msg m = {topics[i % 3], 3, "1.5", 3, 0, false, 0, false};
         route_message(&r, &m);
     }
     route_wake_pending(&r);

@@ -65,7 +65,8 @@ static void close_route(void)
 static void route_one(unsigned sub, const char *topic, const void *payload,
                       size_t len)
 {
-    struct mqtt_msg m = {topic, strlen(topic), payload, len, 0, false, sub};
+    struct mqtt_msg m = {topic, strlen(topic), payload, len,
+                         0,     false,         sub,     false};
 
     route_message(&route, &m);
 }

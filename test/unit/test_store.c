@@ -166,7 +166,7 @@ static const struct {
      "clock_skew INTEGER,series INTEGER,paused_ms INTEGER,"
      "commit_p50_ms REAL,commit_p99_ms REAL,"
      "dropped_samples_series_limit INTEGER,dropped_samples_store INTEGER,"
-     "dropped_samples_probe INTEGER"},
+     "dropped_samples_probe INTEGER,skipped_retained INTEGER"},
     {"rollups_v", "time ,topic TEXT,field TEXT,tags TEXT,"
                   "resolution_s INTEGER,count INTEGER,mean ,min REAL,"
                   "max REAL,last REAL"},
