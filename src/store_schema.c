@@ -137,11 +137,8 @@ struct store_migration {
 
 /* Index i upgrades version i to i + 1; append a step for each new version. */
 static const struct store_migration store_migrations[] = {
-    {0, store_schema_v1},
-    {1, store_schema_v2},
-    {2, store_schema_v3},
-    {3, store_schema_v4},
-    {4, store_schema_v5},
+    {0, store_schema_v1}, {1, store_schema_v2}, {2, store_schema_v3},
+    {3, store_schema_v4}, {4, store_schema_v5},
 };
 
 _Static_assert(SP_ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,
