@@ -17,17 +17,9 @@
 
 #include "compiler.h"
 #include "config.h"
+#include "units.h"
 
-/* Durations are stored in milliseconds, sizes in bytes. */
-#define CONFIG_VALUE_MS_S 1000ull
-#define CONFIG_VALUE_MS_M (60 * CONFIG_VALUE_MS_S)
-#define CONFIG_VALUE_MS_H (60 * CONFIG_VALUE_MS_M)
-#define CONFIG_VALUE_MS_D (24 * CONFIG_VALUE_MS_H)
-#define CONFIG_VALUE_MS_W (7 * CONFIG_VALUE_MS_D)
-#define CONFIG_VALUE_MS_Y (365 * CONFIG_VALUE_MS_D)
-#define CONFIG_VALUE_KIB  1024ull
-#define CONFIG_VALUE_MIB  (1024 * CONFIG_VALUE_KIB)
-#define CONFIG_VALUE_GIB  (1024 * CONFIG_VALUE_MIB)
+/* Durations are stored in milliseconds, sizes in bytes (units.h). */
 
 /* The longest value is one line of the file, NUL included. */
 #define CONFIG_VALUE_LINE_MAX 8192
@@ -112,28 +104,6 @@ SP_MUST_CHECK int config_value_set(struct config_value_ctx *ctx,
 void config_value_print(const struct config_value_spec *spec,
                         const struct config *cfg, const void *base, char *buf,
                         size_t len);
-
-/*
- * "90s", "1m", "250ms", "7d", "2y" (365 d), "1.5s", or a bare number of
- * seconds -> milliseconds. Returns: 0 or -EINVAL (also on overflow, or a
- * fraction of a millisecond). Thread: any.
- */
-SP_MUST_CHECK int config_value_parse_duration_ms(const char *s,
-                                                 uint64_t *out_ms);
-
-/*
- * "512", "64KiB", "8MiB", "1GiB" (also KB/MB/GB as powers of 1000, and
- * K/M/G as powers of 1024) -> bytes. Returns: 0 or -EINVAL.
- * Thread: any.
- */
-SP_MUST_CHECK int config_value_parse_size(const char *s, uint64_t *out_bytes);
-
-/* The largest unit that divides ms exactly ("90s", "2d", "0").
- * Thread: any. */
-void config_value_format_duration(uint64_t ms, char *buf, size_t len);
-
-/* The same for sizes ("3MiB", "100KB"). Thread: any. */
-void config_value_format_size(uint64_t bytes, char *buf, size_t len);
 
 /* The first name of v in names, or "unknown". Thread: any. */
 const char *config_value_name_of(const struct config_value_name *names, int v);

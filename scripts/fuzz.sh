@@ -44,7 +44,7 @@ sources_for() {
     case $1 in
     json | lp) echo "$DECODE_SRCS test/fuzz/decode_check.c" ;;
     number) echo "$DECODE_SRCS" ;;
-    config) echo "src/config.c src/config_value.c src/log.c src/clock.c" ;;
+    config) echo "src/config.c src/config_keys.c src/config_value.c src/units.c src/log.c src/clock.c" ;;
     *)
         for f in src/*.c; do
             [ "$f" = src/main.c ] || echo "$f"

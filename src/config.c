@@ -1,14 +1,15 @@
 /*
- * config.c - the INI configuration: one table of keys, a line parser, and
- * the checks that need the whole file.
+ * config.c - the INI configuration: a line parser, the checks that need
+ * the whole file, and the printer.
  *
- * keys[] lists every setting once: section, name, flags, and the value's
- * spec (type, bounds, and where it lives in struct config or struct
- * config_sub). Parsing, printing, the error messages and config_key_name()
- * all walk it, and a unit test compares it with config/sensorpipe.conf, so
- * code and docs cannot drift. What each type of value accepts, and how it
- * prints, is config_value.c's business; this file reads lines, sections and
- * "key = value", and checks the rules that tie keys together.
+ * config_keys[] (config_keys.c) lists every setting once: section, name,
+ * flags, and the value's spec (type, bounds, and where it lives in struct
+ * config or struct config_sub). Parsing, printing, the error messages and
+ * config_key_name() all walk it, and a unit test compares it with
+ * config/sensorpipe.conf, so code and docs cannot drift. What each type of
+ * value accepts, and how it prints, is config_value.c's business; this file
+ * reads lines, sections and "key = value", and checks the rules that tie keys
+ * together.
  *
  * Threads: pure functions on caller-owned memory; any thread, and several
  * threads at once, may parse.
@@ -39,6 +40,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "config_keys.h"
 #include "config_value.h"
 
 #define CONFIG_FILE_MAX (1u << 20)            /* larger files are refused */
@@ -46,174 +48,17 @@
 #define PRINT_VALUE_MAX 8192
 
 /* Shorthands for the key table and the cross-key checks. */
-#define MS_S CONFIG_VALUE_MS_S
-#define MS_M CONFIG_VALUE_MS_M
-#define MS_H CONFIG_VALUE_MS_H
-#define MS_D CONFIG_VALUE_MS_D
-#define MS_Y CONFIG_VALUE_MS_Y
-#define KIB  CONFIG_VALUE_KIB
-#define MIB  CONFIG_VALUE_MIB
-#define GIB  CONFIG_VALUE_GIB
+#define MS_S UNITS_MS_S
+#define MS_M UNITS_MS_M
+#define MS_H UNITS_MS_H
+#define MS_D UNITS_MS_D
+#define KIB  UNITS_KIB
+#define MIB  UNITS_MIB
 
 /* A ring record: payload, topic and its NUL, header. */
 #define RECORD_TOPIC_MAX  (CONFIG_TOPIC_MAX + 1ull)
 #define RECORD_HEADER_MAX 64ull
 #define RING_MIN_RECORDS  4ull /* ring_max_record() is a quarter of a ring */
-
-enum section {
-    SEC_NONE = 0,
-    SEC_MQTT,
-    SEC_SUB,
-    SEC_PIPELINE,
-    SEC_AGGREGATE,
-    SEC_STORE,
-    SEC_LOG,
-    SEC_COUNT,
-};
-
-static const char *const section_names[SEC_COUNT] = {
-    "", "mqtt", "subscription", "pipeline", "aggregate", "store", "log",
-};
-
-#define KEY_REQUIRED 0x01u /* a [subscription] without it is an error */
-#define KEY_JSON     0x02u /* only for format = json */
-#define KEY_INFLUX   0x04u /* only for format = influx */
-
-/* One setting. Owner: the static table below (read-only). */
-struct key_def {
-    const char *key;
-    enum section sec;
-    unsigned flags; /* KEY_* above; the value's own flags are in v */
-    struct config_value_spec v; /* v.off is in struct config_sub for SEC_SUB */
-};
-
-static const struct config_value_name protocol_names[] = {
-    {"5", PROTOCOL_V5},
-    {"3.1.1", PROTOCOL_V311},
-    {"mqttv5", PROTOCOL_V5},
-    {"mqttv311", PROTOCOL_V311},
-    {NULL, 0},
-};
-static const struct config_value_name format_names[] = {
-    {"json", FORMAT_JSON},
-    {"number", FORMAT_NUMBER},
-    {"influx", FORMAT_INFLUX},
-    {NULL, 0},
-};
-static const struct config_value_name precision_names[] = {
-    {"ns", PRECISION_NS},
-    {"us", PRECISION_US},
-    {"ms", PRECISION_MS},
-    {"s", PRECISION_S},
-    {NULL, 0},
-};
-static const struct config_value_name overflow_names[] = {
-    {"pause", OVERFLOW_PAUSE},
-    {"drop_newest", OVERFLOW_DROP_NEWEST},
-    {NULL, 0},
-};
-
-#define CF(m) offsetof(struct config, m), sizeof(((struct config *) 0)->m)
-#define SF(m)                                                                  \
-    offsetof(struct config_sub, m), sizeof(((struct config_sub *) 0)->m)
-#define NONEMPTY CONFIG_VALUE_NONEMPTY
-#define BARE_MS  CONFIG_VALUE_BARE_MS
-/* One row: the key, then its value's spec (type, flags, min, max, field,
- * names), flat so that each row reads on one or two lines. */
-// clang-format off
-#define KEY(key, sec, flags, type, vflags, min, max, field, names) \
-    {key, sec, flags, {type, vflags, min, max, field, names}}
-// clang-format on
-
-/* Defaults are set in config_defaults(); the order here is print order. */
-static const struct key_def keys[] = {
-    KEY("host", SEC_MQTT, 0, VALUE_STR, NONEMPTY, 0, 0, CF(mqtt.host), NULL),
-    KEY("port", SEC_MQTT, 0, VALUE_UINT, 0, 1, 65535, CF(mqtt.port), NULL),
-    KEY("client_id", SEC_MQTT, 0, VALUE_STR, NONEMPTY, 0, 0, CF(mqtt.client_id),
-        NULL),
-    KEY("username", SEC_MQTT, 0, VALUE_STR, 0, 0, 0, CF(mqtt.username), NULL),
-    KEY("password_file", SEC_MQTT, 0, VALUE_STR, 0, 0, 0,
-        CF(mqtt.password_file), NULL),
-    KEY("keepalive_s", SEC_MQTT, 0, VALUE_UINT, 0, 5, 3600,
-        CF(mqtt.keepalive_s), NULL),
-    KEY("clean_session", SEC_MQTT, 0, VALUE_BOOL, 0, 0, 0,
-        CF(mqtt.clean_session), NULL),
-    KEY("protocol", SEC_MQTT, 0, VALUE_ENUM, 0, 0, 0, CF(mqtt.protocol),
-        protocol_names),
-    KEY("tls_ca_file", SEC_MQTT, 0, VALUE_STR, 0, 0, 0, CF(mqtt.tls_ca_file),
-        NULL),
-    KEY("tls_cert_file", SEC_MQTT, 0, VALUE_STR, 0, 0, 0,
-        CF(mqtt.tls_cert_file), NULL),
-    KEY("tls_key_file", SEC_MQTT, 0, VALUE_STR, 0, 0, 0, CF(mqtt.tls_key_file),
-        NULL),
-    KEY("tls_insecure", SEC_MQTT, 0, VALUE_BOOL, 0, 0, 0, CF(mqtt.tls_insecure),
-        NULL),
-    KEY("reconnect_min_ms", SEC_MQTT, 0, VALUE_DURATION, BARE_MS, 10, 10 * MS_M,
-        CF(mqtt.reconnect_min_ms), NULL),
-    KEY("reconnect_max_ms", SEC_MQTT, 0, VALUE_DURATION, BARE_MS, 100, MS_H,
-        CF(mqtt.reconnect_max_ms), NULL),
-
-    KEY("topic", SEC_SUB, KEY_REQUIRED, VALUE_TOPIC, NONEMPTY, 0, 0, SF(topic),
-        NULL),
-    KEY("qos", SEC_SUB, 0, VALUE_UINT, 0, 0, 2, SF(qos), NULL),
-    KEY("share_group", SEC_SUB, 0, VALUE_GROUP, 0, 0, 0, SF(share_group), NULL),
-    KEY("format", SEC_SUB, 0, VALUE_ENUM, 0, 0, 0, SF(format), format_names),
-    KEY("fields", SEC_SUB, KEY_JSON, VALUE_FIELDS, 0, 0, 0, SF(fields), NULL),
-    KEY("timestamp_field", SEC_SUB, KEY_JSON, VALUE_FIELD, 0, 0, 0,
-        SF(timestamp_field), NULL),
-    KEY("topic_tags", SEC_SUB, 0, VALUE_TEMPLATE, 0, 0, 0, SF(topic_tags),
-        NULL),
-    KEY("precision", SEC_SUB, KEY_INFLUX, VALUE_ENUM, 0, 0, 0, SF(precision),
-        precision_names),
-    KEY("numeric_strings", SEC_SUB, 0, VALUE_BOOL, 0, 0, 0, SF(numeric_strings),
-        NULL),
-
-    KEY("workers", SEC_PIPELINE, 0, VALUE_UINT, 0, 0, CONFIG_MAX_WORKERS,
-        CF(pipeline.workers), NULL),
-    KEY("ring_bytes", SEC_PIPELINE, 0, VALUE_SIZE, 0, 64 * KIB, GIB,
-        CF(pipeline.ring_bytes), NULL),
-    KEY("max_payload_bytes", SEC_PIPELINE, 0, VALUE_SIZE, 0, 16, 16 * MIB,
-        CF(pipeline.max_payload_bytes), NULL),
-    KEY("overflow", SEC_PIPELINE, 0, VALUE_ENUM, 0, 0, 0, CF(pipeline.overflow),
-        overflow_names),
-    KEY("max_series", SEC_PIPELINE, 0, VALUE_UINT, 0, 1, 10000000,
-        CF(pipeline.max_series), NULL),
-    KEY("max_topic_bytes", SEC_PIPELINE, 0, VALUE_SIZE, 0, 16, 65535,
-        CF(pipeline.max_topic_bytes), NULL),
-    KEY("series_idle_time", SEC_PIPELINE, 0, VALUE_DURATION, 0, MS_S, 10 * MS_Y,
-        CF(pipeline.series_idle_ms), NULL),
-
-    KEY("resolutions", SEC_AGGREGATE, 0, VALUE_RESOLUTIONS, 0, 0, 0,
-        CF(aggregate.resolutions_s), NULL),
-    KEY("allowed_lateness", SEC_AGGREGATE, 0, VALUE_DURATION, 0, 0, 7 * MS_D,
-        CF(aggregate.allowed_lateness_ms), NULL),
-    KEY("max_clock_skew", SEC_AGGREGATE, 0, VALUE_DURATION, 0, MS_S, 10 * MS_Y,
-        CF(aggregate.max_clock_skew_ms), NULL),
-
-    KEY("path", SEC_STORE, 0, VALUE_STR, NONEMPTY, 0, 0, CF(store.path), NULL),
-    KEY("commit_interval_ms", SEC_STORE, 0, VALUE_DURATION, BARE_MS, 10, MS_M,
-        CF(store.commit_interval_ms), NULL),
-    KEY("batch_rows", SEC_STORE, 0, VALUE_UINT, 0, 1, 1000000,
-        CF(store.batch_rows), NULL),
-    KEY("raw_samples", SEC_STORE, 0, VALUE_BOOL, 0, 0, 0, CF(store.raw_samples),
-        NULL),
-    KEY("retention", SEC_STORE, 0, VALUE_RETENTION, 0, 0, 100 * MS_Y,
-        CF(store.retention_ms), NULL),
-    KEY("raw_retention", SEC_STORE, 0, VALUE_DURATION, 0, 0, 100 * MS_Y,
-        CF(store.raw_retention_ms), NULL),
-    KEY("cache_mb", SEC_STORE, 0, VALUE_UINT, 0, 1, 4096, CF(store.cache_mb),
-        NULL),
-    KEY("heap_limit_mb", SEC_STORE, 0, VALUE_UINT, 0, 8, 65536,
-        CF(store.heap_limit_mb), NULL),
-    KEY("stop_timeout", SEC_STORE, 0, VALUE_DURATION, 0, MS_S, MS_H,
-        CF(store.stop_timeout_ms), NULL),
-
-    KEY("level", SEC_LOG, 0, VALUE_LEVEL, 0, 0, 0, CF(log.level), NULL),
-    KEY("stats_interval_s", SEC_LOG, 0, VALUE_DURATION_S, 0, 0, MS_D,
-        CF(log.stats_interval_s), NULL),
-};
-
-#define N_KEYS SP_ARRAY_SIZE(keys)
 
 /* State of one parse. Owner: config_parse_text()'s stack. */
 struct parser {
@@ -222,9 +67,10 @@ struct parser {
     char *err;
     size_t errlen;
     unsigned line;
-    enum section sec;
-    struct config_sub *sub;      /* the open [subscription], else NULL */
-    unsigned seen[N_KEYS];       /* line a key was given on; sub keys per sub */
+    enum config_section sec;
+    struct config_sub *sub; /* the open [subscription], else NULL */
+    unsigned
+        seen[CONFIG_KEYS_COUNT]; /* line a key was given on; sub keys per sub */
     struct config_value_ctx val; /* retention entries, a value's refusal */
 };
 
@@ -267,26 +113,26 @@ static int fail(struct parser *p, unsigned line, const char *key,
 
 /* ---- the line parser ---------------------------------------------------- */
 
-static size_t key_index(enum section sec, const char *key)
+static size_t key_index(enum config_section sec, const char *key)
 {
-    for (size_t i = 0; i < N_KEYS; i++) {
-        if (keys[i].sec == sec && strcmp(keys[i].key, key) == 0)
+    for (size_t i = 0; i < CONFIG_KEYS_COUNT; i++) {
+        if (config_keys[i].sec == sec && strcmp(config_keys[i].key, key) == 0)
             return i;
     }
-    return N_KEYS;
+    return CONFIG_KEYS_COUNT;
 }
 
 /* The table row named in a cross-check; a missing one is a typo here. */
-static size_t key_row(enum section sec, const char *key)
+static size_t key_row(enum config_section sec, const char *key)
 {
     size_t i = key_index(sec, key);
 
-    assert(i < N_KEYS);
+    assert(i < CONFIG_KEYS_COUNT);
     return i;
 }
 
 /* The struct a key's value lives in: the open subscription or the config. */
-static void *key_base(struct parser *p, const struct key_def *k)
+static void *key_base(struct parser *p, const struct config_key *k)
 {
     return k->sec == SEC_SUB ? (void *) p->sub : (void *) p->cfg;
 }
@@ -313,7 +159,7 @@ static bool sub_name_ok(const char *s)
 }
 
 /* Whether a key given in a [subscription] suits its format. */
-static bool key_fits_format(const struct key_def *k, enum config_format f)
+static bool key_fits_format(const struct config_key *k, enum config_format f)
 {
     if ((k->flags & KEY_JSON) && f != FORMAT_JSON)
         return false;
@@ -325,8 +171,8 @@ static int check_sub(struct parser *p)
 {
     const struct config_sub *sub = p->sub;
 
-    for (size_t i = 0; i < N_KEYS; i++) {
-        const struct key_def *k = &keys[i];
+    for (size_t i = 0; i < CONFIG_KEYS_COUNT; i++) {
+        const struct config_key *k = &config_keys[i];
 
         if (k->sec != SEC_SUB)
             continue;
@@ -365,8 +211,8 @@ static int start_sub(struct parser *p, const char *name)
     sub_defaults(p->sub);
     config_value_copy(p->sub->name, sizeof(p->sub->name), name);
     p->sub->line = p->line;
-    for (size_t i = 0; i < N_KEYS; i++) {
-        if (keys[i].sec == SEC_SUB)
+    for (size_t i = 0; i < CONFIG_KEYS_COUNT; i++) {
+        if (config_keys[i].sec == SEC_SUB)
             p->seen[i] = 0; /* each subscription has its own keys */
     }
     p->sec = SEC_SUB;
@@ -403,8 +249,8 @@ static int parse_section(struct parser *p, char *s)
         (s[12] == '\0' || is_space(s[12])))
         return start_sub(p, config_value_trim(s + 12));
     for (int sec = SEC_MQTT; sec < SEC_COUNT; sec++) {
-        if (sec != SEC_SUB && strcmp(s, section_names[sec]) == 0) {
-            p->sec = (enum section) sec;
+        if (sec != SEC_SUB && strcmp(s, config_section_names[sec]) == 0) {
+            p->sec = (enum config_section) sec;
             return 0;
         }
     }
@@ -469,16 +315,17 @@ static int parse_assignment(struct parser *p, char *s)
                     "outside any section (start with a header such as "
                     "[mqtt])");
     i = key_index(p->sec, key);
-    if (i == N_KEYS)
+    if (i == CONFIG_KEYS_COUNT)
         return fail(p, p->line, key, "unknown key in [%s]",
-                    section_names[p->sec]);
+                    config_section_names[p->sec]);
     if (p->seen[i] != 0)
         return fail(p, p->line, key, "given twice (first on line %u)",
                     p->seen[i]);
     if (parse_value(p, key, eq + 1, &val) < 0)
         return -EINVAL;
     p->seen[i] = p->line;
-    if (config_value_set(&p->val, &keys[i].v, val, key_base(p, &keys[i])) < 0)
+    if (config_value_set(&p->val, &config_keys[i].v, val,
+                         key_base(p, &config_keys[i])) < 0)
         return fail(p, p->line, key, "%s", p->val.why);
     return 0;
 }
@@ -546,9 +393,9 @@ static int check_reconnect(struct parser *p)
 
     if (p->cfg->mqtt.reconnect_min_ms <= p->cfg->mqtt.reconnect_max_ms)
         return 0;
-    config_value_format_duration(p->cfg->mqtt.reconnect_min_ms, a, sizeof(a));
-    config_value_format_duration(p->cfg->mqtt.reconnect_max_ms, b, sizeof(b));
-    return fail(p, p->seen[i], keys[i].key,
+    units_format_duration(p->cfg->mqtt.reconnect_min_ms, a, sizeof(a));
+    units_format_duration(p->cfg->mqtt.reconnect_max_ms, b, sizeof(b));
+    return fail(p, p->seen[i], config_keys[i].key,
                 "reconnect_min_ms (%s) is larger than reconnect_max_ms (%s)", a,
                 b);
 }
@@ -566,10 +413,10 @@ static int check_ring(struct parser *p)
 
     if (p->cfg->pipeline.ring_bytes >= need)
         return 0;
-    config_value_format_size(p->cfg->pipeline.ring_bytes, ring, sizeof(ring));
-    config_value_format_size(payload, max, sizeof(max));
-    config_value_format_size(SP_ALIGN_UP(need, KIB), min, sizeof(min));
-    return fail(p, p->seen[i], keys[i].key,
+    units_format_size(p->cfg->pipeline.ring_bytes, ring, sizeof(ring));
+    units_format_size(payload, max, sizeof(max));
+    units_format_size(SP_ALIGN_UP(need, KIB), min, sizeof(min));
+    return fail(p, p->seen[i], config_keys[i].key,
                 "ring_bytes = %s cannot hold 4 of the largest records "
                 "(max_payload_bytes = %s + 64KiB topic + 64B header each), and "
                 "a ring must hold at least 4: set ring_bytes >= %s or lower "
@@ -598,9 +445,9 @@ static int check_idle(struct parser *p)
         cfg->pipeline.series_idle_ms = min;
         return 0;
     }
-    config_value_format_duration(cfg->pipeline.series_idle_ms, a, sizeof(a));
-    config_value_format_duration(min, b, sizeof(b));
-    return fail(p, p->seen[i], keys[i].key,
+    units_format_duration(cfg->pipeline.series_idle_ms, a, sizeof(a));
+    units_format_duration(min, b, sizeof(b));
+    return fail(p, p->seen[i], config_keys[i].key,
                 "%s is shorter than the coarsest resolution plus "
                 "allowed_lateness (%s): a series could leave while its "
                 "buckets still take samples",
@@ -616,13 +463,13 @@ static int check_tls(struct parser *p)
 
     if (cert != key) {
         i = key_row(SEC_MQTT, cert ? "tls_cert_file" : "tls_key_file");
-        return fail(p, p->seen[i], keys[i].key,
+        return fail(p, p->seen[i], config_keys[i].key,
                     "tls_cert_file and tls_key_file go together: give both "
                     "or neither");
     }
     if ((cert || cfg->mqtt.tls_insecure) && cfg->mqtt.tls_ca_file[0] == '\0') {
         i = key_row(SEC_MQTT, cert ? "tls_cert_file" : "tls_insecure");
-        return fail(p, p->seen[i], keys[i].key,
+        return fail(p, p->seen[i], config_keys[i].key,
                     "needs tls_ca_file (TLS is on only when tls_ca_file is "
                     "set)");
     }
@@ -636,7 +483,7 @@ static int check_store_memory(struct parser *p)
 
     if (p->cfg->store.cache_mb < p->cfg->store.heap_limit_mb)
         return 0;
-    return fail(p, p->seen[i], keys[i].key,
+    return fail(p, p->seen[i], config_keys[i].key,
                 "cache_mb (%u) must be smaller than heap_limit_mb (%u): the "
                 "page cache lives in SQLite's heap",
                 p->cfg->store.cache_mb, p->cfg->store.heap_limit_mb);
@@ -659,16 +506,17 @@ static int resolve_retention(struct parser *p)
             if (cfg->aggregate.resolutions_s[j] == e->res_s)
                 break;
         }
-        config_value_format_duration(e->res_s * MS_S, res, sizeof(res));
+        units_format_duration(e->res_s * MS_S, res, sizeof(res));
         if (j == cfg->aggregate.n_resolutions) {
             list[0] = '\0';
-            config_value_print(&keys[key_row(SEC_AGGREGATE, "resolutions")].v,
-                               cfg, cfg, list, sizeof(list));
-            return fail(p, p->seen[k], keys[k].key,
+            config_value_print(
+                &config_keys[key_row(SEC_AGGREGATE, "resolutions")].v, cfg, cfg,
+                list, sizeof(list));
+            return fail(p, p->seen[k], config_keys[k].key,
                         "%s is not one of the resolutions (%s)", res, list);
         }
         if (e->keep_ms != 0 && e->keep_ms < e->res_s * MS_S)
-            return fail(p, p->seen[k], keys[k].key,
+            return fail(p, p->seen[k], config_keys[k].key,
                         "%s buckets must be kept at least %s (or 0 for ever)",
                         res, res);
         cfg->store.retention_ms[j] = e->keep_ms;
@@ -849,13 +697,13 @@ static void print_value(FILE *out, const char *key, const char *v)
 }
 
 static void print_section(const struct config *cfg, const void *base,
-                          enum section sec, FILE *out)
+                          enum config_section sec, FILE *out)
 {
     const struct config_sub *sub = sec == SEC_SUB ? base : NULL;
     char buf[PRINT_VALUE_MAX];
 
-    for (size_t i = 0; i < N_KEYS; i++) {
-        const struct key_def *k = &keys[i];
+    for (size_t i = 0; i < CONFIG_KEYS_COUNT; i++) {
+        const struct config_key *k = &config_keys[i];
 
         if (k->sec != sec)
             continue;
@@ -873,8 +721,8 @@ void config_print(const struct config *cfg, FILE *out)
     fputs("# sensorpipe settings in effect\n", out);
     for (int sec = SEC_MQTT; sec < SEC_COUNT; sec++) {
         if (sec != SEC_SUB) {
-            fprintf(out, "\n[%s]\n", section_names[sec]);
-            print_section(cfg, cfg, (enum section) sec, out);
+            fprintf(out, "\n[%s]\n", config_section_names[sec]);
+            print_section(cfg, cfg, (enum config_section) sec, out);
             continue;
         }
         for (unsigned i = 0; i < cfg->n_subs && i < CONFIG_MAX_SUBS; i++) {
@@ -882,18 +730,4 @@ void config_print(const struct config *cfg, FILE *out)
             print_section(cfg, &cfg->subs[i], SEC_SUB, out);
         }
     }
-}
-
-const char *config_format_str(enum config_format f)
-{
-    return config_value_name_of(format_names, (int) f);
-}
-
-const char *config_key_name(size_t i, const char **section)
-{
-    if (i >= N_KEYS)
-        return NULL;
-    if (section != NULL)
-        *section = section_names[keys[i].sec];
-    return keys[i].key;
 }

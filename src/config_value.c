@@ -4,6 +4,8 @@
  * groups, field paths, topic templates) and lists, each with a setter that
  * parses text into its field and a printer that writes it back.
  *
+ * Durations and sizes are read and written by units.c.
+ *
  * setters[] holds one setter per enum config_value_type, and
  * config_value_set() dispatches on it; config_value_print() is one switch
  * over the same types, most of which print in a line or two. Numbers are
@@ -42,39 +44,7 @@
 
 #include "log.h"
 
-#define MS_S CONFIG_VALUE_MS_S
-
-/* Owner: the static unit tables below (read-only). */
-struct unit {
-    const char *name;
-    uint64_t mult;
-};
-
-/* Both lists run from the largest factor down: the printers take the first
- * unit that divides a value exactly. */
-static const struct unit duration_units[] = {
-    {"y", CONFIG_VALUE_MS_Y},
-    {"w", CONFIG_VALUE_MS_W},
-    {"d", CONFIG_VALUE_MS_D},
-    {"h", CONFIG_VALUE_MS_H},
-    {"m", CONFIG_VALUE_MS_M},
-    {"s", MS_S},
-    {"ms", 1},
-    {NULL, 0},
-};
-static const struct unit size_units[] = {
-    {"GiB", CONFIG_VALUE_GIB},
-    {"G", CONFIG_VALUE_GIB},
-    {"GB", 1000000000},
-    {"MiB", CONFIG_VALUE_MIB},
-    {"M", CONFIG_VALUE_MIB},
-    {"MB", 1000000},
-    {"KiB", CONFIG_VALUE_KIB},
-    {"K", CONFIG_VALUE_KIB},
-    {"KB", 1000},
-    {"B", 1},
-    {NULL, 0},
-};
+#define MS_S UNITS_MS_S
 
 static const struct config_value_name bool_names[] = {
     {"true", 1}, {"false", 0}, {"yes", 1}, {"no", 0}, {"on", 1},
@@ -160,101 +130,6 @@ static int refuse(struct config_value_ctx *ctx, const char *fmt, ...)
     vsnprintf(ctx->why, sizeof(ctx->why), fmt, ap);
     va_end(ap);
     return -EINVAL;
-}
-
-/* ---- numbers with units ------------------------------------------------ */
-
-/* Digits, optionally "." and more digits: the whole part and the fraction
- * as frac / div with trailing zeros dropped. Moves *s past the number. */
-static int parse_decimal(const char **s, uint64_t *whole, uint64_t *frac,
-                         uint64_t *div)
-{
-    char *end;
-
-    if (!is_digit(**s))
-        return -EINVAL; /* strtoull would take spaces, signs and "0x" */
-    errno = 0;
-    *whole = strtoull(*s, &end, 10);
-    if (errno != 0)
-        return -EINVAL;
-    *s = end;
-    *frac = 0;
-    *div = 1;
-    if (**s != '.')
-        return 0;
-    if (!is_digit(*++*s))
-        return -EINVAL;
-    for (; is_digit(**s); ++*s) {
-        if (*div >= 1000000000000000000ull)
-            return -EINVAL; /* more than 18 decimals */
-        *frac = *frac * 10 + (uint64_t) (**s - '0');
-        *div *= 10;
-    }
-    for (; *div > 1 && *frac % 10 == 0; *div /= 10)
-        *frac /= 10;
-    return 0;
-}
-
-/* "1.5s" with units[] -> whole units of the smallest factor; refuses
- * results that are not whole, or do not fit in 64 bits. */
-static int parse_scaled(const char *s, const struct unit *units, uint64_t bare,
-                        uint64_t *out)
-{
-    uint64_t whole;
-    uint64_t frac;
-    uint64_t div;
-    uint64_t mult = bare;
-    uint64_t part;
-
-    if (parse_decimal(&s, &whole, &frac, &div) < 0)
-        return -EINVAL;
-    if (*s != '\0') {
-        for (mult = 0; units->name != NULL && mult == 0; units++)
-            mult = strcmp(s, units->name) == 0 ? units->mult : 0;
-        if (mult == 0)
-            return -EINVAL;
-    }
-    if (__builtin_mul_overflow(whole, mult, out))
-        return -EINVAL;
-    if (__builtin_mul_overflow(frac, mult, &part) || part % div != 0)
-        return -EINVAL;
-    if (__builtin_add_overflow(*out, part / div, out))
-        return -EINVAL;
-    return 0;
-}
-
-int config_value_parse_duration_ms(const char *s, uint64_t *out_ms)
-{
-    return parse_scaled(s, duration_units, MS_S, out_ms);
-}
-
-int config_value_parse_size(const char *s, uint64_t *out_bytes)
-{
-    return parse_scaled(s, size_units, 1, out_bytes);
-}
-
-static void format_scaled(uint64_t v, const struct unit *units, char *buf,
-                          size_t len)
-{
-    size_t pos = 0;
-
-    while (v != 0 && v % units->mult != 0)
-        units++;
-    if (v == 0)
-        config_value_append(buf, len, &pos, "0");
-    else
-        config_value_append(buf, len, &pos, "%" PRIu64 "%s", v / units->mult,
-                            units->name);
-}
-
-void config_value_format_duration(uint64_t ms, char *buf, size_t len)
-{
-    format_scaled(ms, duration_units, buf, len);
-}
-
-void config_value_format_size(uint64_t bytes, char *buf, size_t len)
-{
-    format_scaled(bytes, size_units, buf, len);
 }
 
 /* A whole number, digits only. */
@@ -575,12 +450,12 @@ static int parse_bounded(struct config_value_ctx *ctx,
                          uint64_t *out)
 {
     bool is_size = spec->type == VALUE_SIZE;
-    const struct unit *units = is_size ? size_units : duration_units;
+    enum units_kind units = is_size ? UNITS_SIZE : UNITS_DURATION;
     uint64_t bare = is_size || (spec->flags & CONFIG_VALUE_BARE_MS) ? 1 : MS_S;
     char lo[32];
     char hi[32];
 
-    if (parse_scaled(text, units, bare, out) < 0)
+    if (units_parse(text, units, bare, out) < 0)
         return refuse(ctx,
                       is_size ? "'%s' is not a size (as in 512B, 64KiB, 8MiB, "
                                 "1GiB, 1MB)"
@@ -588,8 +463,8 @@ static int parse_bounded(struct config_value_ctx *ctx,
                                 "5m, 2h, 7d, 1w, 2y)",
                       text);
     if (*out < spec->min || *out > spec->max) {
-        format_scaled(spec->min, units, lo, sizeof(lo));
-        format_scaled(spec->max, units, hi, sizeof(hi));
+        units_format(spec->min, units, lo, sizeof(lo));
+        units_format(spec->max, units, hi, sizeof(hi));
         return refuse(ctx, "'%s' is out of range (%s..%s)", text, lo, hi);
     }
     return 0;
@@ -663,8 +538,8 @@ static int parse_resolution(struct config_value_ctx *ctx, const char *s,
 {
     uint64_t ms;
 
-    if (config_value_parse_duration_ms(s, &ms) < 0 || ms == 0 ||
-        ms % MS_S != 0 || ms / MS_S > UINT_MAX)
+    if (units_parse_duration_ms(s, &ms) < 0 || ms == 0 || ms % MS_S != 0 ||
+        ms / MS_S > UINT_MAX)
         return refuse(ctx,
                       "resolution '%s' is not a whole number of seconds "
                       "(at least 1s, as in 10s, 1m, 1h)",
@@ -734,7 +609,7 @@ static int add_retention(struct config_value_ctx *ctx,
     keep = config_value_trim(colon + 1);
     if (parse_resolution(ctx, item, &e->res_s) < 0)
         return -EINVAL;
-    if (config_value_parse_duration_ms(keep, &e->keep_ms) < 0 ||
+    if (units_parse_duration_ms(keep, &e->keep_ms) < 0 ||
         e->keep_ms > spec->max)
         return refuse(ctx, "'%s' is not a duration up to 100y (0 keeps all)",
                       keep);
@@ -784,10 +659,9 @@ static void print_res_list(const struct config *cfg, bool retention, char *buf,
          i < cfg->aggregate.n_resolutions && i < CONFIG_MAX_RESOLUTIONS; i++) {
         if (retention && cfg->store.retention_ms[i] == 0)
             continue;
-        config_value_format_duration(cfg->aggregate.resolutions_s[i] * MS_S,
-                                     res, sizeof(res));
-        config_value_format_duration(cfg->store.retention_ms[i], keep,
-                                     sizeof(keep));
+        units_format_duration(cfg->aggregate.resolutions_s[i] * MS_S, res,
+                              sizeof(res));
+        units_format_duration(cfg->store.retention_ms[i], keep, sizeof(keep));
         config_value_append(buf, len, &pos, "%s%s%s%s", pos > 0 ? ", " : "",
                             res, retention ? ":" : "", retention ? keep : "");
     }
@@ -843,13 +717,13 @@ void config_value_print(const struct config_value_spec *spec,
         config_value_append(buf, len, &pos, "%u", load_uint(f, spec->size));
         break;
     case VALUE_DURATION:
-        config_value_format_duration(load_u64(f, spec->size), buf, len);
+        units_format_duration(load_u64(f, spec->size), buf, len);
         break;
     case VALUE_DURATION_S:
-        config_value_format_duration(load_uint(f, spec->size) * MS_S, buf, len);
+        units_format_duration(load_uint(f, spec->size) * MS_S, buf, len);
         break;
     case VALUE_SIZE:
-        config_value_format_size(load_u64(f, spec->size), buf, len);
+        units_format_size(load_u64(f, spec->size), buf, len);
         break;
     case VALUE_ENUM:
         config_value_append(

@@ -399,7 +399,7 @@ static bool take_one(uint64_t *run_ms, uint64_t next_ms, const char *what)
     if (next_ms == 0)
         snprintf(keep, sizeof(keep), "forever");
     else
-        config_value_format_duration(next_ms, keep, sizeof(keep));
+        units_format_duration(next_ms, keep, sizeof(keep));
     log_notice("config: %s now kept %s", what, keep);
     return true;
 }
