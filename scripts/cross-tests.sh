@@ -52,10 +52,18 @@ x86_64) export SP_HOST_FUTEX_NR=202 ;;
 esac
 QRUN="$ABS_B/qemu-run -E LD_PRELOAD=$ABS_B/qemu_exec.so"
 
+# One test measures reconnect back-off gaps to a few milliseconds from the
+# loop's side; under qemu each code path is translated on its first run,
+# which delays the first observation by tens of milliseconds and fails it
+# now and then. It runs natively in the debug and ASan passes.
+SKIP_mqtt='--filter=!(mqtt/unreachable_broker_backs_off)'
+
 for t in "$B"/test/unit/test_*; do
     [ -x "$t" ] || continue
+    skip=""
+    [ "$(basename "$t")" = test_mqtt ] && skip=$SKIP_mqtt
     # shellcheck disable=SC2086
-    run "$(basename "$t")" $QRUN "$t" --jobs=2 --short-filename
+    run "$(basename "$t")" $QRUN "$t" --jobs=2 --short-filename $skip
 done
 for t in "$B"/test/stress/stress_*; do
     [ -x "$t" ] || continue
