@@ -9,7 +9,7 @@
 
 #include "config.h"
 
-/* Exit statuses (DESIGN.md "Command line"). */
+/* Exit statuses (README "Operate it"; doc/ARCHITECTURE.md "Life cycle"). */
 enum daemon_exit {
     DAEMON_EXIT_OK = 0,      /* clean stop */
     DAEMON_EXIT_RUNTIME = 1, /* a runtime failure: systemd restarts */

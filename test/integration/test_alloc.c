@@ -7,7 +7,8 @@
  * (loop, workers, writer) while a steady load of known messages flows
  * through decode, registry, buckets and SQLite. libmosquitto's and
  * SQLite's own allocations happen inside their shared libraries, which
- * --wrap does not see (NOTES.md); SQLite's are capped by its heap limit.
+ * --wrap does not see (doc/ARCHITECTURE.md, "Test tools"); SQLite's are capped
+ * by its heap limit.
  */
 #include <pthread.h>
 #include <signal.h>

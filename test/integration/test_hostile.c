@@ -6,8 +6,9 @@
  * final ingest_stats row.
  *
  * The expected counters come from the table of cases below, each with the
- * verdict the contract (README "Guarantees", DESIGN "Bounded,
- * preallocated memory") gives it, not from the daemon's output.
+ * verdict the contract (README "Guarantees"; doc/ARCHITECTURE.md
+ * "Counters and the accounting identity") gives it, not from the daemon's
+ * output.
  *
  * What the broker refuses never reaches the daemon; such cases are sent
  * anyway and checked on the broker's side:

@@ -3,7 +3,8 @@
  *
  * Test binaries link with -Wl,--wrap=malloc,calloc,realloc,free, so every
  * call from our objects (src, test code) goes through here (calls inside libuv,
- * libmosquitto or SQLite's shared libraries do not: NOTES.md). A test arms
+ * libmosquitto or SQLite's shared libraries do not: doc/ARCHITECTURE.md,
+ * "Test tools"). A test arms
  * the guard once start-up is over and asserts the count stays zero.
  */
 #ifndef SP_ALLOC_GUARD_H

@@ -5,7 +5,7 @@
  * persistence file, mosquitto.log (log_dest file) and stdout.log, picks a
  * free port and runs /usr/sbin/mosquitto there until it accepts TCP
  * connections. The queue limits are lifted (max_queued_messages 0 and the
- * like, as NOTES.md asks for tests) and persistence is on.
+ * like: doc/ARCHITECTURE.md, "Mosquitto (broker)") and persistence is on.
  *
  *     struct broker b;
  *     cr_assert_eq(broker_start(&b, NULL), 0);

@@ -542,7 +542,7 @@ Test(mqtt, pause_holds_messages_until_resume)
 
 /* Receiving, routing and handing over allocate nothing in our code (the
  * guard sees src/ and test objects; libmosquitto's own allocations are
- * outside it, as DESIGN.md says). */
+ * outside it: doc/ARCHITECTURE.md, "Memory plan"). */
 Test(mqtt, message_path_allocates_nothing)
 {
     enum { N = 200 };

@@ -148,7 +148,7 @@ static void make_db_dir(const struct config *cfg)
     cr_assert_eq(mkdir(dir, 0700), 0);
 }
 
-/* Expected columns, as DESIGN.md writes them. */
+/* Expected columns, as the README's "Schema" section writes them. */
 static const struct {
     const char *table;
     const char *cols; /* "name type,name type,..." in declaration order */
@@ -324,7 +324,8 @@ Test(store, newer_schema_version_is_refused)
     sqlite3_close(db);
 }
 
-/* Schema version 1 as DESIGN.md states it, written independently of store.c */
+/* Schema version 1 (doc/ARCHITECTURE.md, "Schema and migrations"), written
+ * independently of store_schema.c */
 static const char design_schema_v1[] =
     "CREATE TABLE series (id INTEGER PRIMARY KEY, topic TEXT NOT NULL,"
     " field TEXT NOT NULL, tags TEXT, created_ms INTEGER NOT NULL,"
