@@ -190,6 +190,7 @@ cross:
 	$(XMAKE) all
 
 cross-build-tests: cross
+	@scripts/cross.sh $(ARCH) $(XB) tests
 	$(XMAKE) units stress $(XB)/qemu_exec.so
 	$(MAKE) VARIANT=debug build/debug/test/integration/test_ingest
 

@@ -1,8 +1,8 @@
 #!/bin/sh
-# cross.sh ARCH B - prepare build dir B for a cross build for ARCH
+# cross.sh ARCH B [tests] - prepare build dir B for a cross build for ARCH
 # (aarch64): B/qemu-run, which runs one of B's binaries under qemu-user,
-# and B/sysroot, a private copy of the foreign Criterion library that the
-# cross-built unit tests link against.
+# and, with `tests`, B/sysroot, a private copy of the foreign Criterion
+# library that the cross-built unit tests link against.
 #
 # qemu-run passes `-L /`: the foreign ELF interpreter and libc then both
 # come from the multiarch libc6:<arch> package. With
@@ -41,6 +41,7 @@ EOT
 chmod +x "$B/sensorpipe-qemu.tmp"
 mv "$B/sensorpipe-qemu.tmp" "$B/sensorpipe-qemu"
 
+[ "${3:-}" = tests ] || exit 0
 [ -e "$SYS/usr/lib/$TRIPLE/libcriterion.so.3" ] && exit 0
 echo "cross: fetching Criterion for $DARCH into $SYS"
 rm -rf "$SYS.dl" && mkdir -p "$SYS.dl"
