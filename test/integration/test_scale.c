@@ -263,16 +263,21 @@ Test(scale, share_group_splits_then_merge_equals_one_daemon, .init = setup,
 
     /* b returns with the same client id: the queue arrives, nothing lost. */
     start(INST_B, "fleet");
-    publish(p, 2200, 600);
-    await_ref(published * FIELDS);
-    await_shared(published * FIELDS);
-
-    /* A merge while all three daemons run reads consistent snapshots. */
+    /* A merge while all three daemons ingest a burst: each input is one
+     * consistent snapshot (WAL read transactions), and the result is a
+     * sound file. */
+    publish_nowait(p, 2200, 600);
     cr_assert_eq(run_merge(out_path, sp[INST_A].db_path, sp[INST_B].db_path),
                  0);
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0, "publisher not acked");
     cr_assert_eq(db_int(out_path, "SELECT count(*) FROM pragma_integrity_check"
                                   " WHERE integrity_check != 'ok'"),
                  0);
+    cr_assert_leq(db_int(out_path, "SELECT total(count) FROM rollups WHERE"
+                                   " resolution_s = 10"),
+                  published * FIELDS);
+    await_ref(published * FIELDS);
+    await_shared(published * FIELDS);
     cr_assert_gt(db_int(out_path, "SELECT count(*) FROM rollups"), 0);
 
     pub_close(p);
