@@ -868,6 +868,56 @@ Test(store, series_round_trip_keeps_ids_and_text_verbatim)
     store_close(&st);
 }
 
+/* Only series active since a time are loaded (a finest rollup that
+ * recent, or created since), the most recent first; the largest id is
+ * known all the same. */
+Test(store, load_since_gives_the_recently_active_newest_first)
+{
+    const int64_t day = 86400000;
+    struct bucket_acc acc;
+    struct loaded l;
+    struct config cfg;
+    struct store st;
+    int64_t max_id = 0;
+    sqlite3 *db;
+
+    make_cfg(&cfg, "recent.db");
+    open_store(&st, &cfg);
+    begin(&st);
+    add_series(&st, 1, "old/rollup", "v", NULL);
+    add_series(&st, 2, "new/rollup", "v", NULL);
+    add_series(&st, 3, "newer/rollup", "v", NULL);
+    add_series(&st, 9, "old/none", "v", NULL);
+    bucket_acc_reset(&acc);
+    bucket_acc_add(&acc, T0_MS, 1.0);
+    cr_assert_eq(
+        store_merge_partial(&st, 1, bucket_start_ms(T0_MS, 10000), &acc), 0);
+    cr_assert_eq(store_merge_partial(
+                     &st, 2, bucket_start_ms(T0_MS + 2 * day, 10000), &acc),
+                 0);
+    cr_assert_eq(store_merge_partial(
+                     &st, 3, bucket_start_ms(T0_MS + 3 * day, 10000), &acc),
+                 0);
+    commit(&st);
+    store_close(&st);
+    db = peer_open(cfg.store.path);
+    /* Created 1.5 days after T0: after the window's start, before 2. */
+    peer_exec(db, "INSERT INTO series VALUES (5, 'new/none', 'v', NULL, "
+                  "1700129612345)");
+    sqlite3_close(db);
+
+    open_store(&st, &cfg);
+    memset(&l, 0, sizeof(l));
+    cr_assert_eq(store_load_series(&st, T0_MS + day, collect_series, &l), 0);
+    cr_assert_eq(l.n, 3);
+    cr_expect_eq(l.id[0], 3);
+    cr_expect_eq(l.id[1], 2);
+    cr_expect_eq(l.id[2], 5, "created recently, no rollup yet");
+    cr_assert_eq(store_max_series_id(&st, &max_id), 0);
+    cr_expect_eq(max_id, 9);
+    store_close(&st);
+}
+
 Test(store, duplicate_series_is_eexist_and_leaves_no_row)
 {
     const struct store_series_row same_name = {.id = 2,
