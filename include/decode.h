@@ -36,6 +36,7 @@ enum decode_status {
     DECODE_DUPLICATE_KEY, /* the same key twice in one JSON object */
     DECODE_BAD_TIMESTAMP, /* timestamp present but not a time */
     DECODE_BAD_FIELD,     /* a field name too long or empty */
+    DECODE_BAD_NAME,      /* a control byte (0x00-0x1f, 0x7f) in a name */
 };
 
 /* Thread: any. A short reason for logs: "syntax error", "no numeric field". */
@@ -53,10 +54,13 @@ struct decode_sample {
 
 /* Owner: one worker (preallocated in struct worker); reused per message. */
 struct decode_out {
-    unsigned n;       /* samples[0..n) are valid */
-    unsigned skipped; /* values that were not numbers: strings, null,
-                         non-finite, influx string fields */
-    size_t text_used; /* bytes of text[] in use */
+    unsigned n;         /* samples[0..n) are valid */
+    unsigned skipped;   /* values that were not numbers: strings, null,
+                           non-finite, influx string fields */
+    size_t text_used;   /* bytes of text[] in use */
+    unsigned bad_lines; /* influx: lines refused while others were read */
+    enum decode_status bad_status; /* why the first of them was refused */
+    unsigned bad_line;             /* its line number, from 1 */
     struct decode_sample samples[DECODE_MAX_SAMPLES];
     char text[DECODE_TEXT_MAX];
 };

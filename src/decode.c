@@ -36,6 +36,7 @@ static const char *const status_names[] = {
     [DECODE_DUPLICATE_KEY] = "duplicate key",
     [DECODE_BAD_TIMESTAMP] = "bad timestamp",
     [DECODE_BAD_FIELD] = "bad field name",
+    [DECODE_BAD_NAME] = "control character in a name",
 };
 
 const char *decode_status_str(enum decode_status st)
@@ -79,6 +80,9 @@ enum decode_status decode_payload(const struct config_sub *sub,
     out->n = 0;
     out->skipped = 0;
     out->text_used = 0;
+    out->bad_lines = 0;
+    out->bad_status = DECODE_OK;
+    out->bad_line = 0;
     if (len == 0)
         return DECODE_EMPTY;
     assert(payload[len] == '\0');

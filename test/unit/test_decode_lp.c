@@ -128,7 +128,7 @@ static const struct lcase value_cases[] = {
      {{"weather.temp", 21.5, NT, TAGS_W},
       {"weather.hum", 40, NT, NULL},
       {"weather.ok", 1, NT, NULL}}},
-    {"m a=1,b=-1.5,c=-1e3,d=1.,e=.5,f=+2,g=1E2",
+    {"m a=1,b=-1.5,c=-1e3,d=1.,e=.5,f=-.5e-3,g=1E2",
      DECODE_OK,
      0,
      {{"m.a", 1, NT, TAGS_M},
@@ -136,8 +136,40 @@ static const struct lcase value_cases[] = {
       {"m.c", -1000, NT, NULL},
       {"m.d", 1, NT, NULL},
       {"m.e", 0.5, NT, NULL},
-      {"m.f", 2, NT, NULL},
+      {"m.f", -0.0005, NT, NULL},
       {"m.g", 100, NT, NULL}}},
+    /* Go's strconv.ParseFloat, which the reference uses: leading zeros,
+     * "1.e5", '_' between digits, hex with an exponent, underflow to 0. */
+    {"m a=00.5,b=1.e5,c=1_000,d=12_3.4_5,e=1_0e1_0,f=1e-400,g=-0",
+     DECODE_OK,
+     0,
+     {{"m.a", 0.5, NT, TAGS_M},
+      {"m.b", 100000, NT, NULL},
+      {"m.c", 1000, NT, NULL},
+      {"m.d", 123.45, NT, NULL},
+      {"m.e", 1e11, NT, NULL},
+      {"m.f", 0, NT, NULL},
+      {"m.g", 0, NT, NULL}}},
+    {"m a=0x1p3,b=0x1.8p1,c=-0x1P-2,d=0x_1p0,e=0x1_0p0,f=0xAbCp0,g=0x.8p1",
+     DECODE_OK,
+     0,
+     {{"m.a", 8, NT, TAGS_M},
+      {"m.b", 3, NT, NULL},
+      {"m.c", -0.25, NT, NULL},
+      {"m.d", 1, NT, NULL},
+      {"m.e", 16, NT, NULL},
+      {"m.f", 2748, NT, NULL},
+      {"m.g", 1, NT, NULL}}},
+    {"m a=1.7976931348623157e308,b=4.9e-324,c=0x1fffffffffffffp971",
+     DECODE_OK,
+     0,
+     {{"m.a", 1.7976931348623157e308, NT, TAGS_M},
+      {"m.b", 4.9e-324, NT, NULL},
+      {"m.c", 1.7976931348623157e308, NT, NULL}}},
+    {"m a=007i,b=-0i,c=007u",
+     DECODE_OK,
+     0,
+     {{"m.a", 7, NT, TAGS_M}, {"m.b", 0, NT, NULL}, {"m.c", 7, NT, NULL}}},
     {"m a=12i,b=-12i,c=12u,d=0u,e=9223372036854775807i",
      DECODE_OK,
      0,
@@ -173,9 +205,9 @@ static const struct lcase value_cases[] = {
      {{"m.v", 1, NT, TAGS_M}}},
     {"m s=\"only strings\"", DECODE_NO_NUMBER, 1, {{0}}},
     {"m s=\"\"", DECODE_NO_NUMBER, 1, {{0}}},
-    /* Several lines: CRLF, blank lines, comments, leading blanks. */
-    {"# header\n\nm a=1\r\n  \n\t# indented comment\nm b=2 1000000\n"
-     "  m c=3 2000000  \r\n\n",
+    /* Several lines: CRLF, blank lines, comments, leading spaces. */
+    {"# header\n\nm a=1\r\n  \n  # indented comment\r\nm b=2 1000000\n"
+     "  m c=3 2000000  \r\n\n\r",
      DECODE_OK,
      0,
      {{"m.a", 1, NT, TAGS_M}, {"m.b", 2, 1, NULL}, {"m.c", 3, 2, NULL}}},
@@ -186,6 +218,25 @@ static const struct lcase value_cases[] = {
       {"b.v", 2, T1700 + 1000, "{\"_measurement\":\"b\",\"x\":\"2\"}"}}},
     {"# only a comment\n\n", DECODE_NO_NUMBER, 0, {{0}}},
     {"m  a=1", DECODE_OK, 0, {{"m.a", 1, NT, TAGS_M}}},
+    {"m a=1  \r\n", DECODE_OK, 0, {{"m.a", 1, NT, TAGS_M}}},
+    {"m,t=v   a=1   1000000   ",
+     DECODE_OK,
+     0,
+     {{"m.a", 1, 1, "{\"_measurement\":\"m\",\"t\":\"v\"}"}}},
+    /* A string may hold a raw newline (the reference's example). */
+    {"m value=1.0,str=\"foo\nbar\"",
+     DECODE_OK,
+     1,
+     {{"m.value", 1, NT, TAGS_M}}},
+    {"m s=\"a\\\\\",v=2,t=\"\\n\r\n\t\x01\x7f\\x\"",
+     DECODE_OK,
+     2,
+     {{"m.v", 2, NT, TAGS_M}}},
+    /* Booleans are 1 and 0; fields may repeat as the reference allows. */
+    {"m a=true,a=F",
+     DECODE_OK,
+     0,
+     {{"m.a", 1, NT, TAGS_M}, {"m.a", 0, NT, NULL}}},
 };
 
 Test(decode_lp, values_and_lines_table)
@@ -277,32 +328,47 @@ static const struct lcase escape_cases[] = {
      DECODE_OK,
      0,
      {{"m.f,x=y z", 1, NT, "{\"_measurement\":\"m\",\"k=1\":\"a=b\"}"}}},
-    /* Backslashes: "\\" is one, a lone one before other bytes is itself. */
+    /* Backslashes, as the reference reads them: one stands for the byte
+     * after it only when that byte needs escaping there; otherwise it is
+     * itself, and the byte after it is read on its own. */
+    {"cpu,regions=eas\\\\ t value=1.0",
+     DECODE_OK,
+     0,
+     {{"cpu.value", 1, NT,
+       "{\"_measurement\":\"cpu\",\"regions\":\"eas\\\\ t\"}"}}},
+    {"cpu,host=two\\\\\\ words value=42",
+     DECODE_OK,
+     0,
+     {{"cpu.value", 42, NT,
+       "{\"_measurement\":\"cpu\",\"host\":\"two\\\\\\\\ words\"}"}}},
     {"m,k=a\\\\b v=1",
      DECODE_OK,
      0,
-     {{"m.v", 1, NT, "{\"_measurement\":\"m\",\"k\":\"a\\\\b\"}"}}},
+     {{"m.v", 1, NT, "{\"_measurement\":\"m\",\"k\":\"a\\\\\\\\b\"}"}}},
     {"m,k=a\\b v=1",
      DECODE_OK,
      0,
      {{"m.v", 1, NT, "{\"_measurement\":\"m\",\"k\":\"a\\\\b\"}"}}},
-    {"m,k=a\\\\\\\\b v=1",
-     DECODE_OK,
-     0,
-     {{"m.v", 1, NT, "{\"_measurement\":\"m\",\"k\":\"a\\\\\\\\b\"}"}}},
-    {"m,k=a\\\\\\b v=1",
-     DECODE_OK,
-     0,
-     {{"m.v", 1, NT, "{\"_measurement\":\"m\",\"k\":\"a\\\\\\\\b\"}"}}},
     {"m\\\\x v=1",
      DECODE_OK,
      0,
-     {{"m\\x.v", 1, NT, "{\"_measurement\":\"m\\\\x\"}"}}},
-    /* Control bytes in tags come out as \u00XX. */
-    {"m,k=a\tb\x01 v=1",
+     {{"m\\\\x.v", 1, NT, "{\"_measurement\":\"m\\\\\\\\x\"}"}}},
+    /* "\\," in a measurement: a kept backslash, then an escaped comma. */
+    {"m\\\\,x v=1",
      DECODE_OK,
      0,
-     {{"m.v", 1, NT, "{\"_measurement\":\"m\",\"k\":\"a\\u0009b\\u0001\"}"}}},
+     {{"m\\,x.v", 1, NT, "{\"_measurement\":\"m\\\\,x\"}"}}},
+    /* "\=" is no escape in a measurement; a backslash before a tab or at
+     * the end of a name is itself. */
+    {"a\\=b v=1",
+     DECODE_OK,
+     0,
+     {{"a\\=b.v", 1, NT, "{\"_measurement\":\"a\\\\=b\"}"}}},
+    {"m,k=v\\  f=1",
+     DECODE_OK,
+     0,
+     {{"m.f", 1, NT, "{\"_measurement\":\"m\",\"k\":\"v \"}"}}},
+    {"m k\\\\x=1", DECODE_OK, 0, {{"m.k\\\\x", 1, NT, TAGS_M}}},
     /* String values may hold commas, equals, spaces and escaped quotes. */
     {"m s=\"a,b=c d\\\\\",v=1", DECODE_OK, 1, {{"m.v", 1, NT, TAGS_M}}},
 };
@@ -333,10 +399,18 @@ Test(decode_lp, every_precision_converts_to_floored_ms)
         {PRECISION_US, "-1500", -2},
         {PRECISION_MS, "-5", -5},
         {PRECISION_S, "-1", -1000},
-        {PRECISION_NS, "9223372036854775806", 9223372036854LL},
-        {PRECISION_NS, "-9223372036854775806", -9223372036855LL},
-        {PRECISION_MS, "-9223372036854775806", -9223372036854775806LL},
-        {PRECISION_S, "9223372036854775", 9223372036854775LL * 1000},
+        /* The reference takes any int64 whose value in nanoseconds is
+         * an int64 too. */
+        {PRECISION_NS, "9223372036854775807", 9223372036854LL},
+        {PRECISION_NS, "-9223372036854775808", -9223372036855LL},
+        {PRECISION_NS, "007", 0},
+        {PRECISION_NS, "-0", 0},
+        {PRECISION_US, "9223372036854775", 9223372036854LL},
+        {PRECISION_US, "-9223372036854775", -9223372036855LL},
+        {PRECISION_MS, "9223372036854", 9223372036854LL},
+        {PRECISION_MS, "-9223372036854", -9223372036854LL},
+        {PRECISION_S, "9223372036", 9223372036000LL},
+        {PRECISION_S, "-9223372036", -9223372036000LL},
     };
     char line[64];
 
@@ -354,12 +428,33 @@ Test(decode_lp, every_precision_converts_to_floored_ms)
 
 Test(decode_lp, out_of_range_timestamps_are_refused)
 {
-    cr_assert_eq(decode("m v=1 9223372036854775807"), DECODE_SYNTAX);
-    cr_assert_eq(decode("m v=1 -9223372036854775807"), DECODE_SYNTAX);
-    cr_assert_eq(decode("m v=1 -9223372036854775808"), DECODE_SYNTAX);
-    cr_assert_eq(decode("m v=1 99999999999999999999"), DECODE_SYNTAX);
-    cr_assert_eq(decode_prec(PRECISION_S, "m v=1 9223372036854776"),
-                 DECODE_SYNTAX);
+    static const struct {
+        enum config_precision prec;
+        const char *ts;
+    } cases[] = {
+        {PRECISION_NS, "9223372036854775808"},
+        {PRECISION_NS, "-9223372036854775809"},
+        {PRECISION_NS, "99999999999999999999"},
+        {PRECISION_US, "9223372036854776"},
+        {PRECISION_US, "-9223372036854776"},
+        {PRECISION_MS, "9223372036855"},
+        {PRECISION_MS, "-9223372036855"},
+        {PRECISION_S, "9223372037"},
+        {PRECISION_S, "-9223372037"},
+        {PRECISION_NS, "-"},
+        {PRECISION_NS, "1-2"},
+        {PRECISION_NS, "--1"},
+    };
+    char line[64];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        enum decode_status st;
+
+        snprintf(line, sizeof line, "m v=1 %s", cases[i].ts);
+        st = decode_prec(cases[i].prec, line);
+        cr_assert_eq(st, DECODE_BAD_TIMESTAMP, "'%s' (precision %d): %s", line,
+                     cases[i].prec, decode_status_str(st));
+    }
 }
 
 /* ---- refusals ------------------------------------------------------------ */
@@ -377,24 +472,29 @@ static const char *const syntax_cases[] = {
     "m f=1 12.5",
     "m f=1 1e9",
     "m f=1 +5",
+    "m f=1 1\r2",
     "m,t v=1",
     "m,t= v=1",
     "m,=v f=1",
     "m, f=1",
     "m,t=v",
     "m,t=v ",
+    "m,t=v, f=1",
     "m,t=a=b f=1",
+    "m,t=v\rf=1",
     ",t=v f=1",
     " ,t=v f=1",
     "m f=\"unterminated",
-    "m f=\"a\nb\"",
+    "m f=\"unterminated\n",
     "m f=\"x\"y",
+    "m f=\"x\"\"y\"",
     "m f=1.5i",
     "m f=i",
     "m f=-i",
     "m f=+1i",
     "m f=-1u",
     "m f=1.0u",
+    "m f=1_0i",
     "m f=9223372036854775808i",
     "m f=-9223372036854775809i",
     "m f=18446744073709551616u",
@@ -405,16 +505,44 @@ static const char *const syntax_cases[] = {
     "m f=NaN",
     "m f=inf",
     "m f=-Inf",
+    "m f=-infinity",
+    "m f=+2",
     "m f=1e999",
+    "m f=-1e999",
+    "m f=0x1p1024",
     "m f=0x10",
+    "m f=0x1p",
+    "m f=0b101",
+    "m f=1p3",
     "m f=1..2",
+    "m f=.",
+    "m f=-",
+    "m f=-.e5",
+    "m f=1e5.5",
+    "m f=1e",
+    "m f=1__0",
+    "m f=_1",
+    "m f=1_",
+    "m f=1_.5",
+    "m f=1._5",
+    "m f=1_e5",
+    "m f=1e_5",
+    "m f=0x1_p0",
     "m f=1\"x\"",
     "m f=1\rx",
+    "m f=1\t",
+    "m f=\"x\"\t",
+    "m k\\\\=1",
     "m\xff f=1",
     "m,k=\xc3 f=1",
     "m f\xc3=1",
-    "m a=1\nm b=",
-    "m a=1\nbad",
+    "m f=\"\xc3\"",
+    "m f=\"\xed\xa0\x80\",g=1",
+    "# comment\twith a tab",
+    "# comment\rwith a CR\nm,t",
+    "\r m f=1",
+    "m\r",
+    "m\n",
 };
 
 Test(decode_lp, syntax_errors_table)
@@ -427,20 +555,144 @@ Test(decode_lp, syntax_errors_table)
     }
 }
 
-Test(decode_lp, nul_bytes_are_refused)
+Test(decode_lp, nul_bytes_are_refused_outside_strings)
 {
     cr_assert_eq(decode_prec_len(PRECISION_NS, "m f=1\0", 6), DECODE_SYNTAX);
-    cr_assert_eq(decode_prec_len(PRECISION_NS, "m\0 f=1", 6), DECODE_SYNTAX);
-    cr_assert_eq(decode_prec_len(PRECISION_NS, "m,t=\0 f=1", 9), DECODE_SYNTAX);
+    cr_assert_eq(decode_prec_len(PRECISION_NS, "m\0 f=1", 6), DECODE_BAD_NAME);
+    cr_assert_eq(decode_prec_len(PRECISION_NS, "m,t=\0 f=1", 9),
+                 DECODE_BAD_NAME);
+    cr_assert_eq(decode_prec_len(PRECISION_NS, "m s=\"a\0b\",v=3", 13),
+                 DECODE_OK);
+    cr_assert_eq(out.n, 1);
+    cr_assert_eq(out.skipped, 1);
 }
 
-Test(decode_lp, duplicate_and_reserved_tag_keys)
+/* Control bytes end a name and refuse the line, as in the reference. */
+Test(decode_lp, control_bytes_in_names_refuse_the_line)
+{
+    static const char *const cases[] = {
+        "m\x01 v=1",     "m\x7f v=1",     "m\tx v=1",          "\tm v=1",
+        "m,k\x1f=v v=1", "m,k=v\x01 v=1", "m,k=\x7fv v=1",     "m f\x01=1",
+        "m\x1b[31m v=1", "m,t=v\tx f=1",  "m f\x7f=1",         "m,k\t=v f=1",
+        "\t# comment",   "m\vx v=1",      "m,k\x1f\x1f=v v=1",
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        enum decode_status st = decode(cases[i]);
+
+        cr_assert_eq(st, DECODE_BAD_NAME, "case %zu: %s", i,
+                     decode_status_str(st));
+        cr_assert_eq(out.n, 0);
+        cr_assert_eq(out.bad_lines, 1);
+    }
+    /* Only the line is refused. */
+    cr_assert_eq(decode("m\x01 v=1\nm v=2"), DECODE_OK);
+    cr_assert_eq(out.n, 1);
+    cr_assert_eq(out.samples[0].value, 2);
+    cr_assert_eq(out.bad_lines, 1);
+    cr_assert_eq(out.bad_status, DECODE_BAD_NAME);
+    cr_assert_eq(out.bad_line, 1);
+}
+
+Test(decode_lp, duplicate_and_reserved_tag_keys_refuse_the_line)
 {
     cr_assert_eq(decode("m,a=1,a=2 f=1"), DECODE_DUPLICATE_KEY);
     cr_assert_eq(decode("m,a=1,b=2,a\\ =3,a=4 f=1"), DECODE_DUPLICATE_KEY);
     cr_assert_eq(decode("m,_measurement=x f=1"), DECODE_DUPLICATE_KEY);
-    /* Same key on different lines is fine. */
+    cr_assert_eq(decode("m,_field=x f=1"), DECODE_DUPLICATE_KEY);
+    cr_assert_eq(decode("m,a\\==1,a\\==2 f=1"), DECODE_DUPLICATE_KEY);
+    /* Same key on different lines is fine; near misses are other keys. */
     cr_assert_eq(decode("m,a=1 f=1\nm,a=2 f=1"), DECODE_OK);
+    cr_assert_eq(decode("m,_measurements=x,_Field=y,a=1,a\\ =2,A=3 f=1"),
+                 DECODE_OK);
+    /* A reserved key refuses its line only. */
+    cr_assert_eq(decode("m,_measurement=x f=1\nm,t=v g=2\nm,_field=y h=3"),
+                 DECODE_OK);
+    cr_assert_eq(out.n, 1);
+    cr_assert(text_is(out.samples[0].field, out.samples[0].field_len, "m.g"));
+    cr_assert(text_is(out.samples[0].tags, out.samples[0].tags_len,
+                      "{\"_measurement\":\"m\",\"t\":\"v\"}"));
+    cr_assert_eq(out.bad_lines, 2);
+    cr_assert_eq(out.bad_status, DECODE_DUPLICATE_KEY);
+    cr_assert_eq(out.bad_line, 1);
+}
+
+/* InfluxDB writes the good lines of a batch and reports the bad ones. */
+Test(decode_lp, a_bad_line_is_refused_alone)
+{
+    cr_assert_eq(decode("m a=1\nbad\nm,t=v s=\"x\",b=2 1000000\n"
+                        "m c=\n\nm d=4\r\n# note\tx\nm e=5"),
+                 DECODE_OK);
+    cr_assert_eq(out.n, 4);
+    cr_assert(text_is(out.samples[0].field, out.samples[0].field_len, "m.a"));
+    cr_assert(text_is(out.samples[1].field, out.samples[1].field_len, "m.b"));
+    cr_assert_eq(out.samples[1].ts_ms, 1);
+    cr_assert(text_is(out.samples[2].field, out.samples[2].field_len, "m.d"));
+    cr_assert(text_is(out.samples[3].field, out.samples[3].field_len, "m.e"));
+    cr_assert_eq(out.bad_lines, 3);
+    cr_assert_eq(out.bad_line, 2);
+    /* "m e=5" follows a bad comment on its own line: kept. */
+    cr_assert_eq(decode("m a=1\n# note\tx\nm e=5"), DECODE_OK);
+    cr_assert_eq(out.n, 2);
+    cr_assert_eq(out.bad_lines, 1);
+    cr_assert_eq(out.bad_line, 2);
+
+    /* Samples, text and skipped strings of a refused line are given back. */
+    cr_assert_eq(decode("m,t=v s=\"x\",a=1,b=x\nm c=3"), DECODE_OK);
+    cr_assert_eq(out.n, 1);
+    cr_assert_eq(out.skipped, 0);
+    cr_assert(text_is(out.samples[0].field, out.samples[0].field_len, "m.c"));
+    cr_assert_eq(out.text_used, strlen(TAGS_M) + strlen("m.c"));
+    cr_assert_eq(out.bad_lines, 1);
+    cr_assert_eq(out.bad_status, DECODE_SYNTAX);
+    cr_assert_eq(out.bad_line, 1);
+
+    /* No good line: the first bad line's reason, every bad line counted. */
+    cr_assert_eq(decode("m a=1 99999999999999999999\nm\x01 b=1\nx"),
+                 DECODE_BAD_TIMESTAMP);
+    cr_assert_eq(out.n, 0);
+    cr_assert_eq(out.bad_lines, 3);
+    cr_assert_eq(out.text_used, 0);
+    cr_assert_eq(decode("m s=\"x\"\nbad"), DECODE_SYNTAX);
+    cr_assert_eq(out.bad_lines, 1);
+    cr_assert_eq(decode("m s=\"x\""), DECODE_NO_NUMBER);
+    cr_assert_eq(out.bad_lines, 0);
+}
+
+/* After an error the reference resumes after the next '\n' from where the
+ * error was found, even inside a string. */
+Test(decode_lp, recovery_resumes_after_the_next_newline)
+{
+    /* The unterminated string runs to the end: one bad line. */
+    cr_assert_eq(decode("m a=1\nm s=\"open\nm b=2\nm c=3"), DECODE_OK);
+    cr_assert_eq(out.n, 1);
+    cr_assert_eq(out.bad_lines, 1);
+    /* An error before a string with a newline resumes inside it. */
+    cr_assert_eq(decode("m a=x,s=\"1\n2\" v=3"), DECODE_OK);
+    cr_assert_eq(out.n, 1);
+    cr_assert(text_is(out.samples[0].field, out.samples[0].field_len, "2\".v"));
+    /* A line refused by a bound or a reserved or repeated tag key is read
+     * to its end first, strings with newlines included. */
+    cr_assert_eq(decode("m,_field=x s=\"a\nb\",v=1\nm w=2"), DECODE_OK);
+    cr_assert_eq(out.n, 1);
+    cr_assert(text_is(out.samples[0].field, out.samples[0].field_len, "m.w"));
+    cr_assert_eq(out.bad_lines, 1);
+    cr_assert_eq(out.bad_status, DECODE_DUPLICATE_KEY);
+    cr_assert_eq(decode("m,a=1,a=2 s=\"\n\",v=bad 1\nm w=2"), DECODE_OK);
+    cr_assert_eq(out.n, 1);
+    cr_assert_eq(out.bad_lines, 1);
+    /* A missing timestamp ends at the next '\r' or '\n'; a lone '\r' there
+     * starts a line of its own (refused too). */
+    cr_assert_eq(decode("m v=1 x\rm w=2\nm u=3"), DECODE_OK);
+    cr_assert_eq(out.n, 1);
+    cr_assert_eq(out.bad_lines, 2);
+    cr_assert_eq(decode("m v=1 x\nm u=3"), DECODE_OK);
+    cr_assert_eq(out.bad_lines, 1);
+    /* A bad string resumes from its closing quote. */
+    cr_assert_eq(decode("m s=\"\xff\n\",v=1\nm w=2"), DECODE_OK);
+    cr_assert_eq(out.n, 1);
+    cr_assert(text_is(out.samples[0].field, out.samples[0].field_len, "m.w"));
+    cr_assert_eq(out.bad_lines, 1);
 }
 
 Test(decode_lp, field_names_are_bounded)
@@ -474,16 +726,30 @@ Test(decode_lp, sample_and_tag_counts_are_bounded)
     cr_assert_eq(out.n, DECODE_MAX_SAMPLES);
     cr_assert_eq(out.samples[DECODE_MAX_SAMPLES - 1].value,
                  DECODE_MAX_SAMPLES - 1);
-    snprintf(buf + w, cap - w, "\nm g=1");
-    cr_assert_eq(decode(buf), DECODE_TOO_MANY);
+    /* A line past the sample bound is refused; a line of strings is not. */
+    snprintf(buf + w, cap - w, "\nm g=1\nm s=\"x\"");
+    cr_assert_eq(decode(buf), DECODE_OK);
+    cr_assert_eq(out.n, DECODE_MAX_SAMPLES);
+    cr_assert_eq(out.bad_lines, 1);
+    cr_assert_eq(out.bad_status, DECODE_TOO_MANY);
+    cr_assert_eq(out.bad_line, 2);
+    cr_assert_eq(out.skipped, 1);
 
+    /* 255 tags (the reference corpus has such a line) are kept. */
     w = (size_t) snprintf(buf, cap, "m");
     for (int i = 0; i < DECODE_LP_MAX_TAGS; i++)
         w += (size_t) snprintf(buf + w, cap - w, ",t%d=v", i);
     snprintf(buf + w, cap - w, " f=1");
+    cr_assert_eq(DECODE_LP_MAX_TAGS, 255);
     cr_assert_eq(decode(buf), DECODE_OK);
+    /* ,"tN":"v" is 8 bytes plus N's digits. */
+    cr_assert_eq(out.samples[0].tags_len,
+                 strlen(TAGS_M) + 10 * 9 + 90 * 10 + 155 * 11);
     snprintf(buf + w, cap - w, ",t=v f=1");
     cr_assert_eq(decode(buf), DECODE_TOO_MANY);
+    /* The duplicate check sees the first key from the last. */
+    snprintf(buf + w, cap - w, ",t0=v f=1");
+    cr_assert_eq(decode(buf), DECODE_DUPLICATE_KEY);
     free(buf);
 }
 
@@ -497,11 +763,17 @@ Test(decode_lp, composed_text_is_bounded)
     cr_assert_not_null(buf);
     for (int i = 0; i < 20; i++)
         w += (size_t) snprintf(buf + w, cap - w, "m,t=%0*d v=1\n", 1000, i);
-    cr_assert_eq(decode(buf), DECODE_TOO_MANY);
-    /* Ten of them fit. */
-    buf[10 * (w / 20)] = '\0';
+    /* The lines that fit are kept, the others refused one by one. */
     cr_assert_eq(decode(buf), DECODE_OK);
-    cr_assert_eq(out.n, 10);
+    cr_assert_lt(out.n, 20);
+    cr_assert_eq(out.n + out.bad_lines, 20);
+    cr_assert_eq(out.bad_status, DECODE_TOO_MANY);
+    cr_assert_eq(out.bad_line, out.n + 1);
+    w = out.text_used;
+    buf[w / out.n] = '\0';
+    cr_assert_eq(decode(buf), DECODE_OK);
+    cr_assert_eq(out.n, 1);
+    cr_assert_eq(out.text_used * (DECODE_TEXT_MAX / out.text_used), w);
     free(buf);
 }
 
@@ -525,7 +797,7 @@ Test(decode_lp, binary_garbage_is_refused_without_harm)
                 buf[i] = (char) (x >> 40);
         }
         st = decode_prec_len(PRECISION_NS, buf, len);
-        cr_assert_leq(st, DECODE_BAD_FIELD);
+        cr_assert_leq(st, DECODE_BAD_NAME);
         for (unsigned i = 0; st == DECODE_OK && i < out.n; i++)
             cr_assert(isfinite(out.samples[i].value) &&
                       out.samples[i].field_len >= 3 &&

@@ -196,9 +196,10 @@ Test(worker, late_skewed_and_invalid_are_counted)
     egress_fini(&out);
 }
 
-/* The extremes line protocol allows, in ms: the distance to the receive
- * time does not fit in an int64 (UBSan would abort on the subtraction).
- * Both are clock skew, stored at the receive time. */
+/* The extremes line protocol allows at precision ms (their nanoseconds
+ * fill an int64): the distance to the receive time must not overflow
+ * (UBSan would abort on the subtraction). Both are clock skew, stored at
+ * the receive time. */
 Test(worker, extreme_timestamps_are_clock_skew_without_overflow)
 {
     int64_t now = clock_now_ms();
@@ -207,8 +208,8 @@ Test(worker, extreme_timestamps_are_clock_skew_without_overflow)
     int partials = 0;
 
     start();
-    push(now, 2, "lp/a", "m v=1 -9223372036854775806");
-    push(now, 2, "lp/b", "m v=2 9223372036854775806");
+    push(now, 2, "lp/a", "m v=1 -9223372036854");
+    push(now, 2, "lp/b", "m v=2 9223372036854");
     finish();
     cr_expect_eq(count_of(STAT_DECODED), 2);
     cr_expect_eq(count_of(STAT_CLOCK_SKEW), 2);
