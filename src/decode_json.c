@@ -28,7 +28,8 @@
  * DECODE_SYNTAX; more than DECODE_MAX_DEPTH open containers is
  * DECODE_TOO_DEEP; a key twice in one object (compared unescaped) is
  * DECODE_DUPLICATE_KEY; a sample whose dotted name is too long or has an
- * empty part, or whose key holds "\u0000", is DECODE_BAD_FIELD; a
+ * empty part is DECODE_BAD_FIELD; a key that holds a control character
+ * (U+0000-U+001F escaped, or DEL raw or escaped) is DECODE_BAD_NAME; a
  * timestamp that is not a time is DECODE_BAD_TIMESTAMP; more samples,
  * text or open keys than the bounds is DECODE_TOO_MANY.
  *
@@ -66,6 +67,7 @@ struct json_str {
     const char *p; /* raw bytes inside the quotes, or unescaped in text */
     size_t len;
     bool escaped; /* p[0..len) still holds backslash escapes */
+    bool del;     /* p[0..len) holds a raw DEL (0x7f) */
 };
 
 /* A key seen in an open object. Owner: struct json_ctx. */
@@ -164,7 +166,7 @@ static const char *scan_escape(const char *p)
 
 static bool is_plain(unsigned char ch)
 {
-    return ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\';
+    return ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
 }
 
 /* The string at c->p (an opening quote); leaves c->p after the closing one. */
@@ -175,6 +177,7 @@ static enum decode_status scan_string(struct json_ctx *c, struct json_str *s)
 
     s->p = p;
     s->escaped = false;
+    s->del = false;
     for (;;) {
         unsigned char ch;
 
@@ -190,6 +193,9 @@ static enum decode_status scan_string(struct json_ctx *c, struct json_str *s)
             s->escaped = true;
         } else if (ch >= 0x80) {
             high = true;
+            p++;
+        } else if (ch == 0x7f) {
+            s->del = true;
             p++;
         } else {
             return DECODE_SYNTAX; /* control byte, or the end */
@@ -249,10 +255,16 @@ static size_t unescape_one(const char **pp, char *t)
     return put_utf8(t, cp);
 }
 
+static bool is_ctl(char ch)
+{
+    return (unsigned char) ch < 0x20 || ch == 0x7f;
+}
+
 /*
  * Rewrites an escaped key into out->text (never longer than its escaped
- * form). A NUL in a key would cut field names short downstream, so it is
- * a bad field name.
+ * form). A control character in a key ("\u0000", "\n", "\u007f": a NUL
+ * would cut field names short downstream, the others reach logs and
+ * terminals raw) is refused, as InfluxDB's parser refuses them in names.
  */
 static enum decode_status unescape_key(struct json_ctx *c, struct json_str *s)
 {
@@ -270,8 +282,8 @@ static enum decode_status unescape_key(struct json_ctx *c, struct json_str *s)
             continue;
         }
         t += unescape_one(&p, t);
-        if (t[-1] == '\0')
-            return DECODE_BAD_FIELD;
+        if (is_ctl(t[-1]))
+            return DECODE_BAD_NAME;
     }
     s->p = t0;
     s->len = (size_t) (t - t0);
@@ -536,6 +548,8 @@ static enum decode_status read_key(struct json_ctx *c, unsigned base,
     if (*c->p != '"')
         return DECODE_SYNTAX;
     st = scan_string(c, k);
+    if (st == DECODE_OK && k->del)
+        st = DECODE_BAD_NAME;
     if (st == DECODE_OK && k->escaped)
         st = unescape_key(c, k);
     if (st != DECODE_OK)
@@ -704,7 +718,7 @@ static enum decode_status parse_readings(struct json_ctx *c)
 static enum decode_status parse_scalar(struct json_ctx *c)
 {
     static const char name[] = "value";
-    struct json_str k = {c->out->text, sizeof name - 1, false};
+    struct json_str k = {c->out->text, sizeof name - 1, false, false};
 
     memcpy(c->out->text, name, sizeof name - 1);
     c->out->text_used = sizeof name - 1;
