@@ -48,6 +48,8 @@ enum stats_counter {
     /* Samples of a new series whose registry slot lies past
      * SERIES_PROBE_MAX: keys chosen to collide. */
     STAT_DROPPED_SAMPLES_PROBE,
+    STAT_INVALID_LINES, /* line-protocol lines refused, in any message */
+    STAT_TAG_CONFLICTS, /* payload tags replaced by a topic tag */
     STAT_PAUSED_MS,
     STAT_ROWS_WRITTEN, /* egress records committed by the writer */
     STAT_COMMITS,

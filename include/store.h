@@ -28,7 +28,7 @@
 #include "compiler.h"
 #include "config.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* DBL_MAX as SQL text: SQLite reads it back as exactly DBL_MAX (a unit
  * test checks), so clamping with it keeps every merge finite. */
@@ -69,6 +69,8 @@ struct store_stats_row {
     uint64_t dropped_samples_store;
     uint64_t dropped_samples_probe;
     uint64_t skipped_retained;
+    uint64_t invalid_lines; /* schema version 6 */
+    uint64_t tag_conflicts; /* schema version 6 */
 };
 
 /* Owner: the writer thread once it runs; start-up code before that. */

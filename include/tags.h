@@ -29,13 +29,21 @@ struct tags_src {
  * Builds the tags of a new series into out (NUL-terminated). tmpl may be ""
  * (no topic tags); extra is a JSON object text or NULL. Topic levels that the
  * template does not reach, and template levels the topic lacks, add nothing.
- * The payload's tags come first; a topic tag with the same name as a payload
- * tag is left out (the payload wins).
+ * The payload's tags come first, then the topic's. A topic tag replaces a
+ * payload tag of the same name: topic levels are what the broker's ACLs
+ * bind to a device, so a payload cannot claim to be another device.
  * Returns: the length written (0 = no tags at all), or -ENOSPC when out is
  * too small. Thread: any.
  */
 SP_MUST_CHECK int tags_build(const struct tags_src *src, char *out,
                              size_t out_len);
+
+/*
+ * How many of the payload's tags (src->extra) a topic tag of the same name
+ * replaces in tags_build(). Returns: 0 when there is no template or no
+ * payload tag. Thread: any.
+ */
+unsigned tags_conflicts(const struct tags_src *src);
 
 /*
  * Appends s[0..len) to out as the inside of a JSON string (quotes,

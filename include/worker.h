@@ -66,8 +66,9 @@ struct worker {
     uint32_t idle_scan_step; /* entries per scan: a sweep per idle time */
     struct ratelimit rl_invalid;
     struct ratelimit rl_series;
-    struct decode_out *dec; /* preallocated: large */
-    char *tags;             /* WORKER_TAGS_MAX bytes */
+    struct ratelimit rl_tags; /* payload tags a topic tag replaced */
+    struct decode_out *dec;   /* preallocated: large */
+    char *tags;               /* WORKER_TAGS_MAX bytes */
 
     /* Shared. */
     struct event ingress_ev;       /* we sleep here; the loop signals */

@@ -30,6 +30,8 @@ static const struct counter_info counters[STAT__COUNT] = {
                                            true},
     [STAT_DROPPED_SAMPLES_STORE] = {"dropped_samples_store", true},
     [STAT_DROPPED_SAMPLES_PROBE] = {"dropped_samples_probe", true},
+    [STAT_INVALID_LINES] = {"invalid_lines", true},
+    [STAT_TAG_CONFLICTS] = {"tag_conflicts", true},
     [STAT_PAUSED_MS] = {"paused_ms", true},
     [STAT_ROWS_WRITTEN] = {"rows_written", false},
     [STAT_COMMITS] = {"commits", false},

@@ -74,9 +74,10 @@ static const struct {
      " dropped_overflow, dropped_oversize, dropped_invalid,"
      " dropped_series_limit, late, clock_skew, series, paused_ms,"
      " commit_p50_ms, commit_p99_ms, dropped_samples_series_limit,"
-     " dropped_samples_store, dropped_samples_probe, skipped_retained)"
+     " dropped_samples_store, dropped_samples_probe, skipped_retained,"
+     " invalid_lines, tag_conflicts)"
      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-     " ?15, ?16, ?17, ?18)"},
+     " ?15, ?16, ?17, ?18, ?19, ?20)"},
     {offsetof(struct store, st_ret_rollups),
      "DELETE FROM rollups WHERE (series_id, resolution_s, bucket_ms) IN"
      " (SELECT series_id, resolution_s, bucket_ms FROM rollups"
@@ -476,6 +477,8 @@ int store_insert_stats(struct store *st, const struct store_stats_row *row)
         row->dropped_samples_store,
         row->dropped_samples_probe,
         row->skipped_retained,
+        row->invalid_lines,
+        row->tag_conflicts,
     };
     sqlite3_stmt *s = st->st_stats;
     int rc;

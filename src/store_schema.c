@@ -129,6 +129,17 @@ static const char store_schema_v5[] =
     "ALTER TABLE ingest_stats ADD COLUMN skipped_retained"
     " INTEGER NOT NULL DEFAULT 0;";
 
+/*
+ * Version 6: line-protocol lines refused inside messages (a message with at
+ * least one good line counts as decoded) and payload tags replaced by topic
+ * tags. Older rows read 0.
+ */
+static const char store_schema_v6[] =
+    "ALTER TABLE ingest_stats ADD COLUMN invalid_lines INTEGER NOT NULL"
+    " DEFAULT 0;"
+    "ALTER TABLE ingest_stats ADD COLUMN tag_conflicts INTEGER NOT NULL"
+    " DEFAULT 0;";
+
 /* One schema step: run on a file whose user_version is `from`. */
 struct store_migration {
     int from;
@@ -138,7 +149,7 @@ struct store_migration {
 /* Index i upgrades version i to i + 1; append a step for each new version. */
 static const struct store_migration store_migrations[] = {
     {0, store_schema_v1}, {1, store_schema_v2}, {2, store_schema_v3},
-    {3, store_schema_v4}, {4, store_schema_v5},
+    {3, store_schema_v4}, {4, store_schema_v5}, {5, store_schema_v6},
 };
 
 _Static_assert(SP_ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,

@@ -81,43 +81,154 @@ static size_t level_len(const char *s, size_t left)
     return slash ? (size_t) (slash - s) : left;
 }
 
-/* True when extra (a JSON object text) already has key "name". */
-static bool extra_has(const struct tags_src *src, const char *name,
-                      size_t name_len)
-{
-    const char *x = src->extra;
+/* The template's {name} levels walked against the topic's levels. */
+struct tag_walk {
+    const char *tmpl;
+    size_t tl;
+    const char *topic;
+    size_t left;
+    bool done;
+};
 
-    for (size_t i = 0; x && i + name_len + 3 <= src->extra_len; i++)
-        if (x[i] == '"' && memcmp(x + i + 1, name, name_len) == 0 &&
-            x[i + 1 + name_len] == '"' && x[i + 2 + name_len] == ':')
+static void walk_init(struct tag_walk *wk, const struct tags_src *src)
+{
+    wk->tmpl = src->tmpl;
+    wk->tl = strlen(src->tmpl);
+    wk->topic = src->topic;
+    wk->left = src->topic_len;
+    wk->done = false;
+}
+
+/* The next topic tag: name[0..*name_len) = value[0..*value_len). */
+static bool walk_next(struct tag_walk *wk, const char **name, size_t *name_len,
+                      const char **value, size_t *value_len)
+{
+    while (!wk->done && wk->tl > 0 && wk->left > 0) {
+        const char *t = wk->tmpl;
+        const char *v = wk->topic;
+        size_t a = level_len(t, wk->tl);
+        size_t n = level_len(v, wk->left);
+
+        if (a == 1 && t[0] == '#')
+            break;
+        /* Step past the level and its '/'; a last level ends the walk. */
+        if (a == wk->tl || n == wk->left) {
+            wk->done = true;
+        } else {
+            wk->tmpl += a + 1;
+            wk->tl -= a + 1;
+            wk->topic += n + 1;
+            wk->left -= n + 1;
+        }
+        if (a > 2 && t[0] == '{' && t[a - 1] == '}') {
+            *name = t + 1;
+            *name_len = a - 2;
+            *value = v;
+            *value_len = n;
+            return true;
+        }
+    }
+    wk->done = true;
+    return false;
+}
+
+/* True when the topic gives a tag named key[0..len) (key as JSON text;
+ * template names are words, so they need no escaping). */
+static bool topic_has_tag(const struct tags_src *src, const char *key,
+                          size_t len)
+{
+    struct tag_walk wk;
+    const char *name;
+    const char *value;
+    size_t name_len;
+    size_t value_len;
+
+    walk_init(&wk, src);
+    while (walk_next(&wk, &name, &name_len, &value, &value_len))
+        if (name_len == len && memcmp(name, key, len) == 0)
             return true;
     return false;
+}
+
+/* One past the JSON string that opens at s, or NULL when it does not end
+ * before end. */
+static const char *string_end(const char *s, const char *end)
+{
+    if (s >= end || *s != '"')
+        return NULL;
+    for (s++; s < end; s++) {
+        if (*s == '\\')
+            s++;
+        else if (*s == '"')
+            return s + 1;
+    }
+    return NULL;
+}
+
+/* The member ("key":"value") at p, before end: *key_end is one past the
+ * key's closing quote, *val_end one past the value's. False when the text
+ * is not a member (not the decoder's text: nothing more is read). */
+static bool next_member(const char *p, const char *end, const char **key_end,
+                        const char **val_end)
+{
+    *key_end = string_end(p, end);
+    if (*key_end == NULL || *key_end >= end || **key_end != ':')
+        return false;
+    *val_end = string_end(*key_end + 1, end);
+    return *val_end != NULL;
+}
+
+static void put_raw(struct jbuf *b, const char *p, const char *end)
+{
+    if (!b->first)
+        put_char(b, ',');
+    b->first = false;
+    for (; p < end; p++)
+        put_char(b, *p);
+}
+
+/*
+ * Walks the members of the object src->extra and copies each into b (when
+ * b is not NULL) unless the topic gives a tag of the same name. Returns
+ * how many members the topic replaced.
+ */
+static unsigned walk_extra(const struct tags_src *src, struct jbuf *b)
+{
+    const char *p = src->extra + 1;
+    const char *end = src->extra + src->extra_len - 1; /* the '}' */
+    const char *key_end;
+    const char *val_end;
+    unsigned replaced = 0;
+
+    while (p < end && next_member(p, end, &key_end, &val_end)) {
+        if (topic_has_tag(src, p + 1, (size_t) (key_end - p - 2)))
+            replaced++;
+        else if (b != NULL)
+            put_raw(b, p, val_end);
+        p = val_end < end && *val_end == ',' ? val_end + 1 : val_end;
+    }
+    return replaced;
+}
+
+unsigned tags_conflicts(const struct tags_src *src)
+{
+    if (src->extra == NULL || src->extra_len <= 2 || src->tmpl[0] == '\0')
+        return 0;
+    return walk_extra(src, NULL);
 }
 
 /* Appends the pairs the template names in the topic. */
 static void put_topic_tags(struct jbuf *b, const struct tags_src *src)
 {
-    const char *tmpl = src->tmpl;
-    const char *topic = src->topic;
-    size_t tl = strlen(tmpl);
-    size_t left = src->topic_len;
+    struct tag_walk wk;
+    const char *name;
+    const char *value;
+    size_t name_len;
+    size_t value_len;
 
-    while (tl > 0 && left > 0) {
-        size_t a = level_len(tmpl, tl);
-        size_t n = level_len(topic, left);
-        if (a == 1 && tmpl[0] == '#')
-            break;
-        if (a > 2 && tmpl[0] == '{' && tmpl[a - 1] == '}' &&
-            !extra_has(src, tmpl + 1, a - 2))
-            put_pair(b, tmpl + 1, a - 2, topic, n);
-        /* Step past the level and its '/'; a last level ends the walk. */
-        if (a == tl || n == left)
-            break;
-        tmpl += a + 1;
-        tl -= a + 1;
-        topic += n + 1;
-        left -= n + 1;
-    }
+    walk_init(&wk, src);
+    while (walk_next(&wk, &name, &name_len, &value, &value_len))
+        put_pair(b, name, name_len, value, value_len);
 }
 
 int tags_build(const struct tags_src *src, char *out, size_t out_len)
@@ -127,14 +238,8 @@ int tags_build(const struct tags_src *src, char *out, size_t out_len)
     if (out_len < 3)
         return -ENOSPC;
     put_char(&b, '{');
-    if (src->extra != NULL && src->extra_len > 2) {
-        /* extra is "{...}": copy its members as they are. */
-        if (src->extra_len - 2 > out_len - 3)
-            return -ENOSPC;
-        memcpy(out + 1, src->extra + 1, src->extra_len - 2);
-        b.pos += src->extra_len - 2;
-        b.first = false;
-    }
+    if (src->extra != NULL && src->extra_len > 2)
+        (void) walk_extra(src, &b);
     put_topic_tags(&b, src);
     if (b.pos == SIZE_MAX || out_len - b.pos < 2)
         return -ENOSPC;

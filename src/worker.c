@@ -94,6 +94,7 @@ int worker_init(struct worker *w, unsigned index,
     event_init(&w->ingress_ev);
     ratelimit_init(&w->rl_invalid, 10000, 5);
     ratelimit_init(&w->rl_series, 60000, 3);
+    ratelimit_init(&w->rl_tags, 60000, 3);
     err = ring_init(&w->ingress, (size_t) sh->cfg->pipeline.ring_bytes);
     if (err == 0)
         err = series_table_init(&w->series, sh->series_cap, sh->arena_bytes,
@@ -361,6 +362,51 @@ static void count_invalid(struct worker *w, const struct ingress_rec *r,
                     w->cfg->subs[r->sub_index].name);
 }
 
+/* Line-protocol lines refused in a message whose other lines are kept. */
+static void count_bad_lines(struct worker *w, const struct ingress_rec *r,
+                            enum decode_status st)
+{
+    const struct decode_out *d = w->dec;
+
+    stats_add(&w->stats, STAT_INVALID_LINES, d->bad_lines);
+    if (st == DECODE_OK)
+        log_ratelimited(&w->rl_invalid, LOG_WARNING,
+                        "decode: %u line(s) refused on %.200s, the others "
+                        "kept (first: line %u, %s; subscription %s)",
+                        d->bad_lines, r->data, d->bad_line,
+                        decode_status_str(d->bad_status),
+                        w->cfg->subs[r->sub_index].name);
+}
+
+/*
+ * Counts the lines (samples of one line share their tags text) whose
+ * payload tags a topic_tags tag of the same name replaces.
+ */
+static void count_tag_conflicts(struct worker *w, const struct ingress_rec *r)
+{
+    const struct config_sub *sub = &w->cfg->subs[r->sub_index];
+    const char *prev = NULL;
+
+    for (unsigned i = 0; i < w->dec->n; i++) {
+        const struct decode_sample *s = &w->dec->samples[i];
+        struct tags_src src = {sub->topic_tags, r->data, r->topic_len, s->tags,
+                               s->tags_len};
+
+        if (s->tags == NULL || s->tags == prev)
+            continue;
+        prev = s->tags;
+        if (tags_conflicts(&src) == 0)
+            continue;
+        stats_add(&w->stats, STAT_TAG_CONFLICTS, 1);
+        log_ratelimited(&w->rl_tags, LOG_WARNING,
+                        "tags: a payload tag on %.200s names a topic_tags "
+                        "level of subscription %s; the topic's value is "
+                        "kept: %.*s",
+                        r->data, sub->name,
+                        (int) (s->tags_len < 200 ? s->tags_len : 200), s->tags);
+    }
+}
+
 /* One message: decode, then add every sample. */
 static void process(struct worker *w, const struct ingress_rec *r)
 {
@@ -372,10 +418,14 @@ static void process(struct worker *w, const struct ingress_rec *r)
     st = decode_payload(sub, payload, r->payload_len, w->dec);
     if (w->dec->skipped > 0)
         stats_add(&w->stats, STAT_SKIPPED_VALUES, w->dec->skipped);
+    if (w->dec->bad_lines > 0)
+        count_bad_lines(w, r, st);
     if (st != DECODE_OK) {
         count_invalid(w, r, st);
         return;
     }
+    if (sub->topic_tags[0] != '\0')
+        count_tag_conflicts(w, r);
     /* A refused sample is counted by add_sample(), also in a message
      * that is partly kept: samples in = samples + refused by reason. */
     for (unsigned i = 0; i < w->dec->n; i++)

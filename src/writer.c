@@ -444,6 +444,8 @@ static void fill_row(struct writer *wr, struct store_stats_row *row)
     row->dropped_samples_store = snap.v[STAT_DROPPED_SAMPLES_STORE];
     row->dropped_samples_probe = snap.v[STAT_DROPPED_SAMPLES_PROBE];
     row->skipped_retained = snap.v[STAT_SKIPPED_RETAINED];
+    row->invalid_lines = snap.v[STAT_INVALID_LINES];
+    row->tag_conflicts = snap.v[STAT_TAG_CONFLICTS];
 }
 
 /* A percentile of the interval's latency; NaN (stored as NULL) when

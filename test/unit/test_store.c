@@ -166,7 +166,8 @@ static const struct {
      "clock_skew INTEGER,series INTEGER,paused_ms INTEGER,"
      "commit_p50_ms REAL,commit_p99_ms REAL,"
      "dropped_samples_series_limit INTEGER,dropped_samples_store INTEGER,"
-     "dropped_samples_probe INTEGER,skipped_retained INTEGER"},
+     "dropped_samples_probe INTEGER,skipped_retained INTEGER,"
+     "invalid_lines INTEGER,tag_conflicts INTEGER"},
     {"rollups_v", "time ,topic TEXT,field TEXT,tags TEXT,"
                   "resolution_s INTEGER,count INTEGER,mean ,min REAL,"
                   "max REAL,last REAL"},
@@ -353,7 +354,7 @@ static const char design_schema_v1[] =
     " 2.0, 1700000001000);"
     "PRAGMA user_version = 1;";
 
-Test(store, version_1_file_made_by_plain_sql_is_accepted)
+Test(store, version_1_file_made_by_plain_sql_is_accepted_and_migrated)
 {
     struct bucket_acc acc;
     struct config cfg;
@@ -381,6 +382,11 @@ Test(store, version_1_file_made_by_plain_sql_is_accepted)
     cr_assert_eq(peer_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     cr_assert_eq(peer_int(db, "SELECT count(*) FROM subscriptions"), 0,
                  "an old store has no record");
+    /* Version 6 added the line-protocol counters; old rows read 0. */
+    peer_exec(db, "INSERT INTO ingest_stats (ts_ms, received) VALUES (1, 2)");
+    cr_assert_eq(peer_int(db, "SELECT invalid_lines + tag_conflicts"
+                              " FROM ingest_stats WHERE ts_ms = 1"),
+                 0);
     sqlite3_close(db);
 }
 
@@ -1256,6 +1262,8 @@ Test(store, stats_row_round_trip_and_replace)
         .dropped_samples_series_limit = 2001,
         .dropped_samples_store = 2002,
         .dropped_samples_probe = 2003,
+        .invalid_lines = 2004,
+        .tag_conflicts = 2005,
     };
     static const char *const cols[] = {
         "received",
@@ -1297,6 +1305,8 @@ Test(store, stats_row_round_trip_and_replace)
     cr_assert_eq(peer_int(db, "SELECT dropped_samples_probe FROM "
                               "ingest_stats"),
                  2003);
+    cr_assert_eq(peer_int(db, "SELECT invalid_lines FROM ingest_stats"), 2004);
+    cr_assert_eq(peer_int(db, "SELECT tag_conflicts FROM ingest_stats"), 2005);
     cr_assert_eq(peer_int(db, "SELECT ts_ms FROM ingest_stats"), T0_MS);
     cr_assert_eq(peer_int(db, "SELECT commit_p50_ms * 4 FROM ingest_stats"), 5);
     cr_assert_eq(peer_int(db, "SELECT commit_p99_ms * 2 FROM ingest_stats"),

@@ -46,12 +46,54 @@ Test(tags, values_are_json_escaped)
                      "{\"a\":\"q\\\"u\\\\o\\u0001\"}");
 }
 
-Test(tags, payload_tags_come_first_and_win)
+Test(tags, payload_tags_come_first_and_topic_tags_win)
 {
     cr_expect_str_eq(
         build("s/{site}/{m}", "s/lab/x",
               "{\"_measurement\":\"weather\",\"site\":\"north gate\"}"),
-        "{\"_measurement\":\"weather\",\"site\":\"north gate\",\"m\":\"x\"}");
+        "{\"_measurement\":\"weather\",\"site\":\"lab\",\"m\":\"x\"}");
+    /* A payload cannot claim to be another device. */
+    cr_expect_str_eq(
+        build("lp/{device}", "lp/devA",
+              "{\"_measurement\":\"m\",\"device\":\"devB\",\"k\":\"v\"}"),
+        "{\"_measurement\":\"m\",\"k\":\"v\",\"device\":\"devA\"}");
+    /* Only levels the topic has replace anything. */
+    cr_expect_str_eq(build("s/{site}/{device}", "s/lab",
+                           "{\"_measurement\":\"m\",\"device\":\"d\"}"),
+                     "{\"_measurement\":\"m\",\"device\":\"d\",\"site\":"
+                     "\"lab\"}");
+    /* Escaped payload text is copied as it is. */
+    cr_expect_str_eq(
+        build("{a}", "x", "{\"_measurement\":\"q\\\"\",\"b\\\\\":\"\\\"\"}"),
+        "{\"_measurement\":\"q\\\"\",\"b\\\\\":\"\\\"\",\"a\":"
+        "\"x\"}");
+}
+
+static unsigned conflicts(const char *tmpl, const char *topic,
+                          const char *extra)
+{
+    struct tags_src src = {tmpl, topic, strlen(topic), extra,
+                           extra ? strlen(extra) : 0};
+
+    return tags_conflicts(&src);
+}
+
+Test(tags, conflicts_count_replaced_payload_tags)
+{
+    const char *x = "{\"_measurement\":\"m\",\"device\":\"devB\",\"site\":"
+                    "\"s\",\"devices\":\"y\"}";
+
+    cr_expect_eq(conflicts("lp/{device}", "lp/devA", x), 1);
+    cr_expect_eq(conflicts("{site}/{device}/#", "a/b/c/d", x), 2);
+    cr_expect_eq(conflicts("{site}/{device}", "a", x), 1);
+    cr_expect_eq(conflicts("lp/{other}", "lp/devA", x), 0);
+    cr_expect_eq(conflicts("", "lp/devA", x), 0);
+    cr_expect_eq(conflicts("lp/{device}", "lp/devA", NULL), 0);
+    cr_expect_eq(conflicts("lp/{device}", "lp/devA", "{}"), 0);
+    /* Not the decoder's text: nothing is read past it. */
+    cr_expect_eq(conflicts("{device}", "a", "{\"device\":\"x"), 0);
+    cr_expect_str_eq(build("{device}", "a", "{\"k\":\"v\",\"device\""),
+                     "{\"k\":\"v\",\"device\":\"a\"}");
 }
 
 Test(tags, too_small_a_buffer_is_refused)
