@@ -33,14 +33,9 @@
 #include "compiler.h"
 #include "config.h"
 #include "log.h"
+#include "mqtt_sub.h"
 
 struct subrec;
-
-/* sub_index of a message that matches no configured subscription. */
-#define MQTT_NO_SUB UINT_MAX
-
-/* "$share/" GROUP "/" TOPIC and its NUL. */
-#define MQTT_FILTER_MAX (CONFIG_NAME_MAX + CONFIG_STR_MAX + 8)
 
 /* How long a stop waits for the broker to close the connection after
  * DISCONNECT before it closes the socket itself. */
@@ -144,25 +139,14 @@ struct mqtt_client {
     unsigned n_addrs;
     unsigned addr_idx;
 
-    char lib_err[160]; /* libmosquitto's last error line while connecting */
-    int sub_mid[CONFIG_MAX_SUBS]; /* SUBSCRIBE message ids, per cfg->subs */
-    unsigned subs_pending;        /* SUBSCRIBEs sent without SUBACK yet */
-    bool session_present;         /* the last CONNACK resumed a session */
-    bool rec_trusted; /* rec was a record at CONNACK (see mqtt_sub.c) */
-    /* Per cfg->subs: the broker's session held the filter when the last
-     * SUBSCRIBE for it went out, so the retained messages that SUBSCRIBE
-     * brings were delivered before (MQTT 3.1.1). */
-    bool sub_had_retained[CONFIG_MAX_SUBS];
-    char unsub[CONFIG_MAX_SUBS * 2][MQTT_FILTER_MAX]; /* to unsubscribe */
-    unsigned n_unsub;
-    struct subrec *rec; /* the broker's subscriptions, recorded; may be NULL */
+    char lib_err[160];     /* libmosquitto's last error line while connecting */
+    struct mqtt_subs subs; /* the subscriptions' state: mqtt_sub.c's */
 
     struct ratelimit rl_fail;    /* failed attempts while disconnected */
     struct ratelimit rl_refused; /* repeated CONNACK refusals */
 
     /* Counters for tests and stats, loop thread only. */
     uint64_t attempts;   /* connection attempts made (connect calls) */
-    uint64_t subacks;    /* SUBACKs received, granted or refused */
     uint64_t messages;   /* messages handed to on_msg */
     uint64_t unsubacks;  /* UNSUBACKs received (heartbeat answers too) */
     uint64_t heartbeats; /* heartbeats sent */
@@ -240,6 +224,14 @@ bool mqtt_is_connected(const struct mqtt_client *c);
  * the subscriptions match. Thread: loop.
  */
 bool mqtt_is_subscribed(const struct mqtt_client *c);
+
+/*
+ * Keeps rec (borrowed until mqtt_fini(); NULL for none) informed of every
+ * SUBSCRIBE, SUBACK, UNSUBSCRIBE and UNSUBACK, and reconciles the broker's
+ * session with it at each CONNACK (subrec.h). Thread: loop, before
+ * mqtt_start().
+ */
+void mqtt_set_record(struct mqtt_client *c, struct subrec *rec);
 
 /*
  * SIGHUP: switches from old's subscriptions (the ones the client runs

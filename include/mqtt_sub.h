@@ -3,22 +3,56 @@
  * SUBSCRIBE and SUBACK, UNSUBSCRIBE on reload, and message routing.
  *
  * mqtt.c owns the connection and calls in here; this module keeps the
- * subscription fields of struct mqtt_client (sub_mid, subs_pending, unsub,
- * n_unsub, subacks) and reads its cfg, mosq and phase. A subscription's
+ * subscriptions' state in a struct mqtt_subs of its own (in struct
+ * mqtt_client), and is told the handle, the table and whether the
+ * connection is up. A subscription's
  * index in cfg->subs is its identity: MQTT 5 subscription identifier
  * index + 1, and the sub_index a message is routed to.
  */
 #ifndef SP_MQTT_SUB_H
 #define SP_MQTT_SUB_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <mosquitto.h>
 
 #include "compiler.h"
 #include "config.h"
-#include "mqtt.h"
+#include "subrec.h"
+
+/* sub_index of a message that matches no configured subscription. */
+#define MQTT_NO_SUB UINT_MAX
+
+/* "$share/" GROUP "/" TOPIC and its NUL. */
+#define MQTT_FILTER_MAX (CONFIG_NAME_MAX + CONFIG_STR_MAX + 8)
+
+/*
+ * The subscriptions of one broker connection. Owner: the loop thread; it
+ * lives in struct mqtt_client, and only this module's functions touch it.
+ */
+struct mqtt_subs {
+    struct mosquitto *mosq;       /* the connection's handle (borrowed) */
+    const struct config *cfg;     /* the subscriptions in use (borrowed) */
+    int sub_mid[CONFIG_MAX_SUBS]; /* SUBSCRIBE message ids, per cfg->subs */
+    unsigned subs_pending;        /* SUBSCRIBEs sent without SUBACK yet */
+    bool session_present;         /* the last CONNACK resumed a session */
+    bool rec_trusted; /* rec was a record at CONNACK (see mqtt_sub.c) */
+    /* Per cfg->subs: the broker's session held the filter when the last
+     * SUBSCRIBE for it went out, so the retained messages that SUBSCRIBE
+     * brings were delivered before (MQTT 3.1.1). */
+    bool sub_had_retained[CONFIG_MAX_SUBS];
+    char unsub[CONFIG_MAX_SUBS * 2][MQTT_FILTER_MAX]; /* to unsubscribe */
+    unsigned n_unsub;
+    struct subrec *rec; /* the broker's subscriptions, recorded; may be NULL */
+    uint64_t subacks;   /* SUBACKs received, granted or refused (tests) */
+};
+
+/* Thread: start-up. Starts with no subscription sent, for mosq and cfg. */
+void mqtt_sub_init(struct mqtt_subs *s, struct mosquitto *mosq,
+                   const struct config *cfg);
 
 /*
  * Writes s's topic filter to buf: "$share/" GROUP "/" TOPIC for a shared
@@ -35,7 +69,7 @@ void mqtt_sub_filter(const struct config_sub *s, char *buf, size_t n);
 bool mqtt_sub_cfg_has_filter(const struct config *cfg, const char *filter);
 
 /*
- * Sends SUBSCRIBE for c->cfg->subs[i], with subscription identifier i + 1
+ * Sends SUBSCRIBE for sb->cfg->subs[i], with subscription identifier i + 1
  * under MQTT 5, records its message id and counts it in subs_pending.
  * Returns: 0, also when the connection is down (the next CONNACK sends it
  *   again);
@@ -43,28 +77,28 @@ bool mqtt_sub_cfg_has_filter(const struct config *cfg, const char *filter);
  *   -ENOMEM out of memory (logged).
  * Thread: loop. Allocates (the SUBSCRIBE properties, inside libmosquitto).
  */
-SP_MUST_CHECK int mqtt_sub_send(struct mqtt_client *c, unsigned i);
+SP_MUST_CHECK int mqtt_sub_send(struct mqtt_subs *sb, unsigned i);
 
 /*
  * On an accepted CONNACK: forgets SUBACKs still due; when the broker kept
  * the session (session_present) and a record is set, queues an UNSUBSCRIBE
- * for every recorded filter c->cfg no longer has (logged); sends the queued
- * UNSUBSCRIBEs (except filters c->cfg wants again) and a SUBSCRIBE for
- * every subscription in c->cfg. A subscription libmosquitto refuses is
+ * for every recorded filter sb->cfg no longer has (logged); sends the queued
+ * UNSUBSCRIBEs (except filters sb->cfg wants again) and a SUBSCRIBE for
+ * every subscription in sb->cfg. A subscription libmosquitto refuses is
  * logged and skipped. Thread: loop.
  */
-void mqtt_sub_resubscribe(struct mqtt_client *c, bool session_present);
+void mqtt_sub_resubscribe(struct mqtt_subs *sb, bool session_present);
 
 /*
  * Keeps rec (borrowed until mqtt_fini(); NULL for none) informed of every
  * SUBSCRIBE, SUBACK, UNSUBSCRIBE and UNSUBACK, and reconciles the broker's
  * session with it at each CONNACK (see subrec.h). Thread: loop.
  */
-void mqtt_sub_set_record(struct mqtt_client *c, struct subrec *rec);
+void mqtt_sub_set_record(struct mqtt_subs *sb, struct subrec *rec);
 
 /* An UNSUBACK for message id mid: the record forgets its filter.
  * Thread: loop. */
-void mqtt_sub_unsuback(struct mqtt_client *c, int mid);
+void mqtt_sub_unsuback(struct mqtt_subs *sb, int mid);
 
 /*
  * A SUBACK for message id mid: counts it in subacks and, when mid is a
@@ -73,25 +107,23 @@ void mqtt_sub_unsuback(struct mqtt_client *c, int mid);
  * granted holds n_granted reason codes; borrowed until return.
  * Thread: loop.
  */
-void mqtt_sub_suback(struct mqtt_client *c, int mid, int n_granted,
+void mqtt_sub_suback(struct mqtt_subs *sb, int mid, int n_granted,
                      const int *granted);
 
 /*
  * Switches c from old's subscriptions to newcfg's (see
  * mqtt_update_subscriptions()): queues an UNSUBSCRIBE for each filter of
  * old that newcfg lacks, sets
- * c->cfg to newcfg and forgets SUBACKs still due. When c->phase is
- * MQTT_CONNECTED it also sends the queued UNSUBSCRIBEs and a SUBSCRIBE for
- * each subscription that is new or differs (topic, share group, qos or
- * position); otherwise the next CONNACK sends them. The caller updates its
- * poll mask afterwards. Borrows newcfg from now on.
- * Returns: 0; the first error of mqtt_sub_send() (-EINVAL, -ENOMEM); the
- *   other subscriptions are still sent.
- * Thread: loop.
+ * sb->cfg to newcfg and forgets SUBACKs still due. When connected it also sends
+ * the queued UNSUBSCRIBEs and a SUBSCRIBE for each subscription that is new or
+ * differs (topic, share group, qos or position); otherwise the next CONNACK
+ * sends them. The caller updates its poll mask afterwards. Borrows newcfg from
+ * now on. Returns: 0; the first error of mqtt_sub_send() (-EINVAL, -ENOMEM);
+ * the other subscriptions are still sent. Thread: loop.
  */
-SP_MUST_CHECK int mqtt_sub_update(struct mqtt_client *c,
+SP_MUST_CHECK int mqtt_sub_update(struct mqtt_subs *sb,
                                   const struct config *old,
-                                  const struct config *newcfg);
+                                  const struct config *newcfg, bool connected);
 
 /*
  * The subscription a message on topic belongs to: the lowest index among
@@ -113,7 +145,7 @@ unsigned mqtt_sub_route(const struct config *cfg, const char *topic,
  * that brought the message went out (the subscription record, or, without
  * one, the CONNACK's session-present flag). Thread: loop.
  */
-bool mqtt_sub_stale_retained(const struct mqtt_client *c, unsigned sub_index,
+bool mqtt_sub_stale_retained(const struct mqtt_subs *sb, unsigned sub_index,
                              bool retain);
 
 #endif

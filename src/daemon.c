@@ -676,7 +676,7 @@ static int start_loop(struct daemon *d)
          * the operator's to fix: exit 2, so systemd does not loop. */
         return rc == -ENOMEM ? DAEMON_EXIT_RUNTIME : DAEMON_EXIT_CONFIG;
     }
-    mqtt_sub_set_record(&d->mqtt, &d->subrec);
+    mqtt_set_record(&d->mqtt, &d->subrec);
     pipeline_record_subscriptions(d->pipe, &d->subrec);
     rc = pipeline_start(d->pipe);
     if (rc < 0) {

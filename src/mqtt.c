@@ -516,7 +516,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 /* Inbound packets the daemon can see: messages, SUBACKs, UNSUBACKs. */
 static uint64_t inbound(const struct mqtt_client *c)
 {
-    return c->messages + c->subacks + c->unsubacks;
+    return c->messages + c->subs.subacks + c->unsubacks;
 }
 
 static void keepalive_reset(struct mqtt_client *c)
@@ -767,7 +767,7 @@ static void on_connect_cb(struct mosquitto *m, void *obj, int rc, int flags,
     atomic_store_explicit(&c->connected, true, memory_order_relaxed);
     log_notice("mqtt: connected to %s as %s%s", name, c->cfg->mqtt.client_id,
                (flags & 1) != 0 ? " (session resumed)" : "");
-    mqtt_sub_resubscribe(c, (flags & 1) != 0);
+    mqtt_sub_resubscribe(&c->subs, (flags & 1) != 0);
     if (c->on_state != NULL)
         c->on_state(c->ctx, true);
 }
@@ -789,7 +789,8 @@ static void on_subscribe_cb(struct mosquitto *m, void *obj, int mid,
 {
     (void) m;
     (void) props;
-    mqtt_sub_suback(obj, mid, n_granted, granted);
+    mqtt_sub_suback(&((struct mqtt_client *) obj)->subs, mid, n_granted,
+                    granted);
 }
 
 static void on_unsubscribe_cb(struct mosquitto *m, void *obj, int mid,
@@ -804,7 +805,7 @@ static void on_unsubscribe_cb(struct mosquitto *m, void *obj, int mid,
         c->hb_waiting = false; /* later ones are answered in order */
         return;
     }
-    mqtt_sub_unsuback(c, mid);
+    mqtt_sub_unsuback(&c->subs, mid);
 }
 
 static void on_message_cb(struct mosquitto *m, void *obj,
@@ -823,7 +824,8 @@ static void on_message_cb(struct mosquitto *m, void *obj,
     out.qos = msg->qos;
     out.retain = msg->retain;
     out.sub_index = mqtt_sub_route(c->cfg, msg->topic, props);
-    out.stale_retained = mqtt_sub_stale_retained(c, out.sub_index, msg->retain);
+    out.stale_retained =
+        mqtt_sub_stale_retained(&c->subs, out.sub_index, msg->retain);
     c->messages++;
     log_debug("mqtt: message on %.200s (%zu bytes, qos %d) for "
               "subscription %u",
@@ -902,6 +904,7 @@ int mqtt_init(struct mqtt_client *c, uv_loop_t *loop, const struct config *cfg,
     rc = mqtt_setup_open(&c->mosq, cfg, c);
     if (rc < 0)
         return rc;
+    mqtt_sub_init(&c->subs, c->mosq, cfg);
     set_callbacks(c);
     ratelimit_init(&c->rl_fail, RL_INTERVAL_MS, 1);
     ratelimit_init(&c->rl_refused, RL_INTERVAL_MS, 1);
@@ -952,7 +955,12 @@ bool mqtt_is_connected(const struct mqtt_client *c)
 bool mqtt_is_subscribed(const struct mqtt_client *c)
 {
     ASSERT_THREAD(THREAD_LOOP);
-    return c->phase == MQTT_CONNECTED && c->subs_pending == 0;
+    return c->phase == MQTT_CONNECTED && c->subs.subs_pending == 0;
+}
+
+void mqtt_set_record(struct mqtt_client *c, struct subrec *rec)
+{
+    mqtt_sub_set_record(&c->subs, rec);
 }
 
 int mqtt_update_subscriptions(struct mqtt_client *c, const struct config *old,
@@ -962,7 +970,8 @@ int mqtt_update_subscriptions(struct mqtt_client *c, const struct config *old,
     int rc;
 
     ASSERT_THREAD(THREAD_LOOP);
-    rc = mqtt_sub_update(c, old, newcfg);
+    rc = mqtt_sub_update(&c->subs, old, newcfg, was_connected);
+    c->cfg = newcfg;
     if (was_connected)
         sync_poll(c, MOSQ_ERR_SUCCESS); /* UNSUBSCRIBE/SUBSCRIBE queued */
     return rc;

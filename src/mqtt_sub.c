@@ -30,13 +30,13 @@
  * mqtt_sub_route(), which run anywhere.
  *
  * Invariants:
- *   - sub_mid[i] != 0 only for a SUBSCRIBE of c->cfg->subs[i] sent since
+ *   - sub_mid[i] != 0 only for a SUBSCRIBE of sb->cfg->subs[i] sent since
  *     the last CONNACK or reload and not yet acknowledged; subs_pending
  *     counts them.
  *   - n_unsub <= CONFIG_MAX_SUBS and unsub[0..n_unsub) holds no duplicate.
  *
- * Memory: the fields live in the caller's struct mqtt_client; filters are
- * built on the stack. libmosquitto allocates the SUBSCRIBE properties and
+ * Memory: struct mqtt_subs is the caller's (inside struct mqtt_client); filters
+ * are built on the stack. libmosquitto allocates the SUBSCRIBE properties and
  * packets, per (re)connect or reload only; routing allocates nothing.
  */
 #include "mqtt_sub.h"
@@ -57,12 +57,12 @@
 #define REASON_MAX 128
 
 _Static_assert(sizeof(((struct subrec_entry *) 0)->filter) ==
-                   sizeof(((struct mqtt_client *) 0)->unsub[0]),
+                   sizeof(((struct mqtt_subs *) 0)->unsub[0]),
                "the record holds every filter");
 
-static bool is_v5(const struct mqtt_client *c)
+static bool is_v5(const struct mqtt_subs *sb)
 {
-    return c->cfg->mqtt.protocol == PROTOCOL_V5;
+    return sb->cfg->mqtt.protocol == PROTOCOL_V5;
 }
 
 /* An MQTT 5 reason code as text, without libmosquitto's trailing period. */
@@ -109,17 +109,25 @@ bool mqtt_sub_cfg_has_filter(const struct config *cfg, const char *filter)
     return cfg_find(cfg, filter) >= 0;
 }
 
-void mqtt_sub_set_record(struct mqtt_client *c, struct subrec *rec)
+void mqtt_sub_init(struct mqtt_subs *sb, struct mosquitto *mosq,
+                   const struct config *cfg)
+{
+    memset(sb, 0, sizeof(*sb));
+    sb->mosq = mosq;
+    sb->cfg = cfg;
+}
+
+void mqtt_sub_set_record(struct mqtt_subs *sb, struct subrec *rec)
 {
     ASSERT_THREAD(THREAD_LOOP);
-    c->rec = rec;
+    sb->rec = rec;
 }
 
 /* The record changed: hand it to the writer. A full ring leaves it dirty;
  * the daemon's timer publishes it later. */
-static void record_changed(struct mqtt_client *c)
+static void record_changed(struct mqtt_subs *sb)
 {
-    if (c->rec != NULL && subrec_publish(c->rec) < 0)
+    if (sb->rec != NULL && subrec_publish(sb->rec) < 0)
         log_debug("mqtt: the subscription record waits for room on its "
                   "way to the store");
 }
@@ -129,49 +137,49 @@ static void record_changed(struct mqtt_client *c)
 /* The broker's session holds filter now, as far as the daemon knows: the
  * subscription record when it was a record at CONNACK, else the CONNACK's
  * session-present flag. */
-static bool session_has(const struct mqtt_client *c, const char *filter)
+static bool session_has(const struct mqtt_subs *sb, const char *filter)
 {
-    if (!c->rec_trusted)
-        return c->session_present;
-    for (unsigned k = 0; k < subrec_count(c->rec); k++)
-        if (strcmp(subrec_entry(c->rec, k)->filter, filter) == 0)
+    if (!sb->rec_trusted)
+        return sb->session_present;
+    for (unsigned k = 0; k < subrec_count(sb->rec); k++)
+        if (strcmp(subrec_entry(sb->rec, k)->filter, filter) == 0)
             return true;
     return false;
 }
 
-bool mqtt_sub_stale_retained(const struct mqtt_client *c, unsigned sub_index,
+bool mqtt_sub_stale_retained(const struct mqtt_subs *sb, unsigned sub_index,
                              bool retain)
 {
-    return retain && !is_v5(c) && sub_index < c->cfg->n_subs &&
-           c->sub_had_retained[sub_index];
+    return retain && !is_v5(sb) && sub_index < sb->cfg->n_subs &&
+           sb->sub_had_retained[sub_index];
 }
 
 /* ---- SUBSCRIBE and SUBACK ----------------------------------------------- */
 
-int mqtt_sub_send(struct mqtt_client *c, unsigned i)
+int mqtt_sub_send(struct mqtt_subs *sb, unsigned i)
 {
-    const struct config_sub *s = &c->cfg->subs[i];
+    const struct config_sub *s = &sb->cfg->subs[i];
     mosquitto_property *props = NULL;
     char filter[MQTT_FILTER_MAX];
     int rc = MOSQ_ERR_SUCCESS;
 
     ASSERT_THREAD(THREAD_LOOP);
-    assert(i < c->cfg->n_subs);
+    assert(i < sb->cfg->n_subs);
     mqtt_sub_filter(s, filter, sizeof(filter));
     /* Before the SUBACK puts the filter in the record. */
-    c->sub_had_retained[i] = !is_v5(c) && session_has(c, filter);
-    if (is_v5(c))
+    sb->sub_had_retained[i] = !is_v5(sb) && session_has(sb, filter);
+    if (is_v5(sb))
         rc = mosquitto_property_add_varint(
             &props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, i + 1);
     if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_subscribe_v5(c->mosq, &c->sub_mid[i], filter, s->qos,
-                                    is_v5(c) ? MQTT_SUB_OPT_SEND_RETAIN_NEW : 0,
-                                    props);
+        rc = mosquitto_subscribe_v5(
+            sb->mosq, &sb->sub_mid[i], filter, s->qos,
+            is_v5(sb) ? MQTT_SUB_OPT_SEND_RETAIN_NEW : 0, props);
     mosquitto_property_free_all(&props);
     if (rc == MOSQ_ERR_SUCCESS)
-        c->subs_pending++;
-    if (rc == MOSQ_ERR_SUCCESS && c->rec != NULL)
-        subrec_subscribing(c->rec, c->sub_mid[i], filter, s->name, s->qos);
+        sb->subs_pending++;
+    if (rc == MOSQ_ERR_SUCCESS && sb->rec != NULL)
+        subrec_subscribing(sb->rec, sb->sub_mid[i], filter, s->name, s->qos);
     if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN ||
         rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST)
         return 0;
@@ -180,16 +188,16 @@ int mqtt_sub_send(struct mqtt_client *c, unsigned i)
     return rc == MOSQ_ERR_NOMEM ? -ENOMEM : -EINVAL;
 }
 
-static void record_suback(struct mqtt_client *c, int mid, int n_granted,
+static void record_suback(struct mqtt_subs *sb, int mid, int n_granted,
                           const int *granted)
 {
-    if (c->rec == NULL || n_granted < 1)
+    if (sb->rec == NULL || n_granted < 1)
         return;
-    subrec_suback(c->rec, mid, granted[0]);
-    record_changed(c);
+    subrec_suback(sb->rec, mid, granted[0]);
+    record_changed(sb);
 }
 
-void mqtt_sub_suback(struct mqtt_client *c, int mid, int n_granted,
+void mqtt_sub_suback(struct mqtt_subs *sb, int mid, int n_granted,
                      const int *granted)
 {
     const struct config_sub *s;
@@ -198,22 +206,22 @@ void mqtt_sub_suback(struct mqtt_client *c, int mid, int n_granted,
     unsigned i;
 
     ASSERT_THREAD(THREAD_LOOP);
-    record_suback(c, mid, n_granted, granted);
-    for (i = 0; i < c->cfg->n_subs && c->sub_mid[i] != mid; i++)
+    record_suback(sb, mid, n_granted, granted);
+    for (i = 0; i < sb->cfg->n_subs && sb->sub_mid[i] != mid; i++)
         ;
-    c->subacks++;
-    if (i == c->cfg->n_subs || n_granted < 1)
+    sb->subacks++;
+    if (i == sb->cfg->n_subs || n_granted < 1)
         return;
-    s = &c->cfg->subs[i];
-    c->sub_mid[i] = 0;
-    if (c->subs_pending > 0)
-        c->subs_pending--;
+    s = &sb->cfg->subs[i];
+    sb->sub_mid[i] = 0;
+    if (sb->subs_pending > 0)
+        sb->subs_pending--;
     mqtt_sub_filter(s, filter, sizeof(filter));
     if (granted[0] >= 0x80)
         log_err("mqtt: subscription '%s' to %s refused by the broker: %s",
                 s->name, filter,
-                is_v5(c) ? reason_text(granted[0], reason, sizeof(reason))
-                         : "failure");
+                is_v5(sb) ? reason_text(granted[0], reason, sizeof(reason))
+                          : "failure");
     else if (granted[0] < s->qos)
         log_warn("mqtt: subscription '%s' to %s granted qos %d, not %d",
                  s->name, filter, granted[0], s->qos);
@@ -224,52 +232,52 @@ void mqtt_sub_suback(struct mqtt_client *c, int mid, int n_granted,
 
 /* ---- UNSUBSCRIBE -------------------------------------------------------- */
 
-static void queue_unsub(struct mqtt_client *c, const char *filter)
+static void queue_unsub(struct mqtt_subs *sb, const char *filter)
 {
-    for (unsigned i = 0; i < c->n_unsub; i++)
-        if (strcmp(c->unsub[i], filter) == 0)
+    for (unsigned i = 0; i < sb->n_unsub; i++)
+        if (strcmp(sb->unsub[i], filter) == 0)
             return;
-    if (c->n_unsub == SP_ARRAY_SIZE(c->unsub)) {
+    if (sb->n_unsub == SP_ARRAY_SIZE(sb->unsub)) {
         log_warn("mqtt: too many pending unsubscriptions: %s stays in the "
                  "broker's session",
                  filter);
         return;
     }
-    snprintf(c->unsub[c->n_unsub++], MQTT_FILTER_MAX, "%s", filter);
+    snprintf(sb->unsub[sb->n_unsub++], MQTT_FILTER_MAX, "%s", filter);
 }
 
-static void flush_unsubs(struct mqtt_client *c)
+static void flush_unsubs(struct mqtt_subs *sb)
 {
     int mid = 0;
     int rc;
 
-    for (unsigned i = 0; i < c->n_unsub; i++) {
-        if (mqtt_sub_cfg_has_filter(c->cfg, c->unsub[i]))
+    for (unsigned i = 0; i < sb->n_unsub; i++) {
+        if (mqtt_sub_cfg_has_filter(sb->cfg, sb->unsub[i]))
             continue;
-        rc = mosquitto_unsubscribe(c->mosq, &mid, c->unsub[i]);
-        if (rc == MOSQ_ERR_SUCCESS && c->rec != NULL)
-            subrec_unsubscribing(c->rec, mid, c->unsub[i]);
+        rc = mosquitto_unsubscribe(sb->mosq, &mid, sb->unsub[i]);
+        if (rc == MOSQ_ERR_SUCCESS && sb->rec != NULL)
+            subrec_unsubscribing(sb->rec, mid, sb->unsub[i]);
         else if (rc != MOSQ_ERR_SUCCESS)
-            log_warn("mqtt: cannot unsubscribe from %s: %s", c->unsub[i],
+            log_warn("mqtt: cannot unsubscribe from %s: %s", sb->unsub[i],
                      mosquitto_strerror(rc));
     }
-    c->n_unsub = 0;
+    sb->n_unsub = 0;
 }
 
-void mqtt_sub_unsuback(struct mqtt_client *c, int mid)
+void mqtt_sub_unsuback(struct mqtt_subs *sb, int mid)
 {
     ASSERT_THREAD(THREAD_LOOP);
-    if (c->rec == NULL)
+    if (sb->rec == NULL)
         return;
-    subrec_unsuback(c->rec, mid);
-    record_changed(c);
+    subrec_unsuback(sb->rec, mid);
+    record_changed(sb);
 }
 
 /* A recorded filter the file still has: say when its qos changed. */
-static void note_kept(const struct mqtt_client *c, const struct subrec_entry *e,
+static void note_kept(const struct mqtt_subs *sb, const struct subrec_entry *e,
                       int i)
 {
-    const struct config_sub *s = &c->cfg->subs[i];
+    const struct config_sub *s = &sb->cfg->subs[i];
 
     if (s->qos != e->qos)
         log_notice("mqtt: subscription '%s' to %s: qos %d since the last "
@@ -282,54 +290,54 @@ static void note_kept(const struct mqtt_client *c, const struct subrec_entry *e,
  * every recorded filter the file no longer has (removed, or changed under
  * the same name) is unsubscribed before the file's filters are subscribed.
  */
-static void reconcile(struct mqtt_client *c, bool present)
+static void reconcile(struct mqtt_subs *sb, bool present)
 {
     const struct subrec_entry *e;
     int k;
 
-    if (c->rec == NULL)
+    if (sb->rec == NULL)
         return;
-    if (present && !subrec_is_known(c->rec))
+    if (present && !subrec_is_known(sb->rec))
         log_notice("mqtt: the store holds no record of earlier "
                    "subscriptions of client id %s (a store from an older "
                    "version): filters removed from the file before this "
                    "start may stay in the broker's session",
-                   c->cfg->mqtt.client_id);
-    subrec_session(c->rec, present);
-    for (unsigned i = 0; present && i < subrec_count(c->rec); i++) {
-        e = subrec_entry(c->rec, i);
-        k = cfg_find(c->cfg, e->filter);
+                   sb->cfg->mqtt.client_id);
+    subrec_session(sb->rec, present);
+    for (unsigned i = 0; present && i < subrec_count(sb->rec); i++) {
+        e = subrec_entry(sb->rec, i);
+        k = cfg_find(sb->cfg, e->filter);
         if (k >= 0) {
-            note_kept(c, e, k);
+            note_kept(sb, e, k);
             continue;
         }
         log_notice("mqtt: unsubscribing from %s: subscribed by an earlier "
                    "run for subscription '%s', no longer in the file",
                    e->filter, e->name);
-        queue_unsub(c, e->filter);
+        queue_unsub(sb, e->filter);
     }
-    record_changed(c);
+    record_changed(sb);
 }
 
 /* ---- connection and reload ---------------------------------------------- */
 
-void mqtt_sub_resubscribe(struct mqtt_client *c, bool session_present)
+void mqtt_sub_resubscribe(struct mqtt_subs *sb, bool session_present)
 {
     ASSERT_THREAD(THREAD_LOOP);
-    c->subs_pending = 0;
-    c->session_present = session_present;
-    c->rec_trusted = c->rec != NULL && subrec_is_known(c->rec);
-    reconcile(c, session_present);
-    flush_unsubs(c);
-    for (unsigned i = 0; i < c->cfg->n_subs; i++) {
+    sb->subs_pending = 0;
+    sb->session_present = session_present;
+    sb->rec_trusted = sb->rec != NULL && subrec_is_known(sb->rec);
+    reconcile(sb, session_present);
+    flush_unsubs(sb);
+    for (unsigned i = 0; i < sb->cfg->n_subs; i++) {
         /* A refused filter is logged there; the others are still sent. */
-        if (mqtt_sub_send(c, i) < 0)
+        if (mqtt_sub_send(sb, i) < 0)
             continue;
     }
 }
 
 /* Queues an UNSUBSCRIBE for each filter of old that newcfg lacks. */
-static void queue_removed(struct mqtt_client *c, const struct config *old,
+static void queue_removed(struct mqtt_subs *sb, const struct config *old,
                           const struct config *newcfg)
 {
     char filter[MQTT_FILTER_MAX];
@@ -340,27 +348,27 @@ static void queue_removed(struct mqtt_client *c, const struct config *old,
             log_notice("mqtt: subscription '%s' removed: unsubscribing "
                        "from %s",
                        old->subs[j].name, filter);
-            queue_unsub(c, filter);
+            queue_unsub(sb, filter);
         }
     }
 }
 
-int mqtt_sub_update(struct mqtt_client *c, const struct config *old,
-                    const struct config *newcfg)
+int mqtt_sub_update(struct mqtt_subs *sb, const struct config *old,
+                    const struct config *newcfg, bool connected)
 {
     char filter[MQTT_FILTER_MAX];
     int rc = 0;
     int err;
 
     ASSERT_THREAD(THREAD_LOOP);
-    queue_removed(c, old, newcfg);
-    c->cfg = newcfg;
+    queue_removed(sb, old, newcfg);
+    sb->cfg = newcfg;
     /* SUBACKs still due name old indexes: ignore them from now on. */
-    memset(c->sub_mid, 0, sizeof(c->sub_mid));
-    c->subs_pending = 0;
-    if (c->phase != MQTT_CONNECTED)
+    memset(sb->sub_mid, 0, sizeof(sb->sub_mid));
+    sb->subs_pending = 0;
+    if (!connected)
         return 0; /* the next CONNACK sends everything */
-    flush_unsubs(c);
+    flush_unsubs(sb);
     for (unsigned i = 0; i < newcfg->n_subs; i++) {
         if (i < old->n_subs && same_sub(&old->subs[i], &newcfg->subs[i]))
             continue;
@@ -368,7 +376,7 @@ int mqtt_sub_update(struct mqtt_client *c, const struct config *old,
         log_notice("mqtt: subscription '%s' added or changed: subscribing "
                    "to %s (qos %d)",
                    newcfg->subs[i].name, filter, newcfg->subs[i].qos);
-        err = mqtt_sub_send(c, i);
+        err = mqtt_sub_send(sb, i);
         if (err < 0 && rc == 0)
             rc = err;
     }

@@ -2,7 +2,7 @@
  * test_mqtt_sub.c - filters, SUBACK accounting, reload diffing and routing,
  * without a broker.
  *
- * The reload and SUBACK tests drive a zeroed struct mqtt_client by hand; the
+ * The reload and SUBACK tests drive a zeroed struct mqtt_subs by hand; the
  * ones that need libmosquitto give it a handle that never connects, so every
  * SUBSCRIBE and UNSUBSCRIBE fails with "no connection" and the log lines
  * show which filters were sent. test_mqtt.c covers the same paths against a
@@ -24,9 +24,10 @@
 #include "mqtt_sub.h"
 
 static struct {
-    struct mqtt_client c;
+    struct mqtt_subs c;
     struct config a;
     struct config b;
+    bool connected; /* what mqtt.c would pass: the connection is up */
     char log_path[64];
     int log_fd;
 } fx;
@@ -280,7 +281,7 @@ Test(mqtt_sub, update_while_disconnected_queues_removed_filters_once)
     fx.c.sub_mid[2] = 6;
     fx.c.subs_pending = 2;
 
-    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b, fx.connected), 0);
     cr_assert_eq(fx.c.cfg, &fx.b);
     cr_assert_eq(fx.c.n_unsub, 1);
     cr_assert_str_eq(fx.c.unsub[0], "$share/g/x/2");
@@ -292,8 +293,8 @@ Test(mqtt_sub, update_while_disconnected_queues_removed_filters_once)
                  1);
 
     /* Back and forth: each removed filter is queued once. */
-    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a), 0);
-    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a, fx.connected), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b, fx.connected), 0);
     cr_assert_eq(fx.c.n_unsub, 3);
     cr_assert_str_eq(fx.c.unsub[0], "$share/g/x/2");
     cr_assert_str_eq(fx.c.unsub[1], "x/2");
@@ -313,17 +314,18 @@ Test(mqtt_sub, unsubscribe_queue_is_bounded)
         add_sub(&fx.a, "s", topic, 1, "");
         if (fx.a.n_subs < CONFIG_MAX_SUBS && i + 1 < cap)
             continue;
-        cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a),
+        cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a, fx.connected),
                      0); /* removes nothing */
-        cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b),
+        cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b, fx.connected),
                      0); /* drops all */
         fx.a.n_subs = 0;
     }
     cr_assert_eq(fx.c.n_unsub, cap);
     add_sub(&fx.a, "extra", "u", 1, "");
-    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a),
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a, fx.connected),
                  0); /* removes nothing */
-    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b), 0); /* drops "u" */
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b, fx.connected),
+                 0); /* drops "u" */
     cr_assert_eq(fx.c.n_unsub, cap);
     for (unsigned i = 0; i < cap; i++)
         cr_assert_str_neq(fx.c.unsub[i], "u");
@@ -331,7 +333,7 @@ Test(mqtt_sub, unsubscribe_queue_is_bounded)
 }
 
 /*
- * Connected (as far as phase says) but without a socket: every packet
+ * Connected (as far as the caller says) but without a socket: every packet
  * fails with "no connection", which mqtt_sub_send() treats as "sent on the
  * next CONNACK", and the log shows what was attempted.
  */
@@ -341,20 +343,20 @@ Test(mqtt_sub, update_while_connected_sends_only_changes)
     add_sub(&fx.a, "b", "x/2", 1, "");
     add_sub(&fx.a, "c", "x/3", 1, "");
     open_unconnected(&fx.a);
-    fx.c.phase = MQTT_IDLE;
+    fx.connected = false;
     /* Offline: x/2 and x/3 dropped, queued. */
     fx.b.n_subs = 0;
     add_sub(&fx.b, "a", "x/1", 1, "");
-    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b, fx.connected), 0);
     cr_assert_eq(fx.c.n_unsub, 2);
 
     /* Online: x/2 is back (so not unsubscribed), b changes qos, d is new. */
-    fx.c.phase = MQTT_CONNECTED;
+    fx.connected = true;
     fx.a.n_subs = 0;
     add_sub(&fx.a, "a", "x/1", 1, "");
     add_sub(&fx.a, "b", "x/2", 2, "");
     add_sub(&fx.a, "d", "x/4", 1, "");
-    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a, fx.connected), 0);
     cr_assert_eq(fx.c.n_unsub, 0, "queue flushed");
     cr_assert_eq(log_count("cannot unsubscribe from x/3"), 1);
     cr_assert_eq(log_count("cannot unsubscribe from x/2"), 0);
@@ -403,11 +405,12 @@ Test(mqtt_sub, send_reports_a_refused_subscription)
     fx.b.n_subs = 0;
     add_sub(&fx.b, "bad", "x/2", 3, "");
     add_sub(&fx.b, "new", "x/3", 1, "");
-    fx.c.phase = MQTT_CONNECTED;
+    fx.connected = true;
     fx.c.cfg = &fx.b;
     fx.a.n_subs = 0;
-    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a), 0);
-    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b), -EINVAL);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.a, fx.connected), 0);
+    cr_assert_eq(mqtt_sub_update(&fx.c, fx.c.cfg, &fx.b, fx.connected),
+                 -EINVAL);
     cr_assert_eq(log_count("mqtt: cannot subscribe 'bad' to x/2"), 2);
     cr_assert_eq(log_count("subscription 'new' added or changed"), 1);
 }
