@@ -131,6 +131,7 @@ struct mqtt_client {
     uint64_t hb_silent_ms; /* unpaused time without an inbound packet */
     uint64_t hb_seen;      /* inbound packets counted at the last tick */
     uint64_t paused_at_ms; /* when the current pause began */
+    unsigned ka_s;         /* keepalive in force: the broker's, or ours */
     int hb_mid;            /* message id of the oldest unanswered heartbeat */
     bool hb_waiting;       /* a heartbeat has no answer yet */
     bool hb_expired;       /* the connection is being dropped for silence */

@@ -26,7 +26,9 @@
  * keepalive interval") only when keepalive_s of UNPAUSED time passed
  * without any inbound packet while a heartbeat waits for its answer. Time
  * paused does not count: an answer cannot be read then, and there is
- * nothing to gain from a new connection until the daemon reads again.
+ * nothing to gain from a new connection until the daemon reads again. An
+ * MQTT 5 broker's Server Keep Alive (CONNACK) replaces keepalive_s, as
+ * libmosquitto's own check would.
  *
  * Reading: libmosquitto 2.0 reads at most one packet per
  * mosquitto_loop_read() call for QoS 0 (three read() syscalls per PUBLISH),
@@ -118,6 +120,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mqtt_protocol.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -519,9 +522,23 @@ static uint64_t inbound(const struct mqtt_client *c)
     return c->messages + c->subs.subacks + c->unsubacks;
 }
 
-static void keepalive_reset(struct mqtt_client *c)
+/* The keepalive in force: an MQTT 5 broker may impose its own (Server
+ * Keep Alive in CONNACK), which libmosquitto's own check would follow. */
+static void keepalive_reset(struct mqtt_client *c,
+                            const mosquitto_property *props)
 {
     uint64_t now = clock_mono_ms();
+    uint16_t server_ka = 0;
+
+    c->ka_s = c->cfg->mqtt.keepalive_s;
+    if (mosquitto_property_read_int16(props, MQTT_PROP_SERVER_KEEP_ALIVE,
+                                      &server_ka, false) != NULL &&
+        server_ka > 0 && server_ka != c->ka_s) {
+        log_notice("mqtt: the broker sets the keepalive to %u s (keepalive_s "
+                   "= %u)",
+                   (unsigned) server_ka, c->ka_s);
+        c->ka_s = server_ka;
+    }
 
     c->hb_sent_ms = now;
     c->hb_tick_ms = now;
@@ -568,7 +585,7 @@ static void send_heartbeat(struct mqtt_client *c, uint64_t now)
 static void keepalive_tick(struct mqtt_client *c)
 {
     uint64_t now = clock_mono_ms();
-    uint64_t ka_ms = (uint64_t) c->cfg->mqtt.keepalive_s * 1000;
+    uint64_t ka_ms = (uint64_t) c->ka_s * 1000;
     uint64_t seen = inbound(c);
 
     if (seen != c->hb_seen || !c->hb_waiting)
@@ -747,7 +764,6 @@ static void on_connect_cb(struct mosquitto *m, void *obj, int rc, int flags,
     char reason[REASON_MAX];
 
     (void) m;
-    (void) props;
     if (c->phase == MQTT_STOPPING)
         return;
     broker_name(c, name, sizeof(name));
@@ -762,7 +778,7 @@ static void on_connect_cb(struct mosquitto *m, void *obj, int rc, int flags,
     }
     c->phase = MQTT_CONNECTED;
     c->failures = 0;
-    keepalive_reset(c);
+    keepalive_reset(c, props);
     log_lib(c, false);
     atomic_store_explicit(&c->connected, true, memory_order_relaxed);
     log_notice("mqtt: connected to %s as %s%s", name, c->cfg->mqtt.client_id,

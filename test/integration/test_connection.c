@@ -490,6 +490,26 @@ Test(connection, retained_message_stored_once_mqtt311)
     retained_stored_once("[mqtt]\nprotocol = 3.1.1\n");
 }
 
+/*
+ * An MQTT 5 broker may shorten the keepalive (Server Keep Alive in
+ * CONNACK; mosquitto's max_keepalive, 10 s at least): the heartbeats must
+ * follow the broker's value, or the broker drops the connection after 1.5 times
+ * it.
+ */
+Test(connection, heartbeats_follow_the_brokers_keepalive)
+{
+    cr_assert_eq(broker_stop(&broker), 0);
+    cr_assert_eq(broker_start(&broker, "max_keepalive 10"), 0);
+    start_daemon("[mqtt]\nkeepalive_s = 60\n", NULL);
+    /* Twice the broker's keepalive, idle: the duration is the test (the
+     * broker gives up after 1.5 times it). */
+    idle_ms(20000);
+    cr_expect_eq(broker_log_count(&broker, "exceeded timeout"), 0,
+                 "the broker timed the daemon out");
+    cr_expect(!spawn_log_contains(&sp, "lost:"), "the connection was lost");
+    stop_daemon();
+}
+
 /* ---- oversize messages -------------------------------------------------- */
 
 /* The daemon's peak resident set (VmHWM) in KiB; -1 when unreadable. */
