@@ -54,6 +54,16 @@ void mqtt_setup_warnings(const struct config *cfg, mqtt_setup_warn_fn emit,
                          void *ctx);
 
 /*
+ * Reads the password file at path into pw (n bytes), as mqtt_setup_open()
+ * does: the checks above, one trailing newline stripped, every refusal
+ * logged. On any failure pw holds only zero bytes (explicit_bzero), even
+ * when part of the file was read. Returns: as mqtt_setup_open() for the
+ * password file. Thread: any. Allocates nothing.
+ */
+SP_MUST_CHECK int mqtt_setup_load_password(const char *path, char *pw,
+                                           size_t n);
+
+/*
  * Creates a libmosquitto client for cfg's [mqtt] keys, calling
  * mosquitto_lib_init() once per process (never cleaned up: process exit
  * does), and sets the protocol version, TCP_NODELAY, the username and the

@@ -176,9 +176,7 @@ static void strip_newline(char *s)
         s[len - 1] = '\0';
 }
 
-/* read_password() with its failures logged; pw is wiped on failure.
- * Returns: as mqtt_setup_open. */
-static int load_password(const char *path, char *pw, size_t n)
+int mqtt_setup_load_password(const char *path, char *pw, size_t n)
 {
     enum pw_refusal why;
     struct stat st;
@@ -213,7 +211,7 @@ static int set_credentials(struct mosquitto *mosq, const struct config *cfg)
         return 0;
     pw[0] = '\0';
     if (path[0] != '\0') {
-        rc = load_password(path, pw, sizeof(pw));
+        rc = mqtt_setup_load_password(path, pw, sizeof(pw));
         if (rc < 0)
             return rc; /* pw already wiped */
     }

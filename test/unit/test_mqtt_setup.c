@@ -206,3 +206,39 @@ Test(mqtt_setup, tls_is_off_without_a_ca_file)
     cr_assert_eq(open_client(), 0);
     cr_expect_eq(log_count("TLS"), 0);
 }
+
+/* ---- no copy of the password outlives a failure ------------------------ */
+
+static bool all_zero(const char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] != 0)
+            return false;
+    return true;
+}
+
+/* A file too big to be a password is read (in part) before it is refused:
+ * the buffer must hold nothing of it afterwards; nor after any other
+ * refusal, whatever the buffer held before. */
+Test(mqtt_setup, password_buffer_is_wiped_on_every_failure)
+{
+    char big[MQTT_SETUP_PASSWORD_MAX + 64];
+    char pw[MQTT_SETUP_PASSWORD_MAX];
+
+    memset(big, 'p', sizeof(big));
+    write_file(fx.pw_path, big, sizeof(big), 0600);
+    memset(pw, 'x', sizeof(pw));
+    cr_assert_eq(mqtt_setup_load_password(fx.pw_path, pw, sizeof(pw)), -EINVAL);
+    cr_expect(all_zero(pw, sizeof(pw)), "a too-big file left its bytes");
+    write_file(fx.pw_path, "s3cret\n", 7, 0640);
+    memset(pw, 'x', sizeof(pw));
+    cr_assert_eq(mqtt_setup_load_password(fx.pw_path, pw, sizeof(pw)), -EPERM);
+    cr_expect(all_zero(pw, sizeof(pw)), "a refused file left bytes");
+    unlink(fx.pw_path);
+    memset(pw, 'x', sizeof(pw));
+    cr_assert_eq(mqtt_setup_load_password(fx.pw_path, pw, sizeof(pw)), -ENOENT);
+    cr_expect(all_zero(pw, sizeof(pw)), "a missing file left bytes");
+    write_file(fx.pw_path, "s3cret\r\n", 8, 0600);
+    cr_assert_eq(mqtt_setup_load_password(fx.pw_path, pw, sizeof(pw)), 0);
+    cr_expect_str_eq(pw, "s3cret");
+}
