@@ -30,6 +30,7 @@
 #include <mosquitto.h>
 #include <uv.h>
 
+#include "backoff.h"
 #include "compiler.h"
 #include "config.h"
 #include "log.h"
@@ -111,19 +112,18 @@ struct mqtt_client {
 
     enum mqtt_phase phase;
     enum mqtt_poll_state poll_state;
-    int poll_fd;           /* the socket poll watches; -1 when none */
-    int poll_events;       /* UV_READABLE | UV_WRITABLE now requested */
-    bool paused;           /* mqtt_pause() until mqtt_resume() */
-    bool gai_pending;      /* gai owned by libuv until its callback */
-    bool attempt_deferred; /* retry fired while the poll handle closed */
-    bool next_addr;        /* retry the next resolved address, no backoff */
-    bool refused;          /* the last CONNACK refused the session */
-    bool handles_closed;   /* stop: uv_close() called on every handle */
-    bool half_closed;      /* stop: close_fd shut for writing */
-    int close_fd;          /* stop: our duplicate of the socket; -1: none */
-    unsigned closing;      /* close callbacks still to come */
-    unsigned failures;     /* failed rounds since the last CONNACK: backoff */
-    uint64_t rng;          /* xorshift state for the jitter */
+    int poll_fd;            /* the socket poll watches; -1 when none */
+    int poll_events;        /* UV_READABLE | UV_WRITABLE now requested */
+    bool paused;            /* mqtt_pause() until mqtt_resume() */
+    bool gai_pending;       /* gai owned by libuv until its callback */
+    bool attempt_deferred;  /* retry fired while the poll handle closed */
+    bool next_addr;         /* retry the next resolved address, no backoff */
+    bool refused;           /* the last CONNACK refused the session */
+    bool handles_closed;    /* stop: uv_close() called on every handle */
+    bool half_closed;       /* stop: close_fd shut for writing */
+    int close_fd;           /* stop: our duplicate of the socket; -1: none */
+    unsigned closing;       /* close callbacks still to come */
+    struct backoff backoff; /* failed rounds since the last CONNACK */
 
     /* Keepalive (see mqtt.c, "Keepalive"), loop thread only. */
     uint64_t hb_sent_ms;   /* when the last heartbeat went out */

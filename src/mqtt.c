@@ -129,10 +129,12 @@
 #include <mosquitto.h>
 #include <uv.h>
 
+#include "backoff.h"
 #include "clock.h"
 #include "log.h"
 #include "mqtt_setup.h"
 #include "mqtt_sub.h"
+#include "mqtt_text.h"
 #include "thread.h"
 
 #define READ_BUDGET      256  /* mosquitto_loop_read() calls per pass */
@@ -164,100 +166,11 @@ static bool use_tls(const struct mqtt_client *c)
     return c->cfg->mqtt.tls_ca_file[0] != '\0';
 }
 
-/* "host:port", IPv6 literals in brackets. */
-static const char *broker_name(const struct mqtt_client *c, char *buf, size_t n)
-{
-    const char *host = c->cfg->mqtt.host;
-
-    if (strchr(host, ':') != NULL)
-        snprintf(buf, n, "[%s]:%u", host, c->cfg->mqtt.port);
-    else
-        snprintf(buf, n, "%s:%u", host, c->cfg->mqtt.port);
-    return buf;
-}
-
-/* Copies s without the trailing period libmosquitto's strings carry. */
-static const char *trim_copy(const char *s, char *buf, size_t n)
-{
-    size_t len;
-
-    snprintf(buf, n, "%s", s);
-    len = strlen(buf);
-    if (len > 0 && buf[len - 1] == '.')
-        buf[len - 1] = '\0';
-    return buf;
-}
-
-/*
- * Text for an on_disconnect or call result. rc is a MOSQ_ERR_* code, or an
- * MQTT 5 reason code (>= 0x80) when the broker sent DISCONNECT.
- */
-static const char *rc_text(int rc, int err, char *buf, size_t n)
-{
-    static const struct {
-        int rc;
-        const char *text;
-    } table[] = {
-        {MOSQ_ERR_SUCCESS, "closed"},
-        {MOSQ_ERR_CONN_LOST, "connection closed"},
-        {MOSQ_ERR_KEEPALIVE, "no answer within the keepalive interval"},
-        {MOSQ_ERR_PROTOCOL, "protocol error"},
-        {MOSQ_ERR_TLS, "TLS error"},
-        {MOSQ_ERR_EAI, "name resolution failed"},
-        {MOSQ_ERR_NO_CONN, "not connected"},
-        {MOSQ_ERR_CONN_REFUSED, "refused by the broker"},
-    };
-
-    if (rc >= 0x80)
-        return trim_copy(mosquitto_reason_string(rc), buf, n);
-    if (rc == MOSQ_ERR_ERRNO)
-        return err != 0 ? strerror_r(err, buf, n) : "system error";
-    for (size_t i = 0; i < SP_ARRAY_SIZE(table); i++)
-        if (table[i].rc == rc)
-            return table[i].text;
-    return trim_copy(mosquitto_strerror(rc), buf, n);
-}
-
-/* A CONNACK reason, in the words of the protocol in use. */
-static const char *ack_text(const struct mqtt_client *c, int rc, char *buf,
-                            size_t n)
-{
-    static const char prefix[] = "Connection Refused: ";
-    const char *s;
-
-    if (is_v5(c))
-        return trim_copy(mosquitto_reason_string(rc), buf, n);
-    s = mosquitto_connack_string(rc);
-    if (strncmp(s, prefix, sizeof(prefix) - 1) == 0)
-        s += sizeof(prefix) - 1;
-    return trim_copy(s, buf, n);
-}
-
-static uint64_t next_random(struct mqtt_client *c)
-{
-    /* xorshift64: jitter only needs to differ between instances. */
-    c->rng ^= c->rng << 13;
-    c->rng ^= c->rng >> 7;
-    c->rng ^= c->rng << 17;
-    return c->rng;
-}
-
-/* The next delay: min doubled per failed round, capped, jittered to
- * [d/2, d] so that many clients do not retry in step. */
+/* The next delay: min doubled per failed round, capped, jittered. */
 static uint64_t backoff_ms(struct mqtt_client *c)
 {
-    uint64_t max = c->cfg->mqtt.reconnect_max_ms;
-    uint64_t d = c->cfg->mqtt.reconnect_min_ms;
-
-    if (d == 0)
-        d = 1;
-    for (unsigned k = 0; k < c->failures && d < max; k++)
-        d *= 2;
-    if (d > max)
-        d = max;
-    if (c->failures < 64)
-        c->failures++;
-    return d - next_random(c) % (d / 2 + 1);
+    return backoff_next_ms(&c->backoff, c->cfg->mqtt.reconnect_min_ms,
+                           c->cfg->mqtt.reconnect_max_ms);
 }
 
 /* ---- poll handle -------------------------------------------------------- */
@@ -352,7 +265,7 @@ static void attempt_failed(struct mqtt_client *c, int rc, int err)
         log_debug("mqtt: cannot connect to %s port %u: %s, trying the next "
                   "address",
                   c->addrs[c->addr_idx], c->cfg->mqtt.port,
-                  rc_text(rc, err, reason, sizeof(reason)));
+                  mqtt_text_result(rc, err, reason, sizeof(reason)));
         c->addr_idx++;
         c->next_addr = true;
         schedule_retry(c, 0);
@@ -361,8 +274,8 @@ static void attempt_failed(struct mqtt_client *c, int rc, int err)
     delay = backoff_ms(c);
     log_ratelimited(&c->rl_fail, LOG_WARNING,
                     "mqtt: cannot connect to %s: %s%s%s%s, retrying in %llu ms",
-                    broker_name(c, name, sizeof(name)),
-                    rc_text(rc, err, reason, sizeof(reason)),
+                    mqtt_text_broker(c->cfg, name, sizeof(name)),
+                    mqtt_text_result(rc, err, reason, sizeof(reason)),
                     c->lib_err[0] != '\0' ? " (" : "", c->lib_err,
                     c->lib_err[0] != '\0' ? ")" : "",
                     (unsigned long long) delay);
@@ -401,8 +314,8 @@ static void connection_gone(struct mqtt_client *c, int rc, int err)
         finish_stop(c);
     } else if (was_up) {
         log_warn("mqtt: connection to %s lost: %s, reconnecting",
-                 broker_name(c, name, sizeof(name)),
-                 rc_text(rc, err, reason, sizeof(reason)));
+                 mqtt_text_broker(c->cfg, name, sizeof(name)),
+                 mqtt_text_result(rc, err, reason, sizeof(reason)));
         if (c->paused)
             log_warn("mqtt: the connection was lost while reading was paused "
                      "for %llu s: QoS 0 messages the broker held for this "
@@ -555,7 +468,7 @@ static void keepalive_expired(struct mqtt_client *c)
     char name[NAME_MAX_LEN];
 
     log_debug("mqtt: no packet from %s for %llu ms of reading",
-              broker_name(c, name, sizeof(name)),
+              mqtt_text_broker(c->cfg, name, sizeof(name)),
               (unsigned long long) c->hb_silent_ms);
     c->hb_expired = true;
     (void) shutdown(mosquitto_socket(c->mosq), SHUT_RDWR);
@@ -766,18 +679,19 @@ static void on_connect_cb(struct mosquitto *m, void *obj, int rc, int flags,
     (void) m;
     if (c->phase == MQTT_STOPPING)
         return;
-    broker_name(c, name, sizeof(name));
+    mqtt_text_broker(c->cfg, name, sizeof(name));
     if (rc != 0) {
         c->refused = true;
         log_ratelimited(&c->rl_refused, LOG_ERR,
                         "mqtt: %s refused the connection: %s, retrying in "
                         "%llu ms",
-                        name, ack_text(c, rc, reason, sizeof(reason)),
+                        name,
+                        mqtt_text_connack(is_v5(c), rc, reason, sizeof(reason)),
                         (unsigned long long) c->cfg->mqtt.reconnect_max_ms);
         return;
     }
     c->phase = MQTT_CONNECTED;
-    c->failures = 0;
+    backoff_reset(&c->backoff);
     keepalive_reset(c, props);
     log_lib(c, false);
     atomic_store_explicit(&c->connected, true, memory_order_relaxed);
@@ -914,9 +828,8 @@ int mqtt_init(struct mqtt_client *c, uv_loop_t *loop, const struct config *cfg,
     c->ctx = ctx;
     c->poll_fd = -1;
     c->close_fd = -1;
-    c->rng = clock_mono_ns() ^ ((uint64_t) getpid() << 32) ^ (uintptr_t) c;
-    if (c->rng == 0)
-        c->rng = 1;
+    backoff_init(&c->backoff,
+                 clock_mono_ns() ^ ((uint64_t) getpid() << 32) ^ (uintptr_t) c);
     rc = mqtt_setup_open(&c->mosq, cfg, c);
     if (rc < 0)
         return rc;

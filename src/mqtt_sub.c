@@ -51,6 +51,7 @@
 #include <mosquitto.h>
 
 #include "log.h"
+#include "mqtt_text.h"
 #include "subrec.h"
 #include "thread.h"
 
@@ -63,18 +64,6 @@ _Static_assert(sizeof(((struct subrec_entry *) 0)->filter) ==
 static bool is_v5(const struct mqtt_subs *sb)
 {
     return sb->cfg->mqtt.protocol == PROTOCOL_V5;
-}
-
-/* An MQTT 5 reason code as text, without libmosquitto's trailing period. */
-static const char *reason_text(int rc, char *buf, size_t n)
-{
-    size_t len;
-
-    snprintf(buf, n, "%s", mosquitto_reason_string(rc));
-    len = strlen(buf);
-    if (len > 0 && buf[len - 1] == '.')
-        buf[len - 1] = '\0';
-    return buf;
 }
 
 static bool same_sub(const struct config_sub *a, const struct config_sub *b)
@@ -220,7 +209,7 @@ void mqtt_sub_suback(struct mqtt_subs *sb, int mid, int n_granted,
     if (granted[0] >= 0x80)
         log_err("mqtt: subscription '%s' to %s refused by the broker: %s",
                 s->name, filter,
-                is_v5(sb) ? reason_text(granted[0], reason, sizeof(reason))
+                is_v5(sb) ? mqtt_text_reason(granted[0], reason, sizeof(reason))
                           : "failure");
     else if (granted[0] < s->qos)
         log_warn("mqtt: subscription '%s' to %s granted qos %d, not %d",
