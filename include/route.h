@@ -28,7 +28,8 @@ struct route_hooks {
 };
 
 #define ROUTE_WAIT_PING_MS  250
-#define ROUTE_WAKE_DELAY_MS 1 /* longest a fed worker sleeps on records */
+#define ROUTE_WAKE_DELAY_MS 2 /* a fed worker sleeps this long at most */
+#define ROUTE_WAKE_TAIL_MS  5 /* ... while traffic flows; after it stops */
 
 /*
  * The loop's side of the ingress rings. Owner: the loop thread; nothing
@@ -39,12 +40,14 @@ struct route {
     const struct config *cfg;
     struct pipeline *p;
     struct route_hooks hooks;
-    size_t max_record;        /* bytes of the largest ingress record */
-    uint64_t pushed;          /* bit i: worker i got records it was not
-                                 woken for yet */
-    size_t wake_bytes;        /* a ring this full is woken after a burst */
-    size_t high_water;        /* fullest ingress ring since the last take */
-    uint64_t paused_since_ms; /* monotonic; valid while paused */
+    size_t max_record;         /* bytes of the largest ingress record */
+    uint64_t pushed;           /* bit i: worker i got records it was not
+                                  woken for yet */
+    size_t wake_bytes;         /* a ring this full is woken after a burst */
+    uint64_t pending_since_ms; /* monotonic: first push not woken for yet
+                                  (0: none) */
+    size_t high_water;         /* fullest ingress ring since the last take */
+    uint64_t paused_since_ms;  /* monotonic; valid while paused */
     struct ratelimit rl_drop;
 };
 
@@ -65,12 +68,14 @@ void route_init(struct route *r, struct pipeline *p,
 void route_message(struct route *r, const struct mqtt_msg *m);
 
 /*
- * Thread: loop, after a read burst. Wakes each worker fed since it was last
- * woken whose ring holds wake_bytes or more. Returns true while a fed
- * worker is left sleeping on records: the caller then makes sure
- * route_wake_pending() runs within ROUTE_WAKE_DELAY_MS (a one-shot timer).
+ * Thread: loop, after a read burst, with the monotonic time. Wakes each
+ * worker fed since it was last woken whose ring holds wake_bytes or more,
+ * and every one of them once the oldest such push is ROUTE_WAKE_DELAY_MS
+ * old. Returns true while a fed worker is left sleeping on records: the
+ * caller then (re)arms a ROUTE_WAKE_TAIL_MS one-shot timer that calls
+ * route_wake_pending(), for when no burst follows.
  */
-SP_MUST_CHECK bool route_wake_workers(struct route *r);
+bool route_wake_workers(struct route *r, uint64_t now_ms);
 
 /* Thread: loop. Wakes every worker fed since it was last woken (the
  * deadline timer; also a pause and a stop). */

@@ -157,16 +157,17 @@ static void on_wake_timer(uv_timer_t *t)
     route_wake_pending(&d->route);
 }
 
-/* Once per loop iteration, after the I/O callbacks: a worker whose ring
- * filled is woken now; the rest within ROUTE_WAKE_DELAY_MS, by one
- * one-shot timer (never re-armed while it runs, so the deadline holds). */
+/* Once per loop iteration, after the I/O callbacks: fed workers are woken
+ * in batches (route.c); the one-shot timer wakes those left when no burst
+ * follows, so it fires only once traffic stops. */
 static void on_wake_check(uv_check_t *h)
 {
     struct daemon *d = h->data;
 
-    if (route_wake_workers(&d->route) &&
-        !uv_is_active((uv_handle_t *) &d->wake_timer))
-        uv_timer_start(&d->wake_timer, on_wake_timer, ROUTE_WAKE_DELAY_MS, 0);
+    if (route_wake_workers(&d->route, clock_mono_ms()))
+        uv_timer_start(&d->wake_timer, on_wake_timer, ROUTE_WAKE_TAIL_MS, 0);
+    else if (uv_is_active((uv_handle_t *) &d->wake_timer))
+        uv_timer_stop(&d->wake_timer);
 }
 
 static void on_mqtt_state(void *ctx, bool connected)

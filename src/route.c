@@ -23,11 +23,13 @@
  *
  * Wake-ups: a worker sleeps once its ring is empty (it never spins). After
  * a read burst the loop wakes a fed worker at once only when its ring
- * holds wake_bytes or more; the others wait for the caller's
- * ROUTE_WAKE_DELAY_MS timer (route_wake_pending()), so a worker wakes at
- * most about once a millisecond and finds a batch, not one message. A
- * pause, a push that waits for space and a stop wake every fed worker at
- * once: nothing waits on a sleeping worker.
+ * holds wake_bytes or more, or when it was first fed ROUTE_WAKE_DELAY_MS
+ * ago or more; so under load a worker wakes about once per
+ * ROUTE_WAKE_DELAY_MS and finds a batch, not one message, and the loop
+ * wakes only for traffic. When the traffic stops, the caller's one-shot
+ * timer (ROUTE_WAKE_TAIL_MS after the last burst) wakes the rest
+ * (route_wake_pending()). A pause, a push that waits for space and a stop
+ * wake every fed worker at once: nothing waits on a sleeping worker.
  *
  * Memory: none; a message is copied into the ring in place.
  */
@@ -130,16 +132,25 @@ double route_take_high_water(struct route *r)
     return pct;
 }
 
-bool route_wake_workers(struct route *r)
+bool route_wake_workers(struct route *r, uint64_t now_ms)
 {
+    bool due;
+
+    if (r->pushed == 0)
+        return false;
+    if (r->pending_since_ms == 0)
+        r->pending_since_ms = now_ms;
+    due = now_ms - r->pending_since_ms >= ROUTE_WAKE_DELAY_MS;
     for (unsigned i = 0; r->pushed != 0 && i < r->p->n_workers; i++) {
         struct worker *w = &r->p->workers[i];
         if ((r->pushed & (1ull << i)) &&
-            ring_used_bytes(&w->ingress) >= r->wake_bytes) {
+            (due || ring_used_bytes(&w->ingress) >= r->wake_bytes)) {
             worker_wake(w);
             r->pushed &= ~(1ull << i);
         }
     }
+    if (r->pushed == 0)
+        r->pending_since_ms = 0;
     return r->pushed != 0;
 }
 
@@ -149,6 +160,7 @@ void route_wake_pending(struct route *r)
         if (r->pushed & (1ull << i))
             worker_wake(&r->p->workers[i]);
     r->pushed = 0;
+    r->pending_since_ms = 0;
 }
 
 /* overflow = pause, ring full anyway: wait for the worker; never drop.

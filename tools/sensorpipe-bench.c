@@ -123,7 +123,6 @@ struct bench_pipe {
     uv_loop_t loop;
     uv_async_t wake;     /* sent by workers and route_pause(); nobody waits */
     unsigned since_wake; /* routed since the last route_wake_workers() */
-    uint64_t pending_ns; /* a fed worker sleeps since then (0: none) */
     bool opened;
 };
 
@@ -467,9 +466,8 @@ static int pipe_open(struct bench_pipe *p)
 }
 
 /* Routes message k as the daemon's MQTT callback does (route_message()).
- * 64 messages stand for a read burst here: the router wakes the workers
- * whose ring filled, and the rest once ROUTE_WAKE_DELAY_MS has passed (the
- * daemon's timer); the loop's resume check follows each burst. */
+ * 64 messages stand for a read burst here, after which the router wakes
+ * workers as the daemon's does; the loop's resume check follows. */
 static void pipe_route(struct bench_pipe *p, const struct bench_feed *fd,
                        uint64_t k)
 {
@@ -480,16 +478,9 @@ static void pipe_route(struct bench_pipe *p, const struct bench_feed *fd,
     m.sub_index = 0;
     route_message(&p->route, &m);
     if (++p->since_wake == 64) {
-        uint64_t now = clock_mono_ns();
         p->since_wake = 0;
-        if (!route_wake_workers(&p->route))
-            p->pending_ns = 0;
-        else if (p->pending_ns == 0)
-            p->pending_ns = now;
-        else if (now - p->pending_ns >= ROUTE_WAKE_DELAY_MS * 1000000ull) {
-            route_wake_pending(&p->route);
-            p->pending_ns = 0;
-        }
+        /* The feed never pauses, so the daemon's tail timer never fires. */
+        route_wake_workers(&p->route, clock_mono_ms());
         route_maybe_resume(&p->route);
     }
 }

@@ -131,7 +131,7 @@ Test(route, a_message_lands_in_the_shard_of_its_topic)
     cr_expect_eq(drops(), 0);
     /* A small burst leaves the fed worker to the deadline timer. */
     cr_expect_eq(route.pushed, 1ull << shard);
-    cr_expect(route_wake_workers(&route));
+    cr_expect(route_wake_workers(&route, 1000));
     cr_expect_eq(route.pushed, 1ull << shard);
     route_wake_pending(&route);
     cr_expect_eq(route.pushed, 0);
@@ -170,12 +170,22 @@ Test(route, a_small_burst_wakes_its_worker_only_at_the_deadline)
     open_route(OVERFLOW_PAUSE, 1u << 20, 4096);
     seq = sleep_on(shard);
     route_one(0, topic, "21.5", 4);
-    cr_expect(route_wake_workers(&route), "the caller arms the timer");
+    cr_expect(route_wake_workers(&route, 1000), "the caller arms the timer");
+    route_one(0, topic, "21.5", 4);
+    cr_expect(route_wake_workers(&route, 1000 + ROUTE_WAKE_DELAY_MS - 1));
     cr_expect_eq(atomic_load(&pl.workers[shard].ingress_ev.seq), seq,
-                 "no futex wake for one message");
-    route_wake_pending(&route); /* the timer fires */
+                 "no futex wake for a few messages");
+    route_one(0, topic, "21.5", 4);
+    cr_expect_not(route_wake_workers(&route, 1000 + ROUTE_WAKE_DELAY_MS),
+                  "the first push is due: everything woken");
     cr_expect(woken(shard, seq));
-    cr_expect_not(route_wake_workers(&route), "nothing left pending");
+    cr_expect_eq(route.pushed, 0);
+    seq = sleep_on(shard);
+    route_one(0, topic, "21.5", 4);
+    cr_expect(route_wake_workers(&route, 5000));
+    route_wake_pending(&route); /* the tail timer fires */
+    cr_expect(woken(shard, seq));
+    cr_expect_not(route_wake_workers(&route, 5001), "nothing left pending");
     close_route();
 }
 
@@ -195,7 +205,7 @@ Test(route, a_ring_past_the_wake_threshold_wakes_its_worker_after_the_burst)
     while (ring_used_bytes(&pl.workers[shard].ingress) < route.wake_bytes)
         route_one(0, topic, payload, sizeof(payload));
     cr_expect_eq(pauses, 0);
-    cr_expect_not(route_wake_workers(&route), "no timer needed");
+    cr_expect_not(route_wake_workers(&route, 1000), "no timer needed");
     cr_expect(woken(shard, seq));
     close_route();
 }
@@ -212,7 +222,7 @@ Test(route, a_pause_wakes_every_fed_worker_at_once)
     route_pause(&route);
     cr_expect_eq(pauses, 1);
     cr_expect(woken(shard, seq), "a pause never waits on a sleeping worker");
-    cr_expect_not(route_wake_workers(&route));
+    cr_expect_not(route_wake_workers(&route, 1000));
     route_release(&route);
     close_route();
 }
