@@ -164,6 +164,10 @@ int spawn_wait_exit(struct spawn *s, int timeout_ms)
             s->pid = -1;
             return decode_status(st);
         }
+        /* The notify socket queues only net.unix.max_dgram_qlen (10)
+         * datagrams and sd_notify() blocks on a full one: keep reading,
+         * or the daemon's loop hangs in a WATCHDOG=1 and never stops. */
+        drain_notes(s);
         if ((int64_t) wait_now_ms() >= deadline) {
             kill(s->pid, SIGKILL);
             waitpid(s->pid, &st, 0);
@@ -334,14 +338,14 @@ int64_t spawn_stored(const struct spawn *s, int res_s)
     return n < 0 ? 0 : n;
 }
 
-int spawn_await_stored(const struct spawn *s, int res_s, int64_t want,
-                       int timeout_ms)
+int spawn_await_stored(struct spawn *s, int res_s, int64_t want, int timeout_ms)
 {
     int64_t deadline = (int64_t) wait_now_ms() + timeout_ms;
 
     while (spawn_stored(s, res_s) < want) {
         if ((int64_t) wait_now_ms() >= deadline)
             return -ETIMEDOUT;
+        drain_notes(s); /* see spawn_wait_exit() */
         usleep(10000);
     }
     return 0;

@@ -72,7 +72,7 @@ int spawn_start_ready(struct spawn *s, const char *conf_text,
 int64_t spawn_stored(const struct spawn *s, int res_s);
 
 /* Waits until spawn_stored(s, res_s) >= want. Returns 0 or -ETIMEDOUT. */
-int spawn_await_stored(const struct spawn *s, int res_s, int64_t want,
+int spawn_await_stored(struct spawn *s, int res_s, int64_t want,
                        int timeout_ms);
 
 /* The column `name` of the newest ingest_stats row, INT64_MIN if none. */
