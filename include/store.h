@@ -80,6 +80,7 @@ struct store {
     sqlite3_stmt *st_commit;
     sqlite3_stmt *st_rollback;
     sqlite3_stmt *st_upsert;      /* rollups upsert, exact merge */
+    sqlite3_stmt *st_merge;       /* a partial into every resolution */
     sqlite3_stmt *st_series;      /* INSERT INTO series */
     sqlite3_stmt *st_series_id;   /* the id of (topic, field) */
     sqlite3_stmt *st_sample;      /* INSERT INTO samples */

@@ -60,6 +60,7 @@ struct writer {
     uint64_t next_retention_ms; /* monotonic */
     unsigned first_ring;        /* round-robin start of the next batch */
     unsigned failures;          /* consecutive failed batches */
+    uint64_t gather_until_ms;   /* monotonic; 0 = not gathering a batch */
     uint64_t failing_since_ms;  /* monotonic; 0 while batches commit */
     uint64_t samples_done;      /* samples of released partials */
     bool stop_wait_logged;      /* said what the stop waits for */

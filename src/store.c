@@ -44,6 +44,7 @@
     (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
 #define STORE_BUSY_TIMEOUT_MS 100
 #define STORE_PRAGMA_MAX      128
+#define STORE_MERGE_SQL_MAX   1024
 
 /*
  * The persistent statements. Retention deletes go through the primary key
@@ -176,6 +177,38 @@ static sqlite3_stmt **store_stmt_slot(struct store *st, size_t i)
     return (sqlite3_stmt **) (void *) ((char *) st + store_stmts[i].off);
 }
 
+/*
+ * The merge of one partial into every resolution as one statement: a row
+ * per resolution, the resolutions as constants, the partial's values bound
+ * once (?1 series_id, ?2 count, ?3 sum, ?4 min, ?5 max, ?6 last, ?7
+ * last_ms) and each resolution's bucket start as ?(8 + i). One step per
+ * partial instead of one per resolution.
+ */
+static int store_prepare_merge(struct store *st)
+{
+    char sql[STORE_MERGE_SQL_MAX];
+    size_t n;
+    int rc;
+
+    n = (size_t) snprintf(sql, sizeof(sql),
+                          "INSERT INTO rollups (series_id, resolution_s,"
+                          " bucket_ms, count, sum, min, max, last, last_ms)"
+                          " VALUES");
+    for (unsigned i = 0; i < st->n_res && n < sizeof(sql); i++)
+        n += (size_t) snprintf(sql + n, sizeof(sql) - n,
+                               "%s (?1, %u, ?%u, ?2, ?3, ?4, ?5, ?6, ?7)",
+                               i > 0 ? "," : "", st->res_s[i], 8 + i);
+    if (n < sizeof(sql))
+        n += (size_t) snprintf(
+            sql + n, sizeof(sql) - n,
+            " ON CONFLICT (series_id, resolution_s,"
+            " bucket_ms) DO UPDATE SET " STORE_ROLLUP_MERGE_SET);
+    assert(n < sizeof(sql));
+    rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                            &st->st_merge, NULL);
+    return rc == SQLITE_OK ? 0 : store_sql_fail(st->db, rc, "prepare merge");
+}
+
 static int store_prepare(struct store *st)
 {
     size_t i;
@@ -188,7 +221,7 @@ static int store_prepare(struct store *st)
         if (rc != SQLITE_OK)
             return store_sql_fail(st->db, rc, "prepare");
     }
-    return 0;
+    return st->n_res > 0 ? store_prepare_merge(st) : 0;
 }
 
 void store_set_retention(struct store *st,
@@ -266,6 +299,8 @@ void store_close(struct store *st)
         sqlite3_finalize(*slot);
         *slot = NULL;
     }
+    sqlite3_finalize(st->st_merge);
+    st->st_merge = NULL;
     if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
         log_err("store: close failed: %s", sqlite3_errmsg(st->db));
     st->db = NULL;
@@ -375,19 +410,34 @@ int store_upsert_rollup(struct store *st, int64_t series_id, unsigned res_s,
 int store_merge_partial(struct store *st, int64_t series_id, int64_t bucket_ms,
                         const struct bucket_acc *acc)
 {
-    unsigned i;
-    int err = 0;
+    sqlite3_stmt *s = st->st_merge;
+    int ok;
 
     ASSERT_THREAD(THREAD_WRITER);
     assert(st->n_res == 0 ||
            bucket_ms ==
                bucket_start_ms(bucket_ms, (int64_t) st->res_s[0] * 1000));
-    for (i = 0; i < st->n_res && err == 0; i++) {
-        int64_t res_ms = (int64_t) st->res_s[i] * 1000;
-        err = store_upsert_rollup(st, series_id, st->res_s[i],
-                                  bucket_start_ms(bucket_ms, res_ms), acc);
-    }
-    return err;
+    if (acc->count == 0 || st->n_res == 0)
+        return 0;
+    /* Never a non-finite number into the file (bucket.h saturates). */
+    if (!isfinite(acc->sum) || !isfinite(acc->min) || !isfinite(acc->max) ||
+        !isfinite(acc->last))
+        return -EINVAL;
+    ok = sqlite3_bind_int64(s, 1, series_id) == SQLITE_OK &&
+         sqlite3_bind_int64(s, 2, clamp_u64(acc->count)) == SQLITE_OK &&
+         sqlite3_bind_double(s, 3, acc->sum) == SQLITE_OK &&
+         sqlite3_bind_double(s, 4, acc->min) == SQLITE_OK &&
+         sqlite3_bind_double(s, 5, acc->max) == SQLITE_OK &&
+         sqlite3_bind_double(s, 6, acc->last) == SQLITE_OK &&
+         sqlite3_bind_int64(s, 7, acc->last_ms) == SQLITE_OK;
+    for (unsigned i = 0; i < st->n_res && ok; i++)
+        ok = sqlite3_bind_int64(
+                 s, (int) (8 + i),
+                 bucket_start_ms(bucket_ms, (int64_t) st->res_s[i] * 1000)) ==
+             SQLITE_OK;
+    if (!ok)
+        return store_bind_fail(st, s, "merge partial");
+    return store_run(st, s, "merge partial");
 }
 
 int store_insert_series_row(struct store *st,

@@ -700,6 +700,35 @@ Test(store, merged_partials_equal_one_accumulator_at_every_resolution)
     store_close(&st);
 }
 
+/* A partial goes into every resolution in one statement: a resolution
+ * that refuses it (here a trigger) leaves no row at the others either. */
+Test(store, a_refused_partial_leaves_no_row_at_any_resolution)
+{
+    struct bucket_acc acc;
+    struct config cfg;
+    struct store st;
+    sqlite3 *db;
+
+    make_cfg(&cfg, "atomic.db");
+    open_store(&st, &cfg);
+    cr_assert_eq(sqlite3_exec(st.db,
+                              "CREATE TRIGGER no_minutes BEFORE INSERT ON "
+                              "rollups WHEN NEW.resolution_s = 60 BEGIN "
+                              "SELECT RAISE(ABORT, 'refused'); END",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    bucket_acc_reset(&acc);
+    bucket_acc_add(&acc, T0_MS, 1.5);
+    begin(&st);
+    cr_expect_lt(store_merge_partial(&st, 3, T0_MS - T0_MS % 10000, &acc), 0);
+    commit(&st);
+    db = peer_open(cfg.store.path);
+    cr_expect_eq(peer_int(db, "SELECT count(*) FROM rollups"), 0,
+                 "nothing of the refused partial at any resolution");
+    sqlite3_close(db);
+    store_close(&st);
+}
+
 Test(store, upsert_keeps_last_of_the_latest_time_and_the_later_tie)
 {
     struct bucket_acc a;
