@@ -234,7 +234,8 @@ lint: format-check
 verify-unit:
 	@scripts/verify-unit.sh
 
-# Installs the release build. PREFIX and DESTDIR as usual; the unit goes to
+# Installs the release build. PREFIX and DESTDIR as usual; the units (the
+# daemon's, and the merge service and timer, which nothing enables) go to
 # the systemd system unit directory, the example configuration to
 # /etc/sensorpipe (never over an existing one).
 PREFIX  ?= /usr
@@ -243,9 +244,10 @@ UNITDIR ?= /lib/systemd/system
 install: all
 	install -D -m 0755 $(B)/sensorpipe $(DESTDIR)$(PREFIX)/bin/sensorpipe
 	install -D -m 0755 $(B)/sensorpipe-load $(DESTDIR)$(PREFIX)/bin/sensorpipe-load
-	sed 's|/usr/bin/sensorpipe|$(PREFIX)/bin/sensorpipe|g' \
-		systemd/sensorpipe.service >$(B)/sensorpipe.service
-	install -D -m 0644 $(B)/sensorpipe.service $(DESTDIR)$(UNITDIR)/sensorpipe.service
+	for u in sensorpipe.service sensorpipe-merge.service sensorpipe-merge.timer; do \
+		sed 's|/usr/bin/sensorpipe|$(PREFIX)/bin/sensorpipe|g' systemd/$$u >$(B)/$$u && \
+		install -D -m 0644 $(B)/$$u $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	install -D -m 0644 systemd/sensorpipe.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/sensorpipe.conf
 	install -D -m 0644 man/sensorpipe.8 $(DESTDIR)$(PREFIX)/share/man/man8/sensorpipe.8
 	install -D -m 0644 man/sensorpipe.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/sensorpipe.conf.5

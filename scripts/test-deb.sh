@@ -5,9 +5,11 @@
 # checks its file list, dependencies, conffiles and maintainer scripts,
 # then installs it with dpkg into a throwaway root (the maintainer scripts
 # run with DPKG_ROOT, as dpkg --force-script-chrootless runs them): the user
-# from the sysusers file, the unit enabled, `systemd-analyze verify` on the
-# installed unit with the installed binary; then remove keeps the store and
-# the configuration, and purge removes both.
+# from the sysusers file, the unit enabled, the merge service and timer
+# installed but not enabled, `systemd-analyze verify` on the installed units
+# with the installed binary; then remove keeps the store and the
+# configuration, and purge removes both and disables the merge timer an
+# operator enabled.
 # Needs root (dpkg sets file owners); skips, saying so, otherwise.
 set -eu
 
@@ -36,6 +38,8 @@ fi
 
 # The file list, exactly.
 want='/etc/sensorpipe/sensorpipe.conf
+/lib/systemd/system/sensorpipe-merge.service
+/lib/systemd/system/sensorpipe-merge.timer
 /lib/systemd/system/sensorpipe.service
 /usr/bin/sensorpipe
 /usr/bin/sensorpipe-load
@@ -91,15 +95,24 @@ grep -q '^sensorpipe:x:[0-9]*:[0-9]*:sensorpipe daemon:/var/lib/sensorpipe:/usr/
     "$root/etc/passwd" || fail "no sensorpipe user: $(cat "$root/etc/passwd")"
 [ -L "$root/etc/systemd/system/multi-user.target.wants/sensorpipe.service" ] ||
     fail "the unit is not enabled"
+merge_timer_link=$root/etc/systemd/system/timers.target.wants/sensorpipe-merge.timer
+[ ! -e "$merge_timer_link" ] && [ ! -L "$merge_timer_link" ] ||
+    fail "the merge timer is enabled on install"
 unit=$root/lib/systemd/system/sensorpipe.service
 grep -q '^Type=notify$' "$unit" || fail "the unit is not Type=notify"
 grep -q '^ExecStart=/usr/bin/sensorpipe ' "$unit" || fail "ExecStart: $(grep ExecStart= "$unit")"
-# The installed unit, its binary path pointed into the root (the rest of
-# the root is empty: no systemd units, no /bin/kill to check against).
+merge=$root/lib/systemd/system/sensorpipe-merge.service
+grep -q '^ExecStart=/usr/bin/sensorpipe merge ' "$merge" ||
+    fail "merge ExecStart: $(grep ExecStart= "$merge")"
+# The installed units, their binary path pointed into the root (the rest
+# of the root is empty: no systemd units, no /bin/kill to check against).
 mkdir -p "$ctl/unit"
-sed "s|/usr/bin/sensorpipe|$root/usr/bin/sensorpipe|g" "$unit" \
-    >"$ctl/unit/sensorpipe.service"
-v=$(systemd-analyze verify --man=no "$ctl/unit/sensorpipe.service" 2>&1) ||
+for u in sensorpipe.service sensorpipe-merge.service sensorpipe-merge.timer; do
+    sed "s|/usr/bin/sensorpipe|$root/usr/bin/sensorpipe|g" \
+        "$root/lib/systemd/system/$u" >"$ctl/unit/$u"
+done
+v=$(cd "$ctl/unit" && systemd-analyze verify --man=no sensorpipe.service \
+    sensorpipe-merge.service sensorpipe-merge.timer 2>&1) ||
     fail "systemd-analyze verify: $v"
 [ -z "$v" ] || fail "systemd-analyze verify: $v"
 "$root/usr/bin/sensorpipe" --version >/dev/null ||
@@ -110,8 +123,13 @@ v=$(systemd-analyze verify --man=no "$ctl/unit/sensorpipe.service" 2>&1) ||
 grep -q '^path = /var/lib/sensorpipe/sensorpipe.db$' \
     "$root/etc/sensorpipe/sensorpipe.conf" || fail "the store path is not the state directory"
 
-# Remove keeps the store and the configuration; purge removes them.
+# Remove keeps the store and the configuration; purge removes them and
+# disables the merge timer an operator enabled as the README says
+# (systemctl --root: offline, the root runs no systemd).
 echo data >"$root/var/lib/sensorpipe/sensorpipe.db"
+systemctl --root="$root" enable sensorpipe-merge.timer >/dev/null 2>&1 ||
+    fail "systemctl could not enable the merge timer"
+[ -L "$merge_timer_link" ] || fail "enabling the merge timer made no link"
 dpkg_root -r sensorpipe
 [ -f "$root/var/lib/sensorpipe/sensorpipe.db" ] || fail "remove deleted the store"
 [ -f "$root/etc/sensorpipe/sensorpipe.conf" ] || fail "remove deleted the conffile"
@@ -121,4 +139,5 @@ dpkg_root -P sensorpipe
 [ ! -e "$root/etc/sensorpipe/sensorpipe.conf" ] || fail "purge left the conffile"
 [ ! -e "$root/etc/systemd/system/multi-user.target.wants/sensorpipe.service" ] ||
     fail "purge left the unit enabled"
-echo "test-deb: sensorpipe_${ver}_${arch}.deb: lintian clean, files, install, verify, remove, purge: ok"
+[ ! -L "$merge_timer_link" ] || fail "purge left the merge timer enabled"
+echo "test-deb: sensorpipe_${ver}_${arch}.deb: lintian clean, files, install (merge units not enabled), verify, remove, purge: ok"
