@@ -30,11 +30,8 @@ path = $dir/$n.db
 EOT
     "$BIN" -c "$dir/$n.conf" 2>"$dir/$n.log" &
     pid=$!
-    i=0
-    while ! grep -q 'memory:' "$dir/$n.log" && [ $i -lt 100 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    sp_wait_log "$dir/$n.log" 'memory:' 10 ||
+        echo "bench-merge: the daemon did not log its memory plan in 10 s" >&2
     kill -TERM $pid
     wait $pid
     # b's buckets start half-way through a's.

@@ -17,30 +17,9 @@ B=$2
 ABS_B=$(cd "$B" && pwd)
 LOGS=${SP_LOGS:-build/logs}/$ARCH
 mkdir -p "$LOGS"
-pass=0
-fail=0
-failed=""
-
-tests_in() {
-    sed -n 's/.*Synthesis: Tested: \([0-9]*\) .*/\1 tests/p' "$1" | tail -n 1
-}
 
 run() {
-    name=$1
-    shift
-    log=$LOGS/$name.log
-    t0=$(date +%s)
-    if sp_logged "$log" "$@"; then
-        pass=$((pass + 1))
-        verdict=ok
-    else
-        fail=$((fail + 1))
-        failed="$failed $name"
-        verdict=FAILED
-    fi
-    printf '  [%s] %-20s %-6s %9s %4ss\n' "$ARCH" "$name" "$verdict" \
-        "$(tests_in "$log")" "$(($(date +%s) - t0))"
-    [ "$verdict" = ok ] || sp_tail "$log"
+    sp_run_test "$ARCH" "$LOGS" "$@"
 }
 
 # Criterion re-executes each test binary: qemu_exec.so sends those
@@ -75,5 +54,4 @@ export SP_TOOLS="$PWD/build/debug"
 run test_ingest build/debug/test/integration/test_ingest --jobs=2 \
     --short-filename
 
-echo "$ARCH: $pass passed, $fail failed${failed:+ (}${failed# }${failed:+)}; logs in $LOGS/"
-[ "$fail" -eq 0 ]
+sp_tally_end "$ARCH" "; logs in $LOGS/"

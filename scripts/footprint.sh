@@ -35,11 +35,8 @@ for conf in config/sensorpipe.conf config/edge.conf; do
     rm -f "$dir"/idle.db*
     $RUNNER "$BIN" -c "$dir/c.conf" 2>"$dir/log" &
     pid=$!
-    i=0
-    while ! grep -q 'subscribed' "$dir/log" && [ $i -lt 300 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    sp_wait_log "$dir/log" 'subscribed' 30 ||
+        echo "footprint: $conf: the daemon did not subscribe in 30 s" >&2
     sleep 5 # idle: the first commits and stats are done
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
     kill -TERM "$pid"

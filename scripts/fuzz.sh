@@ -60,9 +60,6 @@ packages_for() {
     esac
 }
 
-pass=0
-fail=0
-failed=""
 tmp_root=$(mktemp -d "${TMPDIR:-/tmp}/sp-fuzz.XXXXXX") || exit 1
 trap 'rm -rf "$tmp_root"' EXIT INT TERM
 
@@ -113,23 +110,15 @@ for src in test/fuzz/fuzz_*.c; do
     [ -e "$src" ] || continue
     name=$(basename "$src" .c)
     log=$OUT/$name.log
-    if sp_logged "$log" run_one "$src"; then
-        pass=$((pass + 1))
-        verdict=ok
-    else
-        fail=$((fail + 1))
-        failed="$failed $name"
-        verdict=FAILED
-    fi
+    sp_tally "$name" "$log" run_one "$src"
     if [ "$SECS" -eq 0 ]; then
         what="$(find "test/fuzz/corpus/${name#fuzz_}" -type f 2>/dev/null |
             wc -l) inputs"
     else
         what=$(runs_in "$log")
     fi
-    printf '  [fuzz %s] %-14s %-6s %s\n' "$mode" "$name" "$verdict" "$what"
-    [ "$verdict" = ok ] || sp_tail "$log"
+    printf '  [fuzz %s] %-14s %-6s %s\n' "$mode" "$name" "$sp_verdict" "$what"
+    [ "$sp_verdict" = ok ] || sp_tail "$log"
 done
 
-echo "fuzz: $pass passed, $fail failed${failed:+ (}${failed# }${failed:+)}"
-[ "$fail" -eq 0 ]
+sp_tally_end fuzz

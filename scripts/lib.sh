@@ -11,8 +11,23 @@
 #   sp_free_port       prints a free TCP port on 127.0.0.1
 #   sp_port_open PORT  true when something accepts on 127.0.0.1:PORT
 #   sp_wait_port PORT  waits up to 5 s for sp_port_open PORT
+#   sp_wait_log FILE PATTERN SECONDS
+#                      waits up to SECONDS for a line matching PATTERN (grep)
+#                      in FILE (a daemon's log); false when none came
 #   sp_logged LOG CMD...  runs CMD with its output in LOG; its exit status
 #   sp_tail LOG        prints the last lines of a failed step's LOG
+#
+# Counted steps (run-tests.sh, cross-tests.sh, fuzz.sh):
+#   sp_tally NAME LOG CMD...
+#       runs CMD as sp_logged does and counts it in sp_pass, sp_fail and
+#       sp_failed (the failed NAMEs); sp_verdict is ok or FAILED; returns 0
+#   sp_run_test TAG LOG_DIR NAME CMD...
+#       sp_tally with LOG_DIR/NAME.log, then one line: [TAG] NAME, the
+#       verdict, the tests Criterion counted and the seconds it took; the
+#       tail of the log when it failed
+#   sp_tally_end LABEL [TEXT]
+#       one closing line, "LABEL: N passed, M failed (NAMES)TEXT"; true
+#       when none failed
 
 sp_broker_conf() {
     {
@@ -60,6 +75,16 @@ sp_wait_port() {
     return 1
 }
 
+sp_wait_log() {
+    _sp_i=0
+    while [ "$_sp_i" -lt $(($3 * 10)) ]; do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+        _sp_i=$((_sp_i + 1))
+    done
+    return 1
+}
+
 sp_logged() {
     _sp_log=$1
     shift
@@ -72,4 +97,45 @@ sp_tail() {
     echo "---- last $SP_TAIL_LINES lines of $1 ----"
     tail -n "$SP_TAIL_LINES" "$1"
     echo "----"
+}
+
+sp_pass=0
+sp_fail=0
+sp_failed=""
+sp_verdict=""
+
+sp_tally() {
+    _sp_name=$1
+    _sp_tlog=$2
+    shift 2
+    if sp_logged "$_sp_tlog" "$@"; then
+        sp_pass=$((sp_pass + 1))
+        sp_verdict=ok
+    else
+        sp_fail=$((sp_fail + 1))
+        sp_failed="$sp_failed $_sp_name"
+        sp_verdict=FAILED
+    fi
+}
+
+# "N tests" from Criterion's closing line, when the log has one.
+_sp_tests_in() {
+    sed -n 's/.*Synthesis: Tested: \([0-9]*\) .*/\1 tests/p' "$1" | tail -n 1
+}
+
+sp_run_test() {
+    _sp_tag=$1
+    _sp_rlog=$2/$3.log
+    _sp_rname=$3
+    shift 3
+    _sp_t0=$(date +%s)
+    sp_tally "$_sp_rname" "$_sp_rlog" "$@"
+    printf '  [%s] %-22s %-6s %9s %4ss\n' "$_sp_tag" "$_sp_rname" "$sp_verdict" \
+        "$(_sp_tests_in "$_sp_rlog")" "$(($(date +%s) - _sp_t0))"
+    [ "$sp_verdict" = ok ] || sp_tail "$_sp_rlog"
+}
+
+sp_tally_end() {
+    echo "$1: $sp_pass passed, $sp_fail failed${sp_failed:+ (}${sp_failed# }${sp_failed:+)}${2:-}"
+    [ "$sp_fail" -eq 0 ]
 }

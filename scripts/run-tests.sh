@@ -14,31 +14,9 @@ MODE=$2
 . "$(dirname "$0")/lib.sh"
 LOGS=${SP_LOGS:-build/logs}/$MODE
 mkdir -p "$LOGS"
-pass=0
-fail=0
-failed=""
-
-# "N tests" from Criterion's closing line, when the log has one.
-tests_in() {
-    sed -n 's/.*Synthesis: Tested: \([0-9]*\) .*/\1 tests/p' "$1" | tail -n 1
-}
 
 run() {
-    name=$1
-    shift
-    log=$LOGS/$name.log
-    t0=$(date +%s)
-    if sp_logged "$log" "$@"; then
-        pass=$((pass + 1))
-        verdict=ok
-    else
-        fail=$((fail + 1))
-        failed="$failed $name"
-        verdict=FAILED
-    fi
-    printf '  [%s] %-22s %-6s %9s %4ss\n' "$MODE" "$name" "$verdict" \
-        "$(tests_in "$log")" "$(($(date +%s) - t0))"
-    [ "$verdict" = ok ] || sp_tail "$log"
+    sp_run_test "$MODE" "$LOGS" "$@"
 }
 
 JOBS="--jobs=2"
@@ -71,5 +49,4 @@ done
 
 # One closing line: test programs (each a Criterion suite or a stress
 # program) that passed and failed in this pass.
-echo "$MODE: $pass passed, $fail failed${failed:+ (}${failed# }${failed:+)}; logs in $LOGS/"
-[ "$fail" -eq 0 ]
+sp_tally_end "$MODE" "; logs in $LOGS/"
