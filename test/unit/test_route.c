@@ -161,15 +161,24 @@ static unsigned shard_of(const char *topic)
     return (unsigned) (series_topic_hash(topic, strlen(topic)) % 2);
 }
 
+/* A paused-overflow route with topic's worker asleep, then one small
+ * message for it; returns the worker's event sequence from sleep_on(). */
+static uint32_t one_message_to_a_sleeper(const char *topic)
+{
+    uint32_t seq;
+
+    open_route(OVERFLOW_PAUSE, 1u << 20, 4096);
+    seq = sleep_on(shard_of(topic));
+    route_one(0, topic, "21.5", 4);
+    return seq;
+}
+
 Test(route, a_small_burst_wakes_its_worker_only_at_the_deadline)
 {
     const char *topic = "sensors/lab/dev1";
     unsigned shard = shard_of(topic);
-    uint32_t seq;
+    uint32_t seq = one_message_to_a_sleeper(topic);
 
-    open_route(OVERFLOW_PAUSE, 1u << 20, 4096);
-    seq = sleep_on(shard);
-    route_one(0, topic, "21.5", 4);
     cr_expect(route_wake_workers(&route, 1000), "the caller arms the timer");
     route_one(0, topic, "21.5", 4);
     cr_expect(route_wake_workers(&route, 1000 + ROUTE_WAKE_DELAY_MS - 1));
@@ -214,11 +223,8 @@ Test(route, a_pause_wakes_every_fed_worker_at_once)
 {
     const char *topic = "sensors/lab/dev1";
     unsigned shard = shard_of(topic);
-    uint32_t seq;
+    uint32_t seq = one_message_to_a_sleeper(topic);
 
-    open_route(OVERFLOW_PAUSE, 1u << 20, 4096);
-    seq = sleep_on(shard);
-    route_one(0, topic, "21.5", 4);
     route_pause(&route);
     cr_expect_eq(pauses, 1);
     cr_expect(woken(shard, seq), "a pause never waits on a sleeping worker");

@@ -23,6 +23,21 @@ struct scaled_case {
     uint64_t value;
 };
 
+/* Each case through parse: its return code and, on success, its value. */
+static void expect_parses(int (*parse)(const char *, uint64_t *),
+                          const struct scaled_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 12345;
+        int rc = parse(cases[i].text, &v);
+
+        cr_expect_eq(rc, cases[i].rc, "'%s': rc %d", cases[i].text, rc);
+        if (cases[i].rc == 0)
+            cr_expect_eq(v, cases[i].value, "'%s': %llu", cases[i].text,
+                         (unsigned long long) v);
+    }
+}
+
 Test(units, duration_parser_takes_units_and_decimals)
 {
     static const struct scaled_case cases[] = {
@@ -66,15 +81,8 @@ Test(units, duration_parser_takes_units_and_decimals)
         {"1.0000000000000000001s", -EINVAL, 0}, /* 19 decimals */
     };
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        uint64_t v = 12345;
-        int rc = units_parse_duration_ms(cases[i].text, &v);
-
-        cr_expect_eq(rc, cases[i].rc, "'%s': rc %d", cases[i].text, rc);
-        if (cases[i].rc == 0)
-            cr_expect_eq(v, cases[i].value, "'%s': %llu", cases[i].text,
-                         (unsigned long long) v);
-    }
+    expect_parses(units_parse_duration_ms, cases,
+                  sizeof(cases) / sizeof(cases[0]));
 }
 
 Test(units, size_parser_takes_binary_and_decimal_units)
@@ -104,15 +112,7 @@ Test(units, size_parser_takes_binary_and_decimal_units)
         {"17179869184GiB", -EINVAL, 0}, /* 2^34 GiB = 2^64 bytes */
     };
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        uint64_t v = 12345;
-        int rc = units_parse_size(cases[i].text, &v);
-
-        cr_expect_eq(rc, cases[i].rc, "'%s': rc %d", cases[i].text, rc);
-        if (cases[i].rc == 0)
-            cr_expect_eq(v, cases[i].value, "'%s': %llu", cases[i].text,
-                         (unsigned long long) v);
-    }
+    expect_parses(units_parse_size, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* ---- formatting --------------------------------------------------------- */
