@@ -19,21 +19,12 @@
  */
 #include "egress.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include "aligned.h"
 
 struct egress *egress_alloc(unsigned n)
 {
-    /* sizeof is a multiple of the alignment, as aligned_alloc() wants. */
-    size_t bytes = (size_t) n * sizeof(struct egress);
-    struct egress *es;
-
-    if (n == 0 || bytes / n != sizeof(struct egress))
-        return NULL;
-    es = aligned_alloc(_Alignof(struct egress), bytes);
-    if (es != NULL)
-        memset(es, 0, bytes);
-    return es;
+    return aligned_array_alloc(n, sizeof(struct egress),
+                               _Alignof(struct egress));
 }
 
 size_t egress_bytes(const struct config *cfg)

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aligned.h"
 #include "clock.h"
 #include "tags.h"
 #include "thread.h"
@@ -54,16 +55,8 @@ size_t worker_bytes(const struct worker_shared *sh)
 
 struct worker *worker_alloc(unsigned n)
 {
-    /* sizeof is a multiple of the alignment, as aligned_alloc() wants. */
-    size_t bytes = (size_t) n * sizeof(struct worker);
-    struct worker *ws;
-
-    if (n == 0 || bytes / n != sizeof(struct worker))
-        return NULL;
-    ws = aligned_alloc(_Alignof(struct worker), bytes);
-    if (ws != NULL)
-        memset(ws, 0, bytes);
-    return ws;
+    return aligned_array_alloc(n, sizeof(struct worker),
+                               _Alignof(struct worker));
 }
 
 /* Entries the idle scan looks at per commit interval so that it sweeps
