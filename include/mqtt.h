@@ -34,6 +34,7 @@
 #include "compiler.h"
 #include "config.h"
 #include "log.h"
+#include "mqtt_close.h"
 #include "mqtt_sub.h"
 
 struct subrec;
@@ -107,7 +108,6 @@ struct mqtt_client {
     uv_timer_t misc_timer; /* every 1 s: mosquitto_loop_misc() */
     uv_timer_t retry;      /* next attempt; during stop, flush deadline */
     uv_idle_t drain;       /* one more read pass without waiting for poll */
-    uv_poll_t close_poll;  /* stop: close_fd, until the broker closes */
     uv_getaddrinfo_t gai;
 
     enum mqtt_phase phase;
@@ -120,8 +120,6 @@ struct mqtt_client {
     bool next_addr;         /* retry the next resolved address, no backoff */
     bool refused;           /* the last CONNACK refused the session */
     bool handles_closed;    /* stop: uv_close() called on every handle */
-    bool half_closed;       /* stop: close_fd shut for writing */
-    int close_fd;           /* stop: our duplicate of the socket; -1: none */
     unsigned closing;       /* close callbacks still to come */
     struct backoff backoff; /* failed rounds since the last CONNACK */
 
@@ -142,6 +140,7 @@ struct mqtt_client {
 
     char lib_err[160];     /* libmosquitto's last error line while connecting */
     struct mqtt_subs subs; /* the subscriptions' state: mqtt_sub.c's */
+    struct mqtt_close close; /* stop: the orderly close, mqtt_close.c's */
 
     struct ratelimit rl_fail;    /* failed attempts while disconnected */
     struct ratelimit rl_refused; /* repeated CONNACK refusals */
@@ -151,7 +150,6 @@ struct mqtt_client {
     uint64_t messages;   /* messages handed to on_msg */
     uint64_t unsubacks;  /* UNSUBACKs received (heartbeat answers too) */
     uint64_t heartbeats; /* heartbeats sent */
-    uint64_t discarded;  /* bytes read and dropped after DISCONNECT (stop) */
 
     /* Shared (atomic, relaxed: a lone flag, no data hangs on it). */
     _Atomic bool connected; /* CONNACK accepted, connection not yet lost */

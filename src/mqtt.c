@@ -71,19 +71,9 @@
  * with the session present, filters an earlier run subscribed that the
  * file no longer has are unsubscribed first (mqtt_sub.c, subrec.h).
  *
- * Stopping: closing a TCP socket that still holds unread bytes makes the
- * kernel send a reset, which discards our last PUBACKs and DISCONNECT on
- * their way, and a broker that sees the reset first delivers those
- * messages again to the next session: stored twice. libmosquitto closes
- * its socket as soon as DISCONNECT is written. So a stop keeps its own
- * duplicate of the descriptor (close_fd) and polls that one (never the
- * original, whose epoll registration must go while it is open): it stops
- * reading through libmosquitto, lets it write what it queued (PUBACKs,
- * then DISCONNECT, in order), shuts close_fd for writing once libmosquitto
- * has closed its descriptor, and reads and discards what the broker still
- * sends (no PUBACK goes out for it, so the broker keeps those messages)
- * until the broker closes its side or MQTT_CLOSE_WAIT_MS pass. Closing
- * close_fd then ends a connection with nothing unread.
+ * Stopping: a stop stops reading, sends DISCONNECT after the queued
+ * PUBACKs and closes without a TCP reset, on a duplicate of the socket
+ * (mqtt_close.c explains why), within MQTT_CLOSE_WAIT_MS.
  *
  * Socket lifetime: libmosquitto closes the socket itself, inside
  * loop_read/loop_write/loop_misc, and then calls on_disconnect (a failed
@@ -119,7 +109,6 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <mqtt_protocol.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,6 +121,7 @@
 #include "backoff.h"
 #include "clock.h"
 #include "log.h"
+#include "mqtt_close.h"
 #include "mqtt_setup.h"
 #include "mqtt_sub.h"
 #include "mqtt_text.h"
@@ -139,7 +129,6 @@
 
 #define READ_BUDGET      256  /* mosquitto_loop_read() calls per pass */
 #define MISC_INTERVAL_MS 1000 /* mosquitto_loop_misc() */
-#define DISCARD_BUF      4096 /* bytes read per call after DISCONNECT */
 #define NAME_MAX_LEN     (CONFIG_STR_MAX + 16) /* "[host]:port" */
 #define REASON_MAX       128
 #define RL_INTERVAL_MS   60000 /* one failure line a minute at most */
@@ -827,7 +816,7 @@ int mqtt_init(struct mqtt_client *c, uv_loop_t *loop, const struct config *cfg,
     c->on_state = on_state;
     c->ctx = ctx;
     c->poll_fd = -1;
-    c->close_fd = -1;
+    mqtt_close_init(&c->close);
     backoff_init(&c->backoff,
                  clock_mono_ns() ^ ((uint64_t) getpid() << 32) ^ (uintptr_t) c);
     rc = mqtt_setup_open(&c->mosq, cfg, c);
@@ -926,84 +915,27 @@ static void finish_stop(struct mqtt_client *c)
     }
 }
 
-/* ---- an orderly close at stop (see the file header, "Stopping") -------- */
+/* ---- an orderly close at stop (mqtt_close.c) ---------------------------- */
 
-static void on_close_poll(uv_poll_t *h, int status, int events);
-
-/* Ends the orderly close: the duplicate goes, then every handle. */
+/* The close ended (or timed out): the duplicate goes, then every handle. */
 static void close_done(struct mqtt_client *c)
 {
-    if (c->close_fd >= 0) {
-        uv_poll_stop(&c->close_poll); /* before the fd closes */
+    if (mqtt_close_end(&c->close))
         c->closing++;
-        uv_close((uv_handle_t *) &c->close_poll, on_handle_closed);
-        (void) close(c->close_fd);
-        c->close_fd = -1;
-        log_debug("mqtt: connection closed, %llu bytes discarded after "
-                  "DISCONNECT",
-                  (unsigned long long) c->discarded);
-    }
     finish_stop(c);
 }
 
-/* Reads and drops what arrives after DISCONNECT. True at the end. */
-static bool discard_input(struct mqtt_client *c)
+static void on_close_done(void *ctx)
 {
-    char buf[DISCARD_BUF];
-    ssize_t n;
-
-    for (;;) {
-        n = read(c->close_fd, buf, sizeof(buf));
-        if (n > 0) {
-            c->discarded += (uint64_t) n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        /* EOF: the broker closed; an error: nothing more will come. */
-        return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
-    }
+    close_done(ctx);
 }
 
-/* The next step of the close: write, then half-close and discard. */
-static void close_step(struct mqtt_client *c)
+static void on_close_released(void *ctx)
 {
-    int events = UV_READABLE;
-    int err;
+    struct mqtt_client *c = ctx;
 
-    if (mosquitto_socket(c->mosq) >= 0 && mosquitto_want_write(c->mosq)) {
-        events = UV_WRITABLE; /* PUBACKs and DISCONNECT still queued */
-    } else if (!c->half_closed) {
-        c->half_closed = true;
-        if (shutdown(c->close_fd, SHUT_WR) < 0) {
-            close_done(c);
-            return;
-        }
-    }
-    err = uv_poll_start(&c->close_poll, events, on_close_poll);
-    if (err < 0)
-        close_done(c);
-}
-
-static void on_close_poll(uv_poll_t *h, int status, int events)
-{
-    struct mqtt_client *c = h->data;
-
-    if (c->close_fd < 0)
-        return;
-    if (status < 0) {
-        close_done(c);
-        return;
-    }
-    if ((events & UV_WRITABLE) != 0 && mosquitto_socket(c->mosq) >= 0) {
-        errno = 0;
-        (void) mosquitto_loop_write(c->mosq, 1);
-    }
-    if ((events & UV_READABLE) != 0 && c->half_closed && discard_input(c)) {
-        close_done(c);
-        return;
-    }
-    close_step(c);
+    c->closing--;
+    maybe_done(c);
 }
 
 /*
@@ -1012,25 +944,17 @@ static void on_close_poll(uv_poll_t *h, int status, int events)
  */
 static int begin_close(struct mqtt_client *c)
 {
-    int fd = fcntl(mosquitto_socket(c->mosq), F_DUPFD_CLOEXEC, 0);
-    int err;
+    const struct mqtt_close_hooks hooks = {on_close_done, on_close_released, c};
+    int err = mqtt_close_open(&c->close, c->loop, c->mosq, &hooks);
 
-    if (fd < 0)
-        return -errno;
-    err = uv_poll_init_socket(c->loop, &c->close_poll, fd);
-    if (err < 0) {
-        (void) close(fd);
+    if (err < 0)
         return err;
-    }
-    c->close_poll.data = c;
-    c->close_fd = fd;
-    c->half_closed = false;
     unwatch_socket(c); /* libmosquitto's fd is still open here */
     (void) mark_down(c);
     errno = 0;
     (void) mosquitto_disconnect(c->mosq); /* writes what it can at once */
     uv_timer_start(&c->retry, on_retry, MQTT_CLOSE_WAIT_MS, 0);
-    close_step(c);
+    mqtt_close_run(&c->close);
     return 0;
 }
 
