@@ -28,24 +28,6 @@ static struct broker broker;
 static struct spawn sp;
 static long rss_kib[MAX_SAMPLES];
 
-static long vm_rss_kib(pid_t pid)
-{
-    char path[64];
-    char line[256];
-    long kib = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
-}
-
 static const char *tool(const char *name, char *buf, size_t len)
 {
     const char *dir = getenv("SP_TOOLS");
@@ -109,7 +91,7 @@ Test(soak, resident_memory_stays_flat, .timeout = 300)
     while (spawn_stored(&sp, 10) < n) {
         cr_assert_lt(k, (size_t) MAX_SAMPLES, "not stored in time: %lld",
                      (long long) spawn_stored(&sp, 10));
-        rss_kib[k++] = vm_rss_kib(sp.pid);
+        rss_kib[k++] = spawn_status_kib(&sp, "VmRSS");
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
     }

@@ -29,6 +29,7 @@
 #include <mosquitto.h>
 
 #include "broker.h"
+#include "files.h"
 #include "spawn.h"
 #include "wait.h"
 
@@ -72,16 +73,6 @@ static void start_tls_broker(const char *server, const char *extra)
              "cafile %s/ca.crt\ncertfile %s/%s.crt\nkeyfile %s/%s.key\n%s",
              certs, certs, server, certs, server, extra ? extra : "");
     cr_assert_eq(broker_start(&broker, conf), 0, "TLS broker start");
-}
-
-static void write_secret(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    cr_assert_eq(chmod(path, mode), 0);
 }
 
 static void make_conf(char *buf, size_t len, const char *host,
@@ -348,7 +339,7 @@ Test(tls, password_file_logs_in_and_stays_secret)
 
     start_password_broker();
     snprintf(pw, sizeof(pw), "%s/pw", sp.dir);
-    write_secret(pw, SECRET "\n", 0600);
+    cr_assert_eq(files_write(pw, SECRET "\n", 0600), 0);
     snprintf(extra, sizeof(extra), "username = sp\npassword_file = %s\n", pw);
     start_daemon("127.0.0.1", extra, true);
     publish_one(&pr, "n/auth", "1");
@@ -374,7 +365,7 @@ Test(tls, password_file_readable_by_others_is_refused)
 
     start_password_broker();
     snprintf(pw, sizeof(pw), "%s/pw", sp.dir);
-    write_secret(pw, SECRET "\n", 0644);
+    cr_assert_eq(files_write(pw, SECRET "\n", 0644), 0);
     snprintf(extra, sizeof(extra), "username = sp\npassword_file = %s\n", pw);
     make_conf(conf, sizeof(conf), "127.0.0.1", extra);
     cr_assert_eq(spawn_start(&sp, conf, NULL), 0);

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "broker.h"
+#include "files.h"
 #include "logfile.h"
 #include "wait.h"
 
@@ -60,16 +61,6 @@ int spawn_init(struct spawn *s)
     return 0;
 }
 
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    if (f == NULL)
-        return -errno;
-    fputs(text, f);
-    return fclose(f) == 0 ? 0 : -errno;
-}
-
 static void child(struct spawn *s, const char *const *env)
 {
     char notify[256];
@@ -91,7 +82,7 @@ static void child(struct spawn *s, const char *const *env)
 
 int spawn_start(struct spawn *s, const char *conf_text, const char *const *env)
 {
-    int rc = write_file(s->conf_path, conf_text);
+    int rc = files_write(s->conf_path, conf_text, 0644);
 
     if (rc < 0)
         return rc;
@@ -261,7 +252,9 @@ void spawn_suite_fini(struct spawn *s, struct broker *b)
         (void) broker_stop(b);
 }
 
-static int64_t query(const char *db_path, const char *sql, double *dv)
+/* The first column of sql's first row; text, when not NULL, bound to ?1. */
+static int64_t query(const char *db_path, const char *sql, const char *text,
+                     double *dv)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -274,6 +267,8 @@ static int64_t query(const char *db_path, const char *sql, double *dv)
         fprintf(stderr, "db: %s: %s\n", sql, sqlite3_errmsg(db));
         goto out;
     }
+    if (text != NULL)
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW &&
         sqlite3_column_type(st, 0) != SQLITE_NULL) {
         v = sqlite3_column_int64(st, 0);
@@ -288,14 +283,14 @@ out:
 
 int64_t db_int(const char *db_path, const char *sql)
 {
-    return query(db_path, sql, NULL);
+    return query(db_path, sql, NULL, NULL);
 }
 
 double db_double(const char *db_path, const char *sql)
 {
     double v = -1e300;
 
-    (void) query(db_path, sql, &v);
+    (void) query(db_path, sql, NULL, &v);
     return v;
 }
 
@@ -349,6 +344,52 @@ int spawn_await_stored(struct spawn *s, int res_s, int64_t want, int timeout_ms)
         usleep(10000);
     }
     return 0;
+}
+
+int64_t spawn_stored_on(const struct spawn *s, const char *topic, int res_s)
+{
+    char sql[192];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce(sum(r.count), 0) FROM rollups r JOIN series s "
+             "ON s.id = r.series_id WHERE s.topic = ?1 AND "
+             "r.resolution_s = %d",
+             res_s);
+    int64_t n = query(s->db_path, sql, topic, NULL);
+    return n < 0 ? 0 : n;
+}
+
+int spawn_await_stored_on(struct spawn *s, const char *topic, int res_s,
+                          int64_t want, int timeout_ms)
+{
+    int64_t deadline = (int64_t) wait_now_ms() + timeout_ms;
+
+    while (spawn_stored_on(s, topic, res_s) < want) {
+        if ((int64_t) wait_now_ms() >= deadline)
+            return -ETIMEDOUT;
+        drain_notes(s); /* see spawn_wait_exit() */
+        usleep(10000);
+    }
+    return 0;
+}
+
+long spawn_status_kib(const struct spawn *s, const char *field)
+{
+    char path[64];
+    char line[256];
+    size_t n = strlen(field);
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int) s->pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kib = strtol(line + n + 1, NULL, 10);
+    fclose(f);
+    return kib;
 }
 
 int64_t spawn_stat(const struct spawn *s, const char *name)

@@ -75,6 +75,19 @@ int64_t spawn_stored(const struct spawn *s, int res_s);
 int spawn_await_stored(struct spawn *s, int res_s, int64_t want,
                        int timeout_ms);
 
+/* Samples stored for one exact topic (any text: it is bound, not quoted)
+ * at resolution res_s; 0 when none. */
+int64_t spawn_stored_on(const struct spawn *s, const char *topic, int res_s);
+
+/* Waits until spawn_stored_on(s, topic, res_s) >= want, reading the notify
+ * socket meanwhile. Returns 0 or -ETIMEDOUT. */
+int spawn_await_stored_on(struct spawn *s, const char *topic, int res_s,
+                          int64_t want, int timeout_ms);
+
+/* A field of the running daemon's /proc/PID/status in KiB ("VmRSS",
+ * "VmHWM"); -1 when it cannot be read. */
+long spawn_status_kib(const struct spawn *s, const char *field);
+
 /* The column `name` of the newest ingest_stats row, INT64_MIN if none. */
 int64_t spawn_stat(const struct spawn *s, const char *name);
 
