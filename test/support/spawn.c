@@ -5,6 +5,7 @@
  */
 #include "spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -211,6 +212,47 @@ int spawn_log_count(const struct spawn *s, const char *needle)
     return n < 0 ? 0 : n; /* no log yet: nothing said yet */
 }
 
+/* The first line of a small file, without its newline; "?" when unreadable. */
+static void read_line(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+
+    snprintf(buf, len, "?");
+    if (f == NULL)
+        return;
+    if (fgets(buf, (int) len, f) != NULL)
+        buf[strcspn(buf, "\n")] = '\0';
+    fclose(f);
+}
+
+/* One line per thread of a running daemon: name, state, wait channel. A
+ * stall then shows where each thread waits. */
+static void dump_threads(pid_t pid)
+{
+    char path[320];
+    char name[64];
+    char wchan[64];
+    DIR *dir;
+    struct dirent *de;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+    dir = opendir(path);
+    if (dir == NULL)
+        return;
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int) pid,
+                 de->d_name);
+        read_line(path, name, sizeof(name));
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/wchan", (int) pid,
+                 de->d_name);
+        read_line(path, wchan, sizeof(wchan));
+        fprintf(stderr, "thread %s %s: waits in %s\n", de->d_name, name, wchan);
+    }
+    closedir(dir);
+}
+
 void spawn_dump_log(const struct spawn *s)
 {
     char *log = read_log(s);
@@ -218,6 +260,8 @@ void spawn_dump_log(const struct spawn *s)
     fprintf(stderr, "---- daemon log %s ----\n%s---- end ----\n", s->log_path,
             log ? log : "(none)\n");
     free(log);
+    if (s->pid > 0)
+        dump_threads(s->pid);
 }
 
 void spawn_cleanup(struct spawn *s)
