@@ -28,7 +28,7 @@
 #include "compiler.h"
 #include "config.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* DBL_MAX as SQL text: SQLite reads it back as exactly DBL_MAX (a unit
  * test checks), so clamping with it keeps every merge finite. */
@@ -69,8 +69,9 @@ struct store_stats_row {
     uint64_t dropped_samples_store;
     uint64_t dropped_samples_probe;
     uint64_t skipped_retained;
-    uint64_t invalid_lines; /* schema version 6 */
-    uint64_t tag_conflicts; /* schema version 6 */
+    uint64_t invalid_lines;    /* schema version 6 */
+    uint64_t tag_conflicts;    /* schema version 6 */
+    uint64_t retention_lag_ms; /* store_retention_lag() */
 };
 
 /* Owner: the writer thread once it runs; start-up code before that. */
@@ -79,16 +80,18 @@ struct store {
     sqlite3_stmt *st_begin; /* BEGIN IMMEDIATE */
     sqlite3_stmt *st_commit;
     sqlite3_stmt *st_rollback;
-    sqlite3_stmt *st_upsert;      /* rollups upsert, exact merge */
-    sqlite3_stmt *st_merge;       /* a partial into every resolution */
-    sqlite3_stmt *st_series;      /* INSERT INTO series */
-    sqlite3_stmt *st_series_id;   /* the id of (topic, field) */
-    sqlite3_stmt *st_sample;      /* INSERT INTO samples */
-    sqlite3_stmt *st_stats;       /* INSERT OR REPLACE INTO ingest_stats */
-    sqlite3_stmt *st_ret_rollups; /* retention: one chunk of one resolution */
-    sqlite3_stmt *st_ret_samples; /* retention: one chunk of raw samples */
-    sqlite3_stmt *st_subs_clear;  /* DELETE a client id's subscriptions */
-    sqlite3_stmt *st_subs_add;    /* INSERT one subscription */
+    sqlite3_stmt *st_upsert;        /* rollups upsert, exact merge */
+    sqlite3_stmt *st_merge;         /* a partial into every resolution */
+    sqlite3_stmt *st_series;        /* INSERT INTO series */
+    sqlite3_stmt *st_series_id;     /* the id of (topic, field) */
+    sqlite3_stmt *st_sample;        /* INSERT INTO samples */
+    sqlite3_stmt *st_stats;         /* INSERT OR REPLACE INTO ingest_stats */
+    sqlite3_stmt *st_ret_rollups;   /* retention: one chunk of one resolution */
+    sqlite3_stmt *st_ret_samples;   /* retention: one chunk of raw samples */
+    sqlite3_stmt *st_subs_clear;    /* DELETE a client id's subscriptions */
+    sqlite3_stmt *st_subs_add;      /* INSERT one subscription */
+    sqlite3_stmt *st_oldest_rollup; /* retention lag: oldest bucket */
+    sqlite3_stmt *st_oldest_sample; /* retention lag: oldest raw sample */
     unsigned n_res;
     unsigned res_s[CONFIG_MAX_RESOLUTIONS];
     int64_t retention_ms[CONFIG_MAX_RESOLUTIONS]; /* 0 = keep */
@@ -236,6 +239,15 @@ void store_set_retention(struct store *st,
  */
 SP_MUST_CHECK int store_retention_step(struct store *st, int64_t now_ms,
                                        unsigned max_rows, unsigned *deleted);
+
+/*
+ * How far retention is behind: the largest age, beyond its retention, of
+ * the oldest row of any resolution or of the raw samples (0 when nothing
+ * is older than its retention allows). Index lookups only (rollups_age,
+ * samples_age). Returns: 0, -EBUSY, -EIO. Thread: writer.
+ */
+SP_MUST_CHECK int store_retention_lag(struct store *st, int64_t now_ms,
+                                      uint64_t *lag_ms);
 
 /*
  * How many retention targets store_retention_step() visits in one round:

@@ -63,6 +63,7 @@ struct writer {
     uint64_t gather_until_ms;   /* monotonic; 0 = not gathering a batch */
     uint64_t failing_since_ms;  /* monotonic; 0 while batches commit */
     uint64_t samples_done;      /* samples of released partials */
+    bool retention_behind;      /* the last pass deleted a full chunk */
     bool stop_wait_logged;      /* said what the stop waits for */
     ino_t file_ino;             /* identity of the file at start */
     dev_t file_dev;
@@ -80,6 +81,7 @@ struct writer {
     _Atomic int fatal;             /* -errno once the store is lost */
     _Atomic uint64_t p50_us;       /* last stats interval's latency */
     _Atomic uint64_t p99_us;
+    _Atomic uint64_t retention_lag_ms; /* at the last stats row */
     _Atomic uint64_t retention_ms[CONFIG_MAX_RESOLUTIONS]; /* SIGHUP */
     _Atomic uint64_t raw_retention_ms;
     _Atomic bool retention_changed; /* release: the values above first */

@@ -214,13 +214,16 @@ static void report(struct daemon *d, bool log_line)
         stats_format_totals(&s, totals, sizeof(totals));
         log_info("stats: rx=%.1f/s decoded=%.1f/s samples=%.1f/s %s "
                  "series=%u ring_high_water=%.0f%% "
-                 "commit_p50=%.1fms commit_p99=%.1fms broker=%s",
+                 "commit_p50=%.1fms commit_p99=%.1fms retention_lag=%.1fs "
+                 "broker=%s",
                  rate(&s, &d->last_snap, STAT_RECEIVED, ms),
                  rate(&s, &d->last_snap, STAT_DECODED, ms),
                  rate(&s, &d->last_snap, STAT_SAMPLES, ms), totals, series,
                  route_take_high_water(&d->route),
                  (double) atomic_load(&d->pipe->writer.p50_us) / 1000.0,
                  (double) atomic_load(&d->pipe->writer.p99_us) / 1000.0,
+                 (double) atomic_load(&d->pipe->writer.retention_lag_ms) /
+                     1000.0,
                  d->mqtt_up ? "up" : "down");
     }
     d->last_snap = s;

@@ -76,9 +76,13 @@ static const struct {
      " dropped_series_limit, late, clock_skew, series, paused_ms,"
      " commit_p50_ms, commit_p99_ms, dropped_samples_series_limit,"
      " dropped_samples_store, dropped_samples_probe, skipped_retained,"
-     " invalid_lines, tag_conflicts)"
+     " invalid_lines, tag_conflicts, retention_lag_ms)"
      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-     " ?15, ?16, ?17, ?18, ?19, ?20)"},
+     " ?15, ?16, ?17, ?18, ?19, ?20, ?21)"},
+    {offsetof(struct store, st_oldest_rollup),
+     "SELECT min(bucket_ms) FROM rollups WHERE resolution_s = ?1"},
+    {offsetof(struct store, st_oldest_sample),
+     "SELECT min(ts_ms) FROM samples"},
     {offsetof(struct store, st_ret_rollups),
      "DELETE FROM rollups WHERE (series_id, resolution_s, bucket_ms) IN"
      " (SELECT series_id, resolution_s, bucket_ms FROM rollups"
@@ -529,6 +533,7 @@ int store_insert_stats(struct store *st, const struct store_stats_row *row)
         row->skipped_retained,
         row->invalid_lines,
         row->tag_conflicts,
+        row->retention_lag_ms,
     };
     sqlite3_stmt *s = st->st_stats;
     int rc;
@@ -591,6 +596,52 @@ static int store_retention_chunk(struct store *st, unsigned t, int64_t now_ms,
     if (rc != SQLITE_OK)
         return store_bind_fail(st, s, "retention");
     return store_run(st, s, "retention");
+}
+
+/* The oldest time of target t (as store_retention_chunk()), or INT64_MAX
+ * when it holds no row. */
+static int store_oldest(struct store *st, unsigned t, int64_t *oldest)
+{
+    sqlite3_stmt *s =
+        t < st->n_res ? st->st_oldest_rollup : st->st_oldest_sample;
+    int rc = SQLITE_OK;
+    int err = 0;
+
+    if (t < st->n_res)
+        rc = sqlite3_bind_int64(s, 1, st->res_s[t]);
+    if (rc != SQLITE_OK)
+        return store_bind_fail(st, s, "retention lag");
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+        *oldest = sqlite3_column_int64(s, 0);
+    else if (rc == SQLITE_ROW)
+        *oldest = INT64_MAX;
+    else
+        err = store_sql_fail(st->db, rc, "retention lag");
+    sqlite3_reset(s);
+    return err;
+}
+
+int store_retention_lag(struct store *st, int64_t now_ms, uint64_t *lag_ms)
+{
+    ASSERT_THREAD(THREAD_WRITER);
+    *lag_ms = 0;
+    for (unsigned t = 0; t <= st->n_res; t++) {
+        int64_t keep =
+            t < st->n_res ? st->retention_ms[t] : st->raw_retention_ms;
+        int64_t cutoff;
+        int64_t oldest = INT64_MAX;
+        int err;
+        if (keep <= 0)
+            continue;
+        err = store_oldest(st, t, &oldest);
+        if (err < 0)
+            return err;
+        cutoff = store_cutoff_ms(now_ms, keep);
+        if (oldest < cutoff && (uint64_t) cutoff - (uint64_t) oldest > *lag_ms)
+            *lag_ms = (uint64_t) cutoff - (uint64_t) oldest;
+    }
+    return 0;
 }
 
 int store_retention_step(struct store *st, int64_t now_ms, unsigned max_rows,

@@ -140,6 +140,11 @@ static const char store_schema_v6[] =
     "ALTER TABLE ingest_stats ADD COLUMN tag_conflicts INTEGER NOT NULL"
     " DEFAULT 0;";
 
+/* Version 7: how far retention is behind, in ms (0 when it keeps up). */
+static const char store_schema_v7[] =
+    "ALTER TABLE ingest_stats ADD COLUMN retention_lag_ms"
+    " INTEGER NOT NULL DEFAULT 0;";
+
 /* One schema step: run on a file whose user_version is `from`. */
 struct store_migration {
     int from;
@@ -150,6 +155,7 @@ struct store_migration {
 static const struct store_migration store_migrations[] = {
     {0, store_schema_v1}, {1, store_schema_v2}, {2, store_schema_v3},
     {3, store_schema_v4}, {4, store_schema_v5}, {5, store_schema_v6},
+    {6, store_schema_v7},
 };
 
 _Static_assert(SP_ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,

@@ -48,7 +48,7 @@
 #define WRITER_MAX_RINGS      64
 #define WRITER_IDLE_WAIT_MS   1000
 #define WRITER_RETENTION_MS   1000
-#define WRITER_RETENTION_ROWS 2000
+#define WRITER_RETENTION_ROWS 2000 /* least rows per retention chunk */
 #define WRITER_RETRY_MS       1000 /* a stats row the store refused */
 #define WRITER_FATAL_AFTER    5    /* consecutive failures of a lost store */
 #define WRITER_GATHER_MS      20   /* a batch waits this long for company */
@@ -76,6 +76,7 @@ void writer_init(struct writer *wr, const struct writer_shared *sh)
     atomic_init(&wr->fatal, 0);
     atomic_init(&wr->p50_us, 0);
     atomic_init(&wr->p99_us, 0);
+    atomic_init(&wr->retention_lag_ms, 0);
     atomic_init(&wr->stop_ms, 0);
 }
 
@@ -482,6 +483,8 @@ static int write_stats(struct writer *wr)
     row.commit_p99_ms = latency_ms(wr, 0.99);
     rc = store_begin(wr->store);
     if (rc == 0)
+        rc = store_retention_lag(wr->store, row.ts_ms, &row.retention_lag_ms);
+    if (rc == 0)
         rc = store_insert_stats(wr->store, &row);
     if (rc == 0)
         rc = commit_retry(wr);
@@ -492,6 +495,8 @@ static int write_stats(struct writer *wr)
     atomic_store_explicit(&wr->p50_us, to_us(row.commit_p50_ms),
                           memory_order_relaxed);
     atomic_store_explicit(&wr->p99_us, to_us(row.commit_p99_ms),
+                          memory_order_relaxed);
+    atomic_store_explicit(&wr->retention_lag_ms, row.retention_lag_ms,
                           memory_order_relaxed);
     histo_reset(&wr->latency);
     return 0;
@@ -524,26 +529,60 @@ static void apply_retention(struct writer *wr)
         atomic_load_explicit(&wr->raw_retention_ms, memory_order_relaxed));
 }
 
-/* One small step of retention per second, so no commit stalls ingestion. */
-static void retention_step(struct writer *wr)
+/* Rows per retention chunk: at least a batch, so one chunk per target
+ * after each batch deletes at least as fast as batches insert. */
+static unsigned retention_chunk_rows(const struct writer *wr)
+{
+    unsigned b = wr->cfg->store.batch_rows;
+
+    return b > WRITER_RETENTION_ROWS ? b : WRITER_RETENTION_ROWS;
+}
+
+/* One chunk of the next target, in a transaction of its own (as short as
+ * a batch). Returns: rows deleted, or -errno. */
+static int retention_chunk(struct writer *wr, unsigned max_rows)
 {
     unsigned deleted = 0;
-    int rc;
+    int rc = store_begin(wr->store);
 
-    apply_retention(wr);
-    rc = store_begin(wr->store);
     if (rc == 0)
-        rc = store_retention_step(wr->store, clock_now_ms(),
-                                  WRITER_RETENTION_ROWS, &deleted);
+        rc =
+            store_retention_step(wr->store, clock_now_ms(), max_rows, &deleted);
     if (rc == 0)
         rc = commit_retry(wr);
     if (rc < 0) {
         store_rollback(wr->store);
-        return;
+        return rc;
     }
     /* Give freed pages back to the file system a little at a time. */
     if (deleted > 0 && store_vacuum_step(wr->store, 256) < 0)
         log_debug("store: incremental vacuum skipped");
+    return (int) deleted;
+}
+
+/*
+ * One pass: a chunk of every target with a retention. A full chunk means
+ * retention is behind: then the next pass follows the next batch instead
+ * of waiting a second, so deletes keep pace with any rate the writer
+ * inserts at (a pass deletes at least a batch per target).
+ */
+static void retention_pass(struct writer *wr)
+{
+    unsigned max_rows = retention_chunk_rows(wr);
+    unsigned n;
+    bool behind = false;
+
+    apply_retention(wr);
+    n = store_retention_targets(wr->store);
+    for (unsigned i = 0; i < n; i++) {
+        int rc = retention_chunk(wr, max_rows);
+        if (rc < 0) {
+            behind = false; /* the store refuses: try again in a second */
+            break;
+        }
+        behind = behind || (unsigned) rc == max_rows;
+    }
+    wr->retention_behind = behind;
 }
 
 /* The file we write must still be the one we opened (not deleted or
@@ -603,8 +642,10 @@ static void maint_run(struct writer *wr, uint64_t now)
     }
     if (now >= wr->next_retention_ms) {
         check_file(wr);
-        retention_step(wr);
         wr->next_retention_ms = now + WRITER_RETENTION_MS;
+        retention_pass(wr);
+    } else if (wr->retention_behind) {
+        retention_pass(wr);
     }
 }
 
@@ -637,6 +678,8 @@ static void idle_wait(struct writer *wr, uint64_t now)
 
     if (wait > WRITER_IDLE_WAIT_MS)
         wait = WRITER_IDLE_WAIT_MS;
+    if (wr->retention_behind)
+        wait = 0;
     seq = event_prepare(&wr->ev);
     if (rings_empty(wr) && !workers_done(wr))
         event_wait(&wr->ev, seq, (uint32_t) wait);

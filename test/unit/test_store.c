@@ -167,7 +167,8 @@ static const struct {
      "commit_p50_ms REAL,commit_p99_ms REAL,"
      "dropped_samples_series_limit INTEGER,dropped_samples_store INTEGER,"
      "dropped_samples_probe INTEGER,skipped_retained INTEGER,"
-     "invalid_lines INTEGER,tag_conflicts INTEGER"},
+     "invalid_lines INTEGER,tag_conflicts INTEGER,"
+     "retention_lag_ms INTEGER"},
     {"rollups_v", "time ,topic TEXT,field TEXT,tags TEXT,"
                   "resolution_s INTEGER,count INTEGER,mean ,min REAL,"
                   "max REAL,last REAL"},
@@ -1138,6 +1139,45 @@ Test(store, retention_deletes_old_rows_in_bounded_chunks)
                  all - total, "newer rows stay");
     cr_assert_eq(old_rollups(db, 3600, NOW_MS), 30, "kept resolution");
     sqlite3_close(db);
+    store_close(&st);
+}
+
+/* The lag is the largest age beyond its retention of any target's oldest
+ * row; rows within their retention and kept resolutions count nothing. */
+Test(store, retention_lag_is_the_oldest_row_past_its_retention)
+{
+    struct config cfg;
+    struct store st;
+    struct bucket_acc acc;
+    uint64_t lag = 99;
+
+    make_cfg(&cfg, "lag.db");
+    cfg.store.raw_samples = true;
+    cfg.store.retention_ms[0] = RES0_KEEP_MS;
+    cfg.store.raw_retention_ms = RAW_KEEP_MS;
+    open_store(&st, &cfg);
+    begin(&st);
+    cr_assert_eq(store_retention_lag(&st, NOW_MS, &lag), 0);
+    commit(&st);
+    cr_expect_eq(lag, 0, "an empty store is not behind");
+
+    bucket_acc_reset(&acc);
+    bucket_acc_add(&acc, NOW_MS, 1.0);
+    begin(&st);
+    /* 10 min past its retention; the hourly row has none. */
+    cr_assert_eq(
+        store_upsert_rollup(&st, 1, 10, NOW_MS - RES0_KEEP_MS - 600000, &acc),
+        0);
+    cr_assert_eq(store_upsert_rollup(&st, 1, 3600, T0_MS, &acc), 0);
+    cr_assert_eq(store_insert_sample(&st, 1, NOW_MS - 1000, 1.0), 0);
+    cr_assert_eq(store_retention_lag(&st, NOW_MS, &lag), 0);
+    cr_expect_eq(lag, 600000);
+    /* A raw sample 30 min past its retention: the larger lag wins. */
+    cr_assert_eq(
+        store_insert_sample(&st, 1, NOW_MS - RAW_KEEP_MS - 1800000, 1.0), 0);
+    cr_assert_eq(store_retention_lag(&st, NOW_MS, &lag), 0);
+    cr_expect_eq(lag, 1800000);
+    commit(&st);
     store_close(&st);
 }
 
