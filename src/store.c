@@ -43,8 +43,9 @@
 #define STORE_OPEN_FLAGS                                                       \
     (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
 #define STORE_BUSY_TIMEOUT_MS 100
-#define STORE_PRAGMA_MAX      128
+#define STORE_PRAGMA_MAX      160
 #define STORE_MERGE_SQL_MAX   1024
+#define STORE_WAL_LIMIT_BYTES (4 << 20) /* journal_size_limit */
 
 /*
  * The persistent statements. Retention deletes go through the primary key
@@ -169,10 +170,15 @@ static int store_pragmas(struct store *st, const struct config *cfg,
     sqlite3_finalize(stmt);
     if (err < 0)
         return err;
+    /* A reader that holds a snapshot for long keeps checkpoints from
+     * completing and the WAL grows; journal_size_limit cuts the file back
+     * when the WAL is next reset, once readers let go. */
     (void) snprintf(sql, sizeof(sql),
                     "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;"
-                    " PRAGMA cache_size = -%" PRId64 ";",
-                    (int64_t) cfg->store.cache_mb * 1024);
+                    " PRAGMA cache_size = -%" PRId64 ";"
+                    " PRAGMA journal_size_limit = %d;",
+                    (int64_t) cfg->store.cache_mb * 1024,
+                    STORE_WAL_LIMIT_BYTES);
     return store_sql_exec(st->db, sql, "pragmas");
 }
 

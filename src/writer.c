@@ -359,9 +359,24 @@ static const char *failure_str(int err)
  * messages not yet decoded, by the accounting identity). Returns true when
  * it gave up.
  */
-static bool stop_give_up(struct writer *wr, int err, uint64_t now)
+static void held_in_memory(const struct writer *wr, uint64_t *samples,
+                           uint64_t *msgs)
 {
     struct stats_snapshot snap;
+
+    memset(&snap, 0, sizeof(snap));
+    for (unsigned i = 0; i < wr->n_all_stats; i++)
+        stats_accumulate(&snap, wr->all_stats[i]);
+    *msgs = snap.v[STAT_RECEIVED] - snap.v[STAT_DECODED] -
+            snap.v[STAT_DROPPED_OVERFLOW] - snap.v[STAT_DROPPED_OVERSIZE] -
+            snap.v[STAT_DROPPED_INVALID] - snap.v[STAT_DROPPED_SERIES_LIMIT];
+    *samples = snap.v[STAT_SAMPLES] > wr->samples_done
+                   ? snap.v[STAT_SAMPLES] - wr->samples_done
+                   : 0;
+}
+
+static bool stop_give_up(struct writer *wr, int err, uint64_t now)
+{
     uint64_t msgs;
     uint64_t samples;
 
@@ -374,15 +389,7 @@ static bool stop_give_up(struct writer *wr, int err, uint64_t now)
     }
     if (!stop_expired(wr, now))
         return false;
-    memset(&snap, 0, sizeof(snap));
-    for (unsigned i = 0; i < wr->n_all_stats; i++)
-        stats_accumulate(&snap, wr->all_stats[i]);
-    msgs = snap.v[STAT_RECEIVED] - snap.v[STAT_DECODED] -
-           snap.v[STAT_DROPPED_OVERFLOW] - snap.v[STAT_DROPPED_OVERSIZE] -
-           snap.v[STAT_DROPPED_INVALID] - snap.v[STAT_DROPPED_SERIES_LIMIT];
-    samples = snap.v[STAT_SAMPLES] > wr->samples_done
-                  ? snap.v[STAT_SAMPLES] - wr->samples_done
-                  : 0;
+    held_in_memory(wr, &samples, &msgs);
     log_crit("store: cannot commit the last records at stop (%s); giving up "
              "after stop_timeout = %llu s: %llu samples not committed and "
              "%llu messages not yet decoded are lost",
@@ -391,6 +398,22 @@ static bool stop_give_up(struct writer *wr, int err, uint64_t now)
              (unsigned long long) samples, (unsigned long long) msgs);
     set_fatal(wr, err);
     return true;
+}
+
+/* What a full disk means right now: the batch waits, and so does what
+ * is held in memory; reading goes on until the rings fill. */
+static void disk_full(struct writer *wr)
+{
+    uint64_t msgs;
+    uint64_t samples;
+
+    held_in_memory(wr, &samples, &msgs);
+    log_ratelimited(&wr->rl_err, LOG_ERR,
+                    "store: disk full: the batch is kept and retried every "
+                    "second; %llu samples and %llu undecoded messages wait "
+                    "in memory, and reading goes on until the rings fill, "
+                    "then pauses until space returns",
+                    (unsigned long long) samples, (unsigned long long) msgs);
 }
 
 /* A batch failed: wait before trying again; give up on a lost store. */
@@ -411,9 +434,7 @@ static void on_failure(struct writer *wr, int err)
         stats_add(&wr->stats, STAT_COMMIT_RETRIES, 1);
         wait_ms = 20;
     } else if (err == -ENOSPC) {
-        log_ratelimited(&wr->rl_err, LOG_ERR,
-                        "store: disk full: batch kept, retrying; ingestion "
-                        "is paused until space returns");
+        disk_full(wr);
         wait_ms = 1000;
     } else {
         wr->failures++;

@@ -766,6 +766,81 @@ Test(faults, long_reader_does_not_stop_ingestion)
     cr_expect_eq(stored(), sent);
 }
 
+/* Bytes of the database's write-ahead log file (0 when there is none). */
+static int64_t wal_bytes(void)
+{
+    char path[256];
+    struct stat sb;
+
+    snprintf(path, sizeof(path), "%s-wal", sp.db_path);
+    return stat(path, &sb) == 0 ? (int64_t) sb.st_size : 0;
+}
+
+/*
+ * A dashboard holds a read transaction while the daemon writes raw samples:
+ * no checkpoint can complete, and the WAL grows far past its usual few MiB.
+ * Once the reader lets go, the WAL is reset and cut back to the store's
+ * journal_size_limit (4 MiB) instead of keeping its peak size for good.
+ */
+#define WAL_LIMIT (4 << 20)
+Test(faults, wal_shrinks_once_a_long_reader_lets_go, .timeout = 120)
+{
+    char payload[160];
+    char topic[64];
+    sqlite3 *rd;
+    struct pub *p;
+    int64_t peak;
+    uint64_t deadline;
+    int sent = 0;
+    int five = 0; /* messages of five fields; the others have one */
+
+    cr_assert_eq(broker_start(&broker, NULL), 0);
+    start_daemon(FAST PIPELINE "[store]\nraw_samples = true\n", NULL);
+    cr_assert_eq(pub_open(&p, broker.port, "wal-pub", 1), 0);
+    publish_acked(p, "wal", 4, sent, 10);
+    sent += 10;
+    await_stored(sent);
+    cr_assert_eq(sqlite3_open_v2(sp.db_path, &rd, SQLITE_OPEN_READONLY, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(rd, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(conn_int(rd, FINEST_SUM), sent); /* the snapshot starts */
+    deadline = wait_now_ms() + 60000;
+    while (wal_bytes() < 3 * WAL_LIMIT) {
+        cr_assert(wait_now_ms() < deadline, "the WAL stayed at %lld bytes",
+                  (long long) wal_bytes());
+        for (int k = 0; k < 500; k++, sent++, five++) {
+            snprintf(topic, sizeof(topic), "f/wal/%d", sent % 500);
+            snprintf(payload, sizeof(payload),
+                     "{\"ts\":%lld,\"a\":%d,\"b\":1,\"c\":2,\"d\":3,"
+                     "\"e\":4}",
+                     (long long) ts_ms, sent);
+            cr_assert_eq(pub_send(p, topic, payload, strlen(payload)), 0);
+        }
+        cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
+        spawn_clear_notes(&sp); /* read the notify socket, as systemd does */
+    }
+    peak = wal_bytes();
+    cr_assert_eq(sqlite3_exec(rd, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(rd);
+    /* Writes go on (a dashboard's reader is gone, data keeps coming). */
+    deadline = wait_now_ms() + 30000;
+    while (wal_bytes() > WAL_LIMIT) {
+        cr_assert(wait_now_ms() < deadline,
+                  "the WAL is still %lld bytes (peak %lld) after the reader "
+                  "let go",
+                  (long long) wal_bytes(), (long long) peak);
+        publish_acked(p, "wal", 4, sent, 20);
+        sent += 20;
+        spawn_clear_notes(&sp);
+        wait_nap_ms(100); /* a slow trickle of readings */
+    }
+    cr_log_info("wal: peak %lld bytes with the reader, %lld after it left",
+                (long long) peak, (long long) wal_bytes());
+    pub_close(p);
+    cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);
+    cr_expect_eq(stored(), (int64_t) sent + 4 * five, "every sample stored");
+}
+
 /* Another program holds the write lock for 2 s: the daemon retries, keeps
  * the batch, then commits all of it; nothing is lost or logged as lost. */
 Test(faults, write_lock_held_by_another_program_delays_without_loss)
@@ -1011,6 +1086,14 @@ Test(faults, disk_full_pauses_ingestion_and_the_daemon_stays_up, .timeout = 90)
     }
     cr_expect(spawn_log_contains(&sp, "err: store: disk full"),
               "disk full is an error");
+    /* The line tells what happens: reading goes on into memory until the
+     * rings fill (not "ingestion is paused" while it still reads), with
+     * how much waits there. */
+    cr_expect(spawn_log_contains(&sp, "wait in memory, and reading goes on "
+                                      "until the rings fill, then pauses"),
+              "the disk-full line does not say that reading goes on");
+    cr_expect(!spawn_log_contains(&sp, "ingestion is paused"),
+              "the disk-full line claims a pause that has not happened");
 
     /* Far more than the rings hold: ~1 KiB records, 1 MiB each way. */
     send_long_topics(p, sent, 4000);
