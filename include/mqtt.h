@@ -35,6 +35,7 @@
 #include "config.h"
 #include "log.h"
 #include "mqtt_close.h"
+#include "mqtt_keepalive.h"
 #include "mqtt_sub.h"
 
 struct subrec;
@@ -124,15 +125,8 @@ struct mqtt_client {
     struct backoff backoff; /* failed rounds since the last CONNACK */
 
     /* Keepalive (see mqtt.c, "Keepalive"), loop thread only. */
-    uint64_t hb_sent_ms;   /* when the last heartbeat went out */
-    uint64_t hb_tick_ms;   /* the last keepalive tick */
-    uint64_t hb_silent_ms; /* unpaused time without an inbound packet */
-    uint64_t hb_seen;      /* inbound packets counted at the last tick */
-    uint64_t paused_at_ms; /* when the current pause began */
-    unsigned ka_s;         /* keepalive in force: the broker's, or ours */
-    int hb_mid;            /* message id of the oldest unanswered heartbeat */
-    bool hb_waiting;       /* a heartbeat has no answer yet */
-    bool hb_expired;       /* the connection is being dropped for silence */
+    uint64_t paused_at_ms;    /* when the current pause began */
+    struct mqtt_keepalive ka; /* heartbeats once connected */
 
     char addrs[MQTT_MAX_ADDRS][INET6_ADDRSTRLEN]; /* numeric, resolved */
     unsigned n_addrs;

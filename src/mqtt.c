@@ -8,27 +8,10 @@
  * disconnect), because any of them may queue or flush packets. A 1 s timer
  * runs the keepalive.
  *
- * Keepalive: libmosquitto's own (mosquitto_loop_misc) sends PINGREQ after
- * keepalive_s without traffic and closes the connection when no packet at
- * all arrived for another keepalive_s (lib/util_mosq.c,
- * mosquitto__check_keepalive: ping_t is cleared only by a PINGRESP it
- * reads). While the daemon pauses reading it reads nothing, so a pause
- * longer than about twice keepalive_s used to drop the connection, and
- * the broker then dropped the QoS 0 backlog it held for us. So
- * mosquitto_loop_misc() runs only until CONNACK (it is also the CONNACK
- * timeout); once connected the daemon keeps the keepalive itself, with a
- * packet libmosquitto can send whatever the state and the broker answers
- * in order without side effects: an UNSUBSCRIBE of a filter no
- * subscription uses (MQTT_HEARTBEAT_FILTER), every keepalive_s / 2,
- * paused or not, which is traffic that satisfies the broker's keepalive
- * (1.5 x keepalive_s). Its UNSUBACK, and any other inbound packet, show
- * the broker alive: the connection is dropped ("no answer within the
- * keepalive interval") only when keepalive_s of UNPAUSED time passed
- * without any inbound packet while a heartbeat waits for its answer. Time
- * paused does not count: an answer cannot be read then, and there is
- * nothing to gain from a new connection until the daemon reads again. An
- * MQTT 5 broker's Server Keep Alive (CONNACK) replaces keepalive_s, as
- * libmosquitto's own check would.
+ * Keepalive: mosquitto_loop_misc() runs only until CONNACK (it is also the
+ * CONNACK timeout); once connected the daemon keeps the keepalive itself,
+ * paused or not (mqtt_keepalive.c says why and how): heartbeats are
+ * UNSUBSCRIBEs of MQTT_HEARTBEAT_FILTER, which no subscription uses.
  *
  * Reading: libmosquitto 2.0 reads at most one packet per
  * mosquitto_loop_read() call for QoS 0 (three read() syscalls per PUBLISH),
@@ -122,6 +105,7 @@
 #include "clock.h"
 #include "log.h"
 #include "mqtt_close.h"
+#include "mqtt_keepalive.h"
 #include "mqtt_setup.h"
 #include "mqtt_sub.h"
 #include "mqtt_text.h"
@@ -296,9 +280,9 @@ static void connection_gone(struct mqtt_client *c, int rc, int err)
     was_up = mark_down(c);
     if (was_up)
         log_lib(c, true);
-    if (c->hb_expired)
+    if (c->ka.expired)
         rc = MOSQ_ERR_KEEPALIVE;
-    c->hb_expired = false;
+    c->ka.expired = false;
     if (c->phase == MQTT_STOPPING) {
         finish_stop(c);
     } else if (was_up) {
@@ -432,22 +416,17 @@ static void keepalive_reset(struct mqtt_client *c,
     uint64_t now = clock_mono_ms();
     uint16_t server_ka = 0;
 
-    c->ka_s = c->cfg->mqtt.keepalive_s;
+    unsigned ka_s = c->cfg->mqtt.keepalive_s;
+
     if (mosquitto_property_read_int16(props, MQTT_PROP_SERVER_KEEP_ALIVE,
                                       &server_ka, false) != NULL &&
-        server_ka > 0 && server_ka != c->ka_s) {
+        server_ka > 0 && server_ka != ka_s) {
         log_notice("mqtt: the broker sets the keepalive to %u s (keepalive_s "
                    "= %u)",
-                   (unsigned) server_ka, c->ka_s);
-        c->ka_s = server_ka;
+                   (unsigned) server_ka, ka_s);
+        ka_s = server_ka;
     }
-
-    c->hb_sent_ms = now;
-    c->hb_tick_ms = now;
-    c->hb_silent_ms = 0;
-    c->hb_seen = inbound(c);
-    c->hb_waiting = false;
-    c->hb_expired = false;
+    mqtt_keepalive_start(&c->ka, ka_s, now, inbound(c));
 }
 
 /* No answer: shut the socket so that a read ends the connection through
@@ -458,8 +437,7 @@ static void keepalive_expired(struct mqtt_client *c)
 
     log_debug("mqtt: no packet from %s for %llu ms of reading",
               mqtt_text_broker(c->cfg, name, sizeof(name)),
-              (unsigned long long) c->hb_silent_ms);
-    c->hb_expired = true;
+              (unsigned long long) c->ka.silent_ms);
     (void) shutdown(mosquitto_socket(c->mosq), SHUT_RDWR);
     errno = 0;
     sync_poll(c, mosquitto_loop_read(c->mosq, 1));
@@ -472,36 +450,29 @@ static void send_heartbeat(struct mqtt_client *c, uint64_t now)
 
     errno = 0;
     rc = mosquitto_unsubscribe(c->mosq, &mid, MQTT_HEARTBEAT_FILTER);
-    c->hb_sent_ms = now;
+    mqtt_keepalive_sent(&c->ka, now, mid, rc == MOSQ_ERR_SUCCESS);
     if (rc != MOSQ_ERR_SUCCESS) {
         /* A write error: the next read (or the silence) tells. */
         log_debug("mqtt: heartbeat not sent: %s", mosquitto_strerror(rc));
         return;
     }
     c->heartbeats++;
-    if (!c->hb_waiting)
-        c->hb_mid = mid; /* the oldest unanswered one counts */
-    c->hb_waiting = true;
 }
 
 static void keepalive_tick(struct mqtt_client *c)
 {
     uint64_t now = clock_mono_ms();
-    uint64_t ka_ms = (uint64_t) c->ka_s * 1000;
-    uint64_t seen = inbound(c);
 
-    if (seen != c->hb_seen || !c->hb_waiting)
-        c->hb_silent_ms = 0;
-    else if (!c->paused)
-        c->hb_silent_ms += now - c->hb_tick_ms;
-    c->hb_seen = seen;
-    c->hb_tick_ms = now;
-    if (c->hb_waiting && c->hb_silent_ms >= ka_ms) {
+    switch (mqtt_keepalive_tick(&c->ka, now, inbound(c), c->paused)) {
+    case MQTT_KEEPALIVE_EXPIRE:
         keepalive_expired(c);
         return;
-    }
-    if (now - c->hb_sent_ms >= ka_ms / 2)
+    case MQTT_KEEPALIVE_SEND:
         send_heartbeat(c, now);
+        break;
+    case MQTT_KEEPALIVE_WAIT:
+        break;
+    }
     sync_poll(c, MOSQ_ERR_SUCCESS);
 }
 
@@ -720,10 +691,8 @@ static void on_unsubscribe_cb(struct mosquitto *m, void *obj, int mid,
     (void) m;
     (void) props;
     c->unsubacks++;
-    if (c->hb_waiting && mid == c->hb_mid) {
-        c->hb_waiting = false; /* later ones are answered in order */
+    if (mqtt_keepalive_answered(&c->ka, mid))
         return;
-    }
     mqtt_sub_unsuback(&c->subs, mid);
 }
 
