@@ -68,4 +68,19 @@ int scan_time_numeric(double v, int64_t *ts_ms);
  */
 int scan_time_rfc3339(const char *s, size_t len, int64_t *ts_ms);
 
+/*
+ * Line protocol reads values as InfluxDB's reference (Go's strconv) does.
+ * scan_u64: digits only, no sign, no overflow. scan_i64: an optional '-'
+ * then digits, within int64_t. scan_go_float: strconv.ParseFloat's
+ * grammar ([-] digits [. digits] [e [+-] digits], or a hex mantissa with
+ * a p exponent; '_' only between digits), false also when the value is not
+ * finite. scan_go_bool: t, T, true, True, TRUE as 1 and f, F, false,
+ * False, FALSE as 0. Each reads p[0..n) exactly; true with *out set.
+ * Thread: any. Allocates nothing.
+ */
+bool scan_u64(const char *p, size_t n, uint64_t *out);
+bool scan_i64(const char *p, size_t n, int64_t *out);
+bool scan_go_float(const char *p, size_t n, double *out);
+bool scan_go_bool(const char *p, size_t n, double *out);
+
 #endif

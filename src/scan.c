@@ -435,3 +435,156 @@ int scan_time_rfc3339(const char *s, size_t len, int64_t *ts_ms)
     *ts_ms = base + add;
     return 0;
 }
+
+/* ---- Go's number and boolean syntax (line protocol) ---------------------- */
+
+#define SCAN_GO_FLOAT_COPY 128 /* longest float read with '_' or in hex */
+
+bool scan_u64(const char *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned) (p[i] - '0');
+
+        if (d > 9 || v > UINT64_MAX / 10 ||
+            (v == UINT64_MAX / 10 && d > UINT64_MAX % 10))
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool scan_i64(const char *p, size_t n, int64_t *out)
+{
+    size_t sign = n > 0 && p[0] == '-' ? 1 : 0;
+    bool negative = sign != 0;
+    uint64_t mag;
+    uint64_t limit = (uint64_t) INT64_MAX + sign;
+
+    if (!scan_u64(p + sign, n - sign, &mag) || mag > limit)
+        return false;
+    if (!negative)
+        *out = (int64_t) mag;
+    else if (mag == (uint64_t) INT64_MAX + 1)
+        *out = INT64_MIN;
+    else
+        *out = -(int64_t) mag;
+    return true;
+}
+
+bool scan_go_bool(const char *p, size_t n, double *v)
+{
+    static const struct {
+        const char *text;
+        size_t len;
+        double value;
+    } words[] = {
+        {"t", 1, 1},     {"T", 1, 1},     {"true", 4, 1}, {"True", 4, 1},
+        {"TRUE", 4, 1},  {"f", 1, 0},     {"F", 1, 0},    {"false", 5, 0},
+        {"False", 5, 0}, {"FALSE", 5, 0},
+    };
+
+    for (size_t i = 0; i < SP_ARRAY_SIZE(words); i++) {
+        if (words[i].len == n && memcmp(words[i].text, p, n) == 0) {
+            *v = words[i].value;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What the last byte of a float's text was, for Go's '_' rule: an
+ * underscore only between digits (the "0x" prefix counts as one). */
+enum go_prev { PREV_OTHER, PREV_DIGIT, PREV_UNDER };
+
+/* Digits (hex ones with hex) and underscores from *i; returns how many
+ * digits, or -1 for a '_' that does not sit between two digits. */
+static int float_digits(const char *p, size_t n, size_t *i, bool hex,
+                        enum go_prev *prev)
+{
+    int digits = 0;
+
+    for (; *i < n; (*i)++) {
+        char ch = p[*i];
+        char lower = (char) (ch | 0x20);
+
+        if (is_digit(ch) || (hex && lower >= 'a' && lower <= 'f')) {
+            digits++;
+            *prev = PREV_DIGIT;
+        } else if (ch == '_' && *prev == PREV_DIGIT) {
+            *prev = PREV_UNDER;
+        } else if (ch == '_') {
+            return -1;
+        } else {
+            break;
+        }
+    }
+    return *prev == PREV_UNDER ? -1 : digits;
+}
+
+/*
+ * Checks p[0..n) against strconv.ParseFloat's grammar: [-] digits [.
+ * digits] [e [+-] digits], or [-] 0x hexdigits [. hexdigits] p [+-]
+ * digits; at least one mantissa digit; '_' only between digits. *hex and
+ * *under say whether the text is hex and holds underscores.
+ */
+static bool float_grammar(const char *p, size_t n, bool *hex, bool *under)
+{
+    size_t i = p[0] == '-' ? 1 : 0;
+    enum go_prev prev;
+    int mant;
+    int frac = 0;
+    int exp;
+
+    *hex = n - i > 2 && p[i] == '0' && (p[i + 1] | 0x20) == 'x';
+    *under = memchr(p, '_', n) != NULL;
+    prev = *hex ? PREV_DIGIT : PREV_OTHER;
+    i += *hex ? 2 : 0;
+    mant = float_digits(p, n, &i, *hex, &prev);
+    if (mant >= 0 && i < n && p[i] == '.') {
+        i++;
+        prev = PREV_OTHER;
+        frac = float_digits(p, n, &i, *hex, &prev);
+    }
+    if (mant < 0 || frac < 0 || mant + frac == 0)
+        return false;
+    if (i == n)
+        return !*hex; /* a hex mantissa needs its exponent */
+    if ((p[i] | 0x20) != (*hex ? 'p' : 'e'))
+        return false;
+    i++;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        i++;
+    prev = PREV_OTHER;
+    exp = float_digits(p, n, &i, false, &prev);
+    return exp > 0 && i == n;
+}
+
+bool scan_go_float(const char *p, size_t n, double *v)
+{
+    char buf[SCAN_GO_FLOAT_COPY];
+    size_t w = 0;
+    char *e;
+    bool hex;
+    bool under;
+
+    if (!float_grammar(p, n, &hex, &under))
+        return false;
+    if (!hex && !under)
+        return scan_number(p, p + n, 0, v) == p + n && isfinite(*v);
+    if (n >= sizeof buf)
+        return false; /* a bound of this decoder, far past real numbers */
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != '_')
+            buf[w++] = p[i];
+    buf[w] = '\0';
+    if (hex) {
+        *v = strtod(buf, &e); /* C99 reads Go's hex floats alike */
+        return e == buf + w && isfinite(*v);
+    }
+    return scan_number(buf, buf + w, 0, v) == buf + w && isfinite(*v);
+}

@@ -377,3 +377,63 @@ Test(scan, rfc3339_knows_the_last_day_of_every_month)
         }
     }
 }
+
+/* ---- Go's syntax (line protocol values) ---------------------------------- */
+
+Test(scan, go_integers_keep_to_their_range)
+{
+    uint64_t u = 0;
+    int64_t i = 0;
+
+    cr_expect(scan_u64("18446744073709551615", 20, &u));
+    cr_expect_eq(u, UINT64_MAX);
+    cr_expect_not(scan_u64("18446744073709551616", 20, &u), "overflow");
+    cr_expect_not(scan_u64("-1", 2, &u));
+    cr_expect_not(scan_u64("", 0, &u));
+    cr_expect(scan_i64("-9223372036854775808", 20, &i));
+    cr_expect_eq(i, INT64_MIN);
+    cr_expect_not(scan_i64("9223372036854775808", 19, &i), "overflow");
+    cr_expect(scan_i64("123x", 3, &i), "reads exactly n bytes");
+    cr_expect_eq(i, 123);
+}
+
+Test(scan, go_floats_as_strconv_reads_them)
+{
+    static const struct {
+        const char *text;
+        bool ok;
+        double value;
+    } cases[] = {
+        {"1.5", true, 1.5},        {"-2e3", true, -2000},
+        {"1_000.5", true, 1000.5}, {"0x1p-2", true, 0.25},
+        {"0x1", false, 0},         {"1__0", false, 0},
+        {"_1", false, 0},          {"1_", false, 0},
+        {".", false, 0},           {"1e", false, 0},
+        {"1e999", false, 0},       {"nan", false, 0},
+    };
+    double v;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        v = 0;
+        cr_expect_eq(scan_go_float(cases[i].text, strlen(cases[i].text), &v),
+                     cases[i].ok, "%s", cases[i].text);
+        if (cases[i].ok)
+            cr_expect_eq(v, cases[i].value, "%s", cases[i].text);
+    }
+}
+
+Test(scan, go_booleans_in_their_five_spellings)
+{
+    static const char *const yes[] = {"t", "T", "true", "True", "TRUE"};
+    static const char *const no[] = {"f", "F", "false", "False", "FALSE"};
+    double v;
+
+    for (size_t i = 0; i < 5; i++) {
+        cr_expect(scan_go_bool(yes[i], strlen(yes[i]), &v) && v == 1, "%s",
+                  yes[i]);
+        cr_expect(scan_go_bool(no[i], strlen(no[i]), &v) && v == 0, "%s",
+                  no[i]);
+    }
+    cr_expect_not(scan_go_bool("tRUE", 4, &v));
+    cr_expect_not(scan_go_bool("yes", 3, &v));
+}
