@@ -376,8 +376,8 @@ static enum decode_status lp_value(struct lp_ctx *c, double *v)
     const char *p = c->p;
     const char *q = p;
     size_t n;
-    int64_t i;
-    uint64_t u;
+    int64_t i = 0;
+    uint64_t u = 0;
     bool ok;
 
     while (q < c->end && !ends_value(*q))
