@@ -32,6 +32,9 @@ struct egress {
     struct event *writer_ev; /* the writer sleeps there; the producer
                                 signals it */
 
+    /* Owned by the producer. */
+    bool unsignalled; /* records committed since the writer was signalled */
+
     /* Shared. */
     struct ring ring;      /* producer: the worker; consumer: the writer */
     struct event space_ev; /* the worker sleeps here while the ring is
@@ -66,8 +69,14 @@ void egress_fini(struct egress *e);
  */
 void *egress_reserve(struct egress *e, size_t len, uint32_t wait_ms);
 
-/* Publishes the reserved record and wakes the writer. Thread: producer. */
+/* Publishes the reserved record; egress_signal() wakes the writer for
+ * every record published since the last. Thread: producer. */
 void egress_commit(struct egress *e);
+
+/* Wakes the writer if records were published since it was last signalled:
+ * once per batch of records, not per record (a futex wake when the writer
+ * sleeps). Thread: producer. */
+void egress_signal(struct egress *e);
 
 /* Thread: the producer, last. Every record committed before is visible to
  * the writer once it sees egress_is_done(). */

@@ -28,8 +28,8 @@ struct route_hooks {
 };
 
 #define ROUTE_WAIT_PING_MS  250
-#define ROUTE_WAKE_DELAY_MS 2 /* a fed worker sleeps this long at most */
-#define ROUTE_WAKE_TAIL_MS  5 /* ... while traffic flows; after it stops */
+#define ROUTE_WAKE_DELAY_MS 10 /* a fed worker sleeps this long at most */
+#define ROUTE_WAKE_TAIL_MS  10 /* ... while traffic flows; after it stops */
 
 /*
  * The loop's side of the ingress rings. Owner: the loop thread; nothing

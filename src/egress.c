@@ -1,9 +1,10 @@
 /*
  * egress.c - the ring between one worker and the writer, with its wake-ups.
  *
- * Threads: the worker calls egress_reserve(), egress_commit() and
- * egress_finish(); the writer reads the ring in place (ring_cursor(),
- * ring_next()) and calls egress_release() and egress_is_done().
+ * Threads: the worker calls egress_reserve(), egress_commit(),
+ * egress_signal() (once per batch: the writer is woken per batch, not per
+ * record) and egress_finish(); the writer reads the ring in place
+ * (ring_cursor(), ring_next()) and calls egress_release() and egress_is_done().
  *
  * Invariants:
  *   - The producer never drops a record: a full ring makes it wait for
@@ -60,6 +61,7 @@ void *egress_reserve(struct egress *e, size_t len, uint32_t wait_ms)
     seq = event_prepare(&e->space_ev);
     p = ring_reserve(&e->ring, len);
     if (p == NULL) {
+        e->unsignalled = false;
         event_signal(e->writer_ev);
         event_wait(&e->space_ev, seq, wait_ms);
         p = ring_reserve(&e->ring, len);
@@ -71,6 +73,14 @@ void *egress_reserve(struct egress *e, size_t len, uint32_t wait_ms)
 void egress_commit(struct egress *e)
 {
     ring_commit(&e->ring);
+    e->unsignalled = true;
+}
+
+void egress_signal(struct egress *e)
+{
+    if (!e->unsignalled)
+        return;
+    e->unsignalled = false;
     event_signal(e->writer_ev);
 }
 

@@ -539,6 +539,8 @@ static void *worker_main(void *arg)
         unsigned n = drain_batch(w);
         atomic_store_explicit(&w->heartbeat_ms, now, memory_order_relaxed);
         maybe_flush(w, now);
+        /* One wake-up of the writer per batch, not per record. */
+        egress_signal(w->out);
         if (n > 0)
             continue;
         /* Acquire: pairs with the loop's release in worker_request_stop();
