@@ -127,6 +127,7 @@ struct mqtt_client {
     /* Keepalive (see mqtt.c, "Keepalive"), loop thread only. */
     uint64_t paused_at_ms;    /* when the current pause began */
     struct mqtt_keepalive ka; /* heartbeats once connected */
+    bool peer_closed;         /* the broker closed its side while paused */
 
     char addrs[MQTT_MAX_ADDRS][INET6_ADDRSTRLEN]; /* numeric, resolved */
     unsigned n_addrs;

@@ -193,6 +193,7 @@ static int watch_socket(struct mqtt_client *c)
     c->poll_state = MQTT_POLL_ACTIVE;
     c->poll_fd = fd;
     c->poll_events = 0;
+    c->peer_closed = false;
     sync_poll(c, MOSQ_ERR_SUCCESS);
     return 0;
 }
@@ -256,6 +257,16 @@ static void attempt_failed(struct mqtt_client *c, int rc, int err)
     schedule_retry(c, delay);
 }
 
+/* QoS 0 messages the broker held for a paused connection die with it:
+ * never silently (what happened, and for how long reading was paused). */
+static void warn_paused_loss(const struct mqtt_client *c, const char *what)
+{
+    log_warn("mqtt: %s while reading was paused for %llu s: QoS 0 messages "
+             "the broker held for this client are gone",
+             what,
+             (unsigned long long) (clock_mono_ms() - c->paused_at_ms) / 1000);
+}
+
 /* Clears connected; tells the owner when it was set. Returns the old value. */
 static bool mark_down(struct mqtt_client *c)
 {
@@ -289,12 +300,8 @@ static void connection_gone(struct mqtt_client *c, int rc, int err)
         log_warn("mqtt: connection to %s lost: %s, reconnecting",
                  mqtt_text_broker(c->cfg, name, sizeof(name)),
                  mqtt_text_result(rc, err, reason, sizeof(reason)));
-        if (c->paused)
-            log_warn("mqtt: the connection was lost while reading was paused "
-                     "for %llu s: QoS 0 messages the broker held for this "
-                     "client are gone",
-                     (unsigned long long) (clock_mono_ms() - c->paused_at_ms) /
-                         1000);
+        if (c->paused && !c->peer_closed)
+            warn_paused_loss(c, "the connection was lost");
         schedule_retry(c, backoff_ms(c));
     } else if (c->refused) {
         c->refused = false;
@@ -321,7 +328,9 @@ static void sync_poll(struct mqtt_client *c, int rc)
     }
     if (!c->paused)
         events |= UV_READABLE;
-    if (mosquitto_want_write(c->mosq))
+    else if (!c->peer_closed)
+        events |= UV_DISCONNECT; /* see peer_closed_while_paused() */
+    if (mosquitto_want_write(c->mosq) && !(c->paused && c->peer_closed))
         events |= UV_WRITABLE;
     if (events == c->poll_events)
         return;
@@ -373,11 +382,29 @@ static void on_drain(uv_idle_t *h)
         read_pass(c);
 }
 
+/* The broker closed or reset the connection while reading is paused:
+ * what it sent before stays readable, the rest is lost (warned once).
+ * The connection ends, and a new one starts, once reading resumes. */
+static void peer_closed_while_paused(struct mqtt_client *c, const char *what)
+{
+    if (c->peer_closed)
+        return;
+    c->peer_closed = true;
+    warn_paused_loss(c, what);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct mqtt_client *c = h->data;
     int rc = MOSQ_ERR_SUCCESS;
 
+    if (status < 0 && c->paused) {
+        /* libuv stopped the handle (POLLERR). Reading now would hand
+         * messages to a full pipeline: the error waits for the resume. */
+        c->poll_events = 0;
+        peer_closed_while_paused(c, "the connection was reset");
+        return;
+    }
     if (status < 0) {
         /* libuv stopped the handle (POLLERR): a read or write returns the
          * socket error to libmosquitto, which then closes the connection. */
@@ -390,6 +417,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
         sync_poll(c, rc);
         return;
     }
+    if ((events & UV_DISCONNECT) != 0 && c->paused)
+        peer_closed_while_paused(c, "the broker closed the connection");
     if ((events & UV_WRITABLE) != 0 && socket_ok(c)) {
         errno = 0;
         rc = mosquitto_loop_write(c->mosq, 1);
@@ -468,6 +497,8 @@ static void keepalive_tick(struct mqtt_client *c)
         keepalive_expired(c);
         return;
     case MQTT_KEEPALIVE_SEND:
+        if (c->peer_closed)
+            break; /* nothing to keep alive until reading resumes */
         send_heartbeat(c, now);
         break;
     case MQTT_KEEPALIVE_WAIT:

@@ -15,6 +15,7 @@
  *   - a store stall (reading paused) three times longer than keepalive_s
  *     keeps the connection, so the broker's QoS 0 backlog is not lost;
  *     a broker that stops answering is still dropped after the keepalive;
+ *     a connection lost while paused is warned about with the time paused;
  *   - a retained message is stored once per subscription lifetime: not
  *     again after two daemon restarts and a broker restart (MQTT 5: Retain
  *     Handling 1; MQTT 3.1.1: a retained delivery to a subscription the
@@ -134,6 +135,49 @@ static void idle_ms(int ms)
     spawn_clear_notes(&sp);
     (void) spawn_wait_notify(&sp, "never-sent", ms);
     spawn_clear_notes(&sp);
+}
+
+/* Waits for count log lines with needle, reading notify datagrams
+ * meanwhile. Returns 0, or -ETIMEDOUT. */
+static int await_log(const char *needle, int count, int timeout_ms)
+{
+    uint64_t deadline = wait_now_ms() + (uint64_t) timeout_ms;
+
+    while (spawn_log_count(&sp, needle) < count) {
+        if (wait_now_ms() >= deadline)
+            return -ETIMEDOUT;
+        idle_ms(50);
+    }
+    return 0;
+}
+
+/* paused_ms of the daemon's last stats line; -1 when there is none. */
+static int64_t last_paused_ms(void)
+{
+    char line[4096];
+    int64_t v = -1;
+    FILE *f = fopen(sp.log_path, "r");
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *k = strstr(line, " paused_ms=");
+        if (strstr(line, "stats: ") != NULL && k != NULL)
+            v = strtoll(k + 11, NULL, 10);
+    }
+    fclose(f);
+    return v;
+}
+
+/* Waits until the stats line says reading has been paused. */
+static void await_paused(void)
+{
+    uint64_t deadline = wait_now_ms() + WAIT_MS;
+
+    while (last_paused_ms() <= 0) {
+        cr_assert(wait_now_ms() < deadline, "reading never paused");
+        idle_ms(50);
+    }
 }
 
 static int64_t samples_sql(const char *sql)
@@ -362,7 +406,7 @@ Test(connection, qos0_survives_a_pause_longer_than_the_keepalive)
     }
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0, "not all published");
     pub_close(p);
-    cr_assert_eq(spawn_wait_log(&sp, "paused_ms=", 1, WAIT_MS), 0);
+    await_paused();
     /* The stall must outlast the keepalive: the duration is the test. */
     idle_ms(16000);
     cr_assert_eq(unlink(stall), 0);
@@ -371,8 +415,46 @@ Test(connection, qos0_survives_a_pause_longer_than_the_keepalive)
     expect_each_once(TOTAL);
     cr_expect(!spawn_log_contains(&sp, "lost:"),
               "the connection was dropped during the pause");
+    cr_expect(!spawn_log_contains(&sp, "while reading was paused"),
+              "a loss was reported during the pause");
     cr_expect_gt(spawn_stat(&sp, "paused_ms"), 10000,
                  "reading was not paused for long: the test proves nothing");
+}
+
+/*
+ * Where the protocol leaves no way (the broker itself goes away while
+ * reading is paused), the loss of the QoS 0 messages it held is not
+ * silent: the daemon warns, with how long it had been paused.
+ */
+Test(connection, a_connection_lost_while_paused_is_warned_about)
+{
+    char stall[256];
+    char env_stall[300];
+    const char *env[] = {env_stall, NULL};
+    struct pub *p = NULL;
+
+    snprintf(stall, sizeof(stall), "%s/stall", sp.dir);
+    snprintf(env_stall, sizeof(env_stall), "SENSORPIPE_TEST_STALL_FILE=%s",
+             stall);
+    write_file(stall, "", 0644);
+    pipeline = "workers = 1\nring_bytes = 512KiB\nmax_payload_bytes = 16B\n";
+    start_daemon("[mqtt]\nkeepalive_s = 5\n"
+                 "[subscription z]\ntopic = z/#\nqos = 0\nformat = number\n",
+                 env);
+    cr_assert_eq(pub_open(&p, broker.port, "sp-conn-qos0", 0), 0);
+    for (int k = 1; k <= 60000; k++)
+        cr_assert_eq(pub_sendf(p, "z/1", "%d", k), 0);
+    cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0, "not all published");
+    pub_close(p);
+    await_paused();
+    cr_assert_eq(broker_restart(&broker), 0);
+    cr_expect_eq(await_log("while reading was paused for", 1, WAIT_MS), 0,
+                 "no warning for the QoS 0 messages lost with the broker");
+    cr_assert_eq(unlink(stall), 0);
+    /* Once reading resumes, the dead connection ends and a new one starts. */
+    cr_expect_eq(await_log("mqtt: connected", 2, WAIT_MS), 0,
+                 "no new connection after the resume");
+    stop_daemon();
 }
 
 /*
