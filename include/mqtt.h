@@ -34,6 +34,7 @@
 #include "compiler.h"
 #include "config.h"
 #include "log.h"
+#include "mqtt_addr.h"
 #include "mqtt_close.h"
 #include "mqtt_keepalive.h"
 #include "mqtt_sub.h"
@@ -43,9 +44,6 @@ struct subrec;
 /* How long a stop waits for the broker to close the connection after
  * DISCONNECT before it closes the socket itself. */
 #define MQTT_CLOSE_WAIT_MS 2000
-
-/* Addresses kept from one name resolution; tried in order. */
-#define MQTT_MAX_ADDRS 8
 
 /* A message, as on_msg sees it. Owner: libmosquitto; borrowed for the
  * duration of the callback only (copy what must outlive it). */
@@ -109,14 +107,12 @@ struct mqtt_client {
     uv_timer_t misc_timer; /* every 1 s: mosquitto_loop_misc() */
     uv_timer_t retry;      /* next attempt; during stop, flush deadline */
     uv_idle_t drain;       /* one more read pass without waiting for poll */
-    uv_getaddrinfo_t gai;
 
     enum mqtt_phase phase;
     enum mqtt_poll_state poll_state;
     int poll_fd;            /* the socket poll watches; -1 when none */
     int poll_events;        /* UV_READABLE | UV_WRITABLE now requested */
     bool paused;            /* mqtt_pause() until mqtt_resume() */
-    bool gai_pending;       /* gai owned by libuv until its callback */
     bool attempt_deferred;  /* retry fired while the poll handle closed */
     bool next_addr;         /* retry the next resolved address, no backoff */
     bool refused;           /* the last CONNACK refused the session */
@@ -129,9 +125,7 @@ struct mqtt_client {
     struct mqtt_keepalive ka; /* heartbeats once connected */
     bool peer_closed;         /* the broker closed its side while paused */
 
-    char addrs[MQTT_MAX_ADDRS][INET6_ADDRSTRLEN]; /* numeric, resolved */
-    unsigned n_addrs;
-    unsigned addr_idx;
+    struct mqtt_addr addr; /* the broker's numeric addresses */
 
     char lib_err[160];     /* libmosquitto's last error line while connecting */
     struct mqtt_subs subs; /* the subscriptions' state: mqtt_sub.c's */

@@ -26,15 +26,13 @@
  * resume, an idle handle runs another pass on the next loop turn instead
  * of trusting poll.
  *
- * Connecting never blocks the loop: the host name is resolved with
- * uv_getaddrinfo() (AF_UNSPEC, SOCK_STREAM; a numeric host skips it), and
- * mosquitto_connect_bind_async() gets the NUMERIC address, so its internal
- * getaddrinfo() returns at once; the connect itself is non-blocking and
+ * Connecting never blocks the loop: mqtt_addr.c resolves the name with
+ * uv_getaddrinfo() and mosquitto_connect_bind_async() gets a NUMERIC
+ * address, so its internal getaddrinfo() returns at once; the connect
  * completes when the socket becomes writable. A refused address makes the
- * next attempt use the next resolved one. Exception: with TLS
- * (tls_ca_file set) libmosquitto checks the certificate against the string
- * passed to connect, so it gets the host NAME and resolves it again itself,
- * blocking (our resolution just ran, so the answer is normally cached).
+ * next attempt use the next one. With TLS libmosquitto checks the
+ * certificate against the string passed to connect, so it gets the NAME
+ * and resolves it again itself (normally from the cache by then).
  *
  * Set-up: mqtt_setup_open() builds the handle (options, credentials, TLS,
  * and the MQTT 5 Session Expiry Interval that every CONNECT carries; see
@@ -89,7 +87,6 @@
  */
 #include "mqtt.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <mqtt_protocol.h>
@@ -104,6 +101,7 @@
 #include "backoff.h"
 #include "clock.h"
 #include "log.h"
+#include "mqtt_addr.h"
 #include "mqtt_close.h"
 #include "mqtt_keepalive.h"
 #include "mqtt_setup.h"
@@ -152,7 +150,7 @@ static uint64_t backoff_ms(struct mqtt_client *c)
 static void maybe_done(struct mqtt_client *c)
 {
     if (c->phase == MQTT_STOPPING && c->handles_closed && c->closing == 0 &&
-        !c->gai_pending) {
+        !mqtt_addr_pending(&c->addr)) {
         c->phase = MQTT_STOPPED;
         c->done(c);
     }
@@ -235,12 +233,12 @@ static void attempt_failed(struct mqtt_client *c, int rc, int err)
     char reason[REASON_MAX];
     uint64_t delay;
 
-    if (!use_tls(c) && c->addr_idx + 1 < c->n_addrs) {
+    if (!use_tls(c) && c->addr.idx + 1 < c->addr.n) {
         log_debug("mqtt: cannot connect to %s port %u: %s, trying the next "
                   "address",
-                  c->addrs[c->addr_idx], c->cfg->mqtt.port,
+                  mqtt_addr_current(&c->addr), c->cfg->mqtt.port,
                   mqtt_text_result(rc, err, reason, sizeof(reason)));
-        c->addr_idx++;
+        (void) mqtt_addr_next(&c->addr);
         c->next_addr = true;
         schedule_retry(c, 0);
         return;
@@ -528,7 +526,8 @@ static void on_misc(uv_timer_t *t)
 static void connect_now(struct mqtt_client *c)
 {
     const struct config *cfg = c->cfg;
-    const char *host = use_tls(c) ? cfg->mqtt.host : c->addrs[c->addr_idx];
+    const char *host =
+        use_tls(c) ? cfg->mqtt.host : mqtt_addr_current(&c->addr);
     int rc;
 
     c->attempts++;
@@ -559,58 +558,23 @@ static void resolve_failed(struct mqtt_client *c, int status)
     schedule_retry(c, delay);
 }
 
-/* The numeric text of one resolved address. */
-static bool addr_text(const struct addrinfo *ai, char *buf, size_t n)
+static void on_resolved(void *ctx, int status)
 {
-    const void *sa = ai->ai_addr;
+    struct mqtt_client *c = ctx;
 
-    if (ai->ai_family == AF_INET)
-        return uv_ip4_name(sa, buf, n) == 0;
-    if (ai->ai_family == AF_INET6)
-        return uv_ip6_name(sa, buf, n) == 0;
-    return false;
-}
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-    struct mqtt_client *c = req->data;
-    unsigned n = 0;
-
-    c->gai_pending = false;
     if (c->phase == MQTT_STOPPING) {
-        uv_freeaddrinfo(res);
         maybe_done(c);
         return;
     }
-    for (struct addrinfo *ai = res; ai != NULL && n < MQTT_MAX_ADDRS;
-         ai = ai->ai_next)
-        if (addr_text(ai, c->addrs[n], sizeof(c->addrs[n])))
-            n++;
-    uv_freeaddrinfo(res);
-    c->n_addrs = n;
-    c->addr_idx = 0;
-    if (status < 0 || n == 0) {
-        resolve_failed(c, status < 0 ? status : UV_EAI_NODATA);
+    if (status < 0) {
+        resolve_failed(c, status);
         return;
     }
     connect_now(c);
 }
 
-/* A numeric host needs no resolution: its canonical text goes to out. */
-static bool numeric_host(const char *host, char *out, socklen_t n)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-
-    if (inet_pton(AF_INET, host, buf) == 1)
-        return inet_ntop(AF_INET, buf, out, n) != NULL;
-    if (inet_pton(AF_INET6, host, buf) == 1)
-        return inet_ntop(AF_INET6, buf, out, n) != NULL;
-    return false;
-}
-
 static void begin_attempt(struct mqtt_client *c)
 {
-    struct addrinfo hints;
     char port[8];
     int rc;
 
@@ -623,24 +587,16 @@ static void begin_attempt(struct mqtt_client *c)
         connect_now(c);
         return;
     }
-    if (numeric_host(c->cfg->mqtt.host, c->addrs[0], sizeof(c->addrs[0]))) {
-        c->n_addrs = 1;
-        c->addr_idx = 0;
-        connect_now(c);
+    snprintf(port, sizeof(port), "%u", c->cfg->mqtt.port);
+    rc = mqtt_addr_resolve(&c->addr, c->loop, c->cfg->mqtt.host, port);
+    if (rc > 0) {
+        connect_now(c); /* a numeric host */
         return;
     }
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(port, sizeof(port), "%u", c->cfg->mqtt.port);
-    c->gai.data = c;
-    rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, c->cfg->mqtt.host, port,
-                        &hints);
     if (rc < 0) {
         resolve_failed(c, rc);
         return;
     }
-    c->gai_pending = true;
     c->phase = MQTT_RESOLVING;
 }
 
@@ -823,6 +779,7 @@ int mqtt_init(struct mqtt_client *c, uv_loop_t *loop, const struct config *cfg,
     if (rc < 0)
         return rc;
     mqtt_sub_init(&c->subs, c->mosq, cfg);
+    mqtt_addr_init(&c->addr, on_resolved, c);
     set_callbacks(c);
     ratelimit_init(&c->rl_fail, RL_INTERVAL_MS, 1);
     ratelimit_init(&c->rl_refused, RL_INTERVAL_MS, 1);
@@ -971,8 +928,7 @@ void mqtt_stop(struct mqtt_client *c, void (*done)(struct mqtt_client *c))
     uv_timer_stop(&c->retry);
     uv_timer_stop(&c->misc_timer);
     uv_idle_stop(&c->drain);
-    if (c->gai_pending)
-        (void) uv_cancel((uv_req_t *) &c->gai); /* callback still runs */
+    mqtt_addr_cancel(&c->addr); /* its callback still runs */
     if (open && begin_close(c) == 0)
         return;
     if (open) {
