@@ -117,8 +117,11 @@ for src in test/fuzz/fuzz_*.c; do
     else
         what=$(runs_in "$log")
     fi
-    printf '  [fuzz %s] %-14s %-6s %s\n' "$mode" "$name" "$sp_verdict" "$what"
+    if [ -z "${SP_QUIET:-}" ] || [ "$sp_verdict" != ok ]; then
+        printf '  [fuzz %s] %-14s %-6s %s\n' "$mode" "$name" "$sp_verdict" \
+            "$what"
+    fi
     [ "$sp_verdict" = ok ] || sp_tail "$log"
 done
 
-sp_tally_end fuzz
+sp_tally_end "fuzz ($mode)"

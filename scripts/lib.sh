@@ -24,10 +24,11 @@
 #   sp_run_test TAG LOG_DIR NAME CMD...
 #       sp_tally with LOG_DIR/NAME.log, then one line: [TAG] NAME, the
 #       verdict, the tests Criterion counted and the seconds it took; the
-#       tail of the log when it failed
+#       tail of the log when it failed. With SP_QUIET set (make test) only
+#       a failure prints; the tests still count in sp_tests.
 #   sp_tally_end LABEL [TEXT]
-#       one closing line, "LABEL: N passed, M failed (NAMES)TEXT"; true
-#       when none failed
+#       one closing line, "LABEL: N passed, M failed (NAMES), T tests,
+#       S s TEXT"; true when none failed
 
 sp_broker_conf() {
     {
@@ -103,6 +104,8 @@ sp_pass=0
 sp_fail=0
 sp_failed=""
 sp_verdict=""
+sp_tests=0
+sp_start=$(date +%s)
 
 sp_tally() {
     _sp_name=$1
@@ -123,6 +126,12 @@ _sp_tests_in() {
     sed -n 's/.*Synthesis: Tested: \([0-9]*\) .*/\1 tests/p' "$1" | tail -n 1
 }
 
+# Adds the tests of a Criterion log to sp_tests.
+_sp_count_tests() {
+    _sp_n=$(_sp_tests_in "$1")
+    sp_tests=$((sp_tests + ${_sp_n%% *}))
+}
+
 sp_run_test() {
     _sp_tag=$1
     _sp_rlog=$2/$3.log
@@ -130,12 +139,18 @@ sp_run_test() {
     shift 3
     _sp_t0=$(date +%s)
     sp_tally "$_sp_rname" "$_sp_rlog" "$@"
-    printf '  [%s] %-22s %-6s %9s %4ss\n' "$_sp_tag" "$_sp_rname" "$sp_verdict" \
-        "$(_sp_tests_in "$_sp_rlog")" "$(($(date +%s) - _sp_t0))"
+    [ -z "$(_sp_tests_in "$_sp_rlog")" ] || _sp_count_tests "$_sp_rlog"
+    if [ -z "${SP_QUIET:-}" ] || [ "$sp_verdict" != ok ]; then
+        printf '  [%s] %-22s %-6s %9s %4ss\n' "$_sp_tag" "$_sp_rname" \
+            "$sp_verdict" "$(_sp_tests_in "$_sp_rlog")" \
+            "$(($(date +%s) - _sp_t0))"
+    fi
     [ "$sp_verdict" = ok ] || sp_tail "$_sp_rlog"
 }
 
 sp_tally_end() {
-    echo "$1: $sp_pass passed, $sp_fail failed${sp_failed:+ (}${sp_failed# }${sp_failed:+)}${2:-}"
+    _sp_more=""
+    [ "$sp_tests" -eq 0 ] || _sp_more=", $sp_tests tests"
+    echo "$1: $sp_pass passed, $sp_fail failed${sp_failed:+ (}${sp_failed# }${sp_failed:+)}$_sp_more, $(($(date +%s) - sp_start)) s${2:-}"
     [ "$sp_fail" -eq 0 ]
 }

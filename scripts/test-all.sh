@@ -5,7 +5,9 @@
 # release daemon and its systemd unit, the fuzz corpus and a short fuzz run,
 # the ASan/UBSan suite, the TSan pass, the aarch64 pass under qemu-user.
 # Every tool's output goes to a log under $SP_LOGS (default build/logs);
-# the terminal gets one line per step and per test program, the tail of a failing log, and a closing summary.
+# the terminal gets one line per step and per suite (a pass of test
+# programs), each failing program with the tail of its log, and a closing
+# summary. SP_QUIET= make test also lists every test program.
 # Stops at the first failing step, as make would. MAKE names the make to
 # run (the Makefile passes its own). FUZZ_SMOKE_SECONDS: the short fuzz run.
 set -u
@@ -13,7 +15,10 @@ cd "$(dirname "$0")/.." || exit 2
 . scripts/lib.sh
 MAKE=${MAKE:-make}
 SP_LOGS=${SP_LOGS:-build/logs}
-export SP_LOGS
+# The passes print one closing line each (and every failure in full);
+# SP_QUIET= make test prints a line per test program as well.
+SP_QUIET=${SP_QUIET-1}
+export SP_LOGS SP_QUIET
 rm -rf "$SP_LOGS"
 mkdir -p "$SP_LOGS"
 start=$(date +%s)
