@@ -151,7 +151,12 @@ int spawn_wait_exit(struct spawn *s, int timeout_ms)
     if (s->pid <= 0)
         return -ECHILD;
     for (;;) {
-        pid_t r = waitpid(s->pid, &st, WNOHANG);
+        pid_t r;
+        /* A daemon whose notify datagrams nobody reads blocks in
+         * sd_notify() once the socket's queue is full (10 by default,
+         * net.unix.max_dgram_qlen), and then cannot stop. */
+        drain_notes(s);
+        r = waitpid(s->pid, &st, WNOHANG);
         if (r == s->pid) {
             s->pid = -1;
             return decode_status(st);
