@@ -264,47 +264,4 @@ unsigned store_retention_targets(const struct store *st);
  */
 SP_MUST_CHECK int store_vacuum_step(struct store *st, unsigned pages);
 
-/* One row of subscriptions. Owner: the caller; the strings are borrowed. */
-struct store_sub {
-    const char *filter;
-    const char *name;
-    int qos;
-    int64_t acked_ms;
-};
-
-/* Called per row; a non-zero return stops the walk and is returned. */
-typedef int (*store_sub_fn)(void *ctx, const struct store_sub *row);
-
-/*
- * Calls fn for each subscription recorded for client_id, in filter order.
- * row and its strings are valid during the call only.
- * Returns: 0, fn's non-zero value, -EIO. Thread: start-up.
- */
-SP_MUST_CHECK int store_load_subscriptions(struct store *st,
-                                           const char *client_id,
-                                           store_sub_fn fn, void *ctx);
-
-/*
- * As store_load_subscriptions() on the file at path, opened read-only: the
- * file is neither created nor migrated nor locked for writing (for
- * --check-config, also while the daemon runs).
- * Returns: 0; -ENOENT no such file; -ENOMSG a store without the table (an
- *   older schema: no record yet); fn's non-zero value; -EACCES, -EIO.
- * Thread: any (its own connection).
- */
-SP_MUST_CHECK int store_peek_subscriptions(const char *path,
-                                           const char *client_id,
-                                           store_sub_fn fn, void *ctx);
-
-/*
- * Inside a transaction: deletes every subscription row of client_id, and
- * inserts (or replaces) one. Borrows the strings until return.
- * Returns: 0, -EBUSY, -ENOSPC, -EIO. Thread: writer.
- */
-SP_MUST_CHECK int store_clear_subscriptions(struct store *st,
-                                            const char *client_id);
-SP_MUST_CHECK int store_add_subscription(struct store *st,
-                                         const char *client_id,
-                                         const struct store_sub *row);
-
 #endif

@@ -34,4 +34,12 @@ SP_MUST_CHECK int store_sql_exec(sqlite3 *db, const char *sql,
 SP_MUST_CHECK int store_sql_query_int(sqlite3 *db, const char *sql,
                                       int64_t *out);
 
+/* Steps a statement that returns no rows, then resets it. Returns: 0 or
+ * -errno (logged as store_sql_fail() does). */
+int store_sql_step(sqlite3 *db, sqlite3_stmt *stmt, const char *what);
+
+/* A bind that failed (binding a number to a valid index cannot; text may
+ * be too big): -errno (logged), bindings cleared. */
+int store_sql_bind_fail(sqlite3 *db, sqlite3_stmt *stmt, const char *what);
+
 #endif

@@ -29,7 +29,7 @@
 #include "compiler.h"
 #include "config.h"
 #include "ring.h"
-#include "store.h"
+#include "store_subs.h"
 
 /* "$share/" GROUP "/" TOPIC and its NUL (as MQTT_FILTER_MAX). */
 #define SUBREC_FILTER_MAX (CONFIG_NAME_MAX + CONFIG_STR_MAX + 8)

@@ -16,7 +16,7 @@
 #include "memlimit.h"
 #include "mqtt_setup.h"
 #include "mqtt_sub.h"
-#include "store.h"
+#include "store_subs.h"
 
 static void print_warning(void *ctx, const char *line)
 {
@@ -43,7 +43,7 @@ struct unsub_plan {
     unsigned stale;
 };
 
-static int plan_row(void *ctx, const struct store_sub *row)
+static int plan_row(void *ctx, const struct store_subs_row *row)
 {
     struct unsub_plan *p = ctx;
 
@@ -69,7 +69,7 @@ static void print_unsubscribe_plan(const struct config *cfg, FILE *out)
                      "keeps nothing between connections\n");
         return;
     }
-    rc = store_peek_subscriptions(cfg->store.path, id, plan_row, &p);
+    rc = store_subs_peek(cfg->store.path, id, plan_row, &p);
     if (rc == -ENOENT)
         fprintf(out, "# subscriptions: no store yet: nothing to "
                      "unsubscribe\n");

@@ -98,18 +98,6 @@ static const struct {
      " acked_ms) VALUES (?1, ?2, ?3, ?4, ?5)"},
 };
 
-/* Steps a statement that returns no rows, then resets it. */
-static int store_run(struct store *st, sqlite3_stmt *stmt, const char *what)
-{
-    int rc = sqlite3_step(stmt);
-    int err = 0;
-
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        err = store_sql_fail(st->db, rc, what);
-    sqlite3_reset(stmt);
-    return err;
-}
-
 static int64_t clamp_u64(uint64_t v)
 {
     return v > (uint64_t) INT64_MAX ? INT64_MAX : (int64_t) v;
@@ -364,14 +352,14 @@ int store_begin(struct store *st)
 {
     ASSERT_THREAD(THREAD_WRITER);
     assert(sqlite3_get_autocommit(st->db));
-    return store_run(st, st->st_begin, "begin");
+    return store_sql_step(st->db, st->st_begin, "begin");
 }
 
 int store_commit(struct store *st)
 {
     ASSERT_THREAD(THREAD_WRITER);
     /* On SQLITE_BUSY the transaction stays open and COMMIT can be retried. */
-    return store_run(st, st->st_commit, "commit");
+    return store_sql_step(st->db, st->st_commit, "commit");
 }
 
 void store_rollback(struct store *st)
@@ -379,17 +367,7 @@ void store_rollback(struct store *st)
     ASSERT_THREAD(THREAD_WRITER);
     /* Some errors (SQLITE_FULL, SQLITE_NOMEM) may already have rolled back. */
     if (st->db != NULL && !sqlite3_get_autocommit(st->db))
-        (void) store_run(st, st->st_rollback, "rollback");
-}
-
-/* Binding a number to a valid index cannot fail; text may (too big). */
-static int store_bind_fail(struct store *st, sqlite3_stmt *stmt,
-                           const char *what)
-{
-    int err = store_sql_fail(st->db, sqlite3_extended_errcode(st->db), what);
-
-    sqlite3_clear_bindings(stmt);
-    return err;
+        (void) store_sql_step(st->db, st->st_rollback, "rollback");
 }
 
 int store_upsert_rollup(struct store *st, int64_t series_id, unsigned res_s,
@@ -413,8 +391,8 @@ int store_upsert_rollup(struct store *st, int64_t series_id, unsigned res_s,
         sqlite3_bind_double(s, 7, acc->max) != SQLITE_OK ||
         sqlite3_bind_double(s, 8, acc->last) != SQLITE_OK ||
         sqlite3_bind_int64(s, 9, acc->last_ms) != SQLITE_OK)
-        return store_bind_fail(st, s, "upsert rollup");
-    return store_run(st, s, "upsert rollup");
+        return store_sql_bind_fail(st->db, s, "upsert rollup");
+    return store_sql_step(st->db, s, "upsert rollup");
 }
 
 int store_merge_partial(struct store *st, int64_t series_id, int64_t bucket_ms,
@@ -446,8 +424,8 @@ int store_merge_partial(struct store *st, int64_t series_id, int64_t bucket_ms,
                  bucket_start_ms(bucket_ms, (int64_t) st->res_s[i] * 1000)) ==
              SQLITE_OK;
     if (!ok)
-        return store_bind_fail(st, s, "merge partial");
-    return store_run(st, s, "merge partial");
+        return store_sql_bind_fail(st->db, s, "merge partial");
+    return store_sql_step(st->db, s, "merge partial");
 }
 
 int store_insert_series_row(struct store *st,
@@ -465,15 +443,15 @@ int store_insert_series_row(struct store *st,
         sqlite3_bind_text64(s, 3, row->field, row->field_len, SQLITE_STATIC,
                             SQLITE_UTF8) != SQLITE_OK ||
         sqlite3_bind_int64(s, 5, row->created_ms) != SQLITE_OK)
-        return store_bind_fail(st, s, "insert series");
+        return store_sql_bind_fail(st->db, s, "insert series");
     if (row->tags != NULL)
         rc = sqlite3_bind_text64(s, 4, row->tags, row->tags_len, SQLITE_STATIC,
                                  SQLITE_UTF8);
     else
         rc = sqlite3_bind_null(s, 4);
     if (rc != SQLITE_OK)
-        return store_bind_fail(st, s, "insert series");
-    err = store_run(st, s, "insert series");
+        return store_sql_bind_fail(st->db, s, "insert series");
+    err = store_sql_step(st->db, s, "insert series");
     /* Drop the borrowed text pointers before the caller's buffers go. */
     sqlite3_clear_bindings(s);
     return err;
@@ -490,7 +468,7 @@ int store_series_id(struct store *st, const struct store_series_row *row,
                             SQLITE_UTF8) != SQLITE_OK ||
         sqlite3_bind_text64(s, 2, row->field, row->field_len, SQLITE_STATIC,
                             SQLITE_UTF8) != SQLITE_OK)
-        return store_bind_fail(st, s, "find series");
+        return store_sql_bind_fail(st->db, s, "find series");
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *id = sqlite3_column_int64(s, 0);
@@ -513,8 +491,8 @@ int store_insert_sample(struct store *st, int64_t series_id, int64_t ts_ms,
     if (sqlite3_bind_int64(s, 1, series_id) != SQLITE_OK ||
         sqlite3_bind_int64(s, 2, ts_ms) != SQLITE_OK ||
         sqlite3_bind_double(s, 3, value) != SQLITE_OK)
-        return store_bind_fail(st, s, "insert sample");
-    return store_run(st, s, "insert sample");
+        return store_sql_bind_fail(st->db, s, "insert sample");
+    return store_sql_step(st->db, s, "insert sample");
 }
 
 int store_insert_stats(struct store *st, const struct store_stats_row *row)
@@ -557,8 +535,8 @@ int store_insert_stats(struct store *st, const struct store_stats_row *row)
     for (i = 0; i < (int) SP_ARRAY_SIZE(more) && rc == SQLITE_OK; i++)
         rc = sqlite3_bind_int64(s, i + 15, clamp_u64(more[i]));
     if (rc != SQLITE_OK)
-        return store_bind_fail(st, s, "insert stats");
-    return store_run(st, s, "insert stats");
+        return store_sql_bind_fail(st->db, s, "insert stats");
+    return store_sql_step(st->db, s, "insert stats");
 }
 
 unsigned store_retention_targets(const struct store *st)
@@ -600,8 +578,8 @@ static int store_retention_chunk(struct store *st, unsigned t, int64_t now_ms,
             rc = sqlite3_bind_int64(s, 2, max_rows);
     }
     if (rc != SQLITE_OK)
-        return store_bind_fail(st, s, "retention");
-    return store_run(st, s, "retention");
+        return store_sql_bind_fail(st->db, s, "retention");
+    return store_sql_step(st->db, s, "retention");
 }
 
 /* The oldest time of target t (as store_retention_chunk()), or INT64_MAX
@@ -616,7 +594,7 @@ static int store_oldest(struct store *st, unsigned t, int64_t *oldest)
     if (t < st->n_res)
         rc = sqlite3_bind_int64(s, 1, st->res_s[t]);
     if (rc != SQLITE_OK)
-        return store_bind_fail(st, s, "retention lag");
+        return store_sql_bind_fail(st->db, s, "retention lag");
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
         *oldest = sqlite3_column_int64(s, 0);
@@ -696,106 +674,4 @@ int store_vacuum_step(struct store *st, unsigned pages)
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? 0
                              : store_sql_fail(st->db, rc, "incremental vacuum");
-}
-
-/* ---- the record of the broker's subscriptions ---------------------------- */
-
-#define STORE_SUBS_SELECT                                                      \
-    "SELECT filter, name, qos, acked_ms FROM subscriptions"                    \
-    " WHERE client_id = ?1 ORDER BY filter"
-
-/* Calls fn per row of client_id on db. Returns: 0, fn's value, or an
- * SQLite result code (positive) for the caller to translate. */
-static int store_subs_query(sqlite3 *db, const char *client_id, store_sub_fn fn,
-                            void *ctx)
-{
-    struct store_sub row;
-    sqlite3_stmt *stmt = NULL;
-    int rc;
-    int ret = 0;
-
-    rc = sqlite3_prepare_v2(db, STORE_SUBS_SELECT, -1, &stmt, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(stmt, 1, client_id, -1, SQLITE_STATIC);
-    while (rc == SQLITE_OK && ret == 0 &&
-           (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        row.filter = (const char *) sqlite3_column_text(stmt, 0);
-        row.name = (const char *) sqlite3_column_text(stmt, 1);
-        row.qos = sqlite3_column_int(stmt, 2);
-        row.acked_ms = sqlite3_column_int64(stmt, 3);
-        if (row.filter != NULL && row.name != NULL)
-            ret = fn(ctx, &row);
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(stmt);
-    if (ret != 0)
-        return ret;
-    return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : rc;
-}
-
-int store_load_subscriptions(struct store *st, const char *client_id,
-                             store_sub_fn fn, void *ctx)
-{
-    int rc = store_subs_query(st->db, client_id, fn, ctx);
-
-    return rc > 0 ? store_sql_fail(st->db, rc, "load subscriptions") : rc;
-}
-
-int store_peek_subscriptions(const char *path, const char *client_id,
-                             store_sub_fn fn, void *ctx)
-{
-    sqlite3 *db = NULL;
-    int64_t has_table = 0;
-    sqlite3_stmt *stmt = NULL;
-    int rc;
-
-    if (access(path, F_OK) < 0)
-        return -errno;
-    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT count(*) FROM sqlite_master WHERE"
-                                " type = 'table' AND name = 'subscriptions'",
-                                -1, &stmt, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        has_table = sqlite3_column_int64(stmt, 0);
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(stmt);
-    if (rc == SQLITE_OK && has_table == 0)
-        rc = -ENOMSG;
-    else if (rc == SQLITE_OK)
-        rc = store_subs_query(db, client_id, fn, ctx);
-    if (rc > 0)
-        rc = store_sql_errno(db, rc);
-    sqlite3_close(db);
-    return rc;
-}
-
-int store_clear_subscriptions(struct store *st, const char *client_id)
-{
-    sqlite3_stmt *s = st->st_subs_clear;
-
-    ASSERT_THREAD(THREAD_WRITER);
-    if (sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC) != SQLITE_OK)
-        return store_bind_fail(st, s, "clear subscriptions");
-    return store_run(st, s, "clear subscriptions");
-}
-
-int store_add_subscription(struct store *st, const char *client_id,
-                           const struct store_sub *row)
-{
-    sqlite3_stmt *s = st->st_subs_add;
-    int err;
-
-    ASSERT_THREAD(THREAD_WRITER);
-    if (sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(s, 2, row->filter, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(s, 3, row->name, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_int(s, 4, row->qos) != SQLITE_OK ||
-        sqlite3_bind_int64(s, 5, row->acked_ms) != SQLITE_OK)
-        return store_bind_fail(st, s, "record subscription");
-    err = store_run(st, s, "record subscription");
-    sqlite3_clear_bindings(s);
-    return err;
 }

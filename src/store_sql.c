@@ -99,3 +99,22 @@ int store_sql_query_int(sqlite3 *db, const char *sql, int64_t *out)
     sqlite3_finalize(stmt);
     return err;
 }
+
+int store_sql_step(sqlite3 *db, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    int err = 0;
+
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        err = store_sql_fail(db, rc, what);
+    sqlite3_reset(stmt);
+    return err;
+}
+
+int store_sql_bind_fail(sqlite3 *db, sqlite3_stmt *stmt, const char *what)
+{
+    int err = store_sql_fail(db, sqlite3_extended_errcode(db), what);
+
+    sqlite3_clear_bindings(stmt);
+    return err;
+}

@@ -77,7 +77,7 @@ static void drop(struct subrec_entry *v, unsigned *n, unsigned i)
     v[i] = v[--*n];
 }
 
-static int load_row(void *ctx, const struct store_sub *row)
+static int load_row(void *ctx, const struct store_subs_row *row)
 {
     struct subrec *r = ctx;
 
@@ -95,7 +95,7 @@ static int load_row(void *ctx, const struct store_sub *row)
 
 int subrec_load(struct subrec *r, struct store *st)
 {
-    int rc = store_load_subscriptions(st, r->client_id, load_row, r);
+    int rc = store_subs_load(st, r->client_id, load_row, r);
 
     return rc > 0 ? 0 : rc;
 }
@@ -222,15 +222,15 @@ const struct subrec_entry *subrec_entry(const struct subrec *r, unsigned i)
 static int write_snap(const struct subrec *r, struct store *st,
                       const struct subrec_snap *s)
 {
-    struct store_sub row;
-    int err = store_clear_subscriptions(st, r->client_id);
+    struct store_subs_row row;
+    int err = store_subs_clear(st, r->client_id);
 
     for (uint32_t i = 0; i < s->n && err == 0; i++) {
         row.filter = s->e[i].filter;
         row.name = s->e[i].name;
         row.qos = s->e[i].qos;
         row.acked_ms = s->e[i].acked_ms;
-        err = store_add_subscription(st, r->client_id, &row);
+        err = store_subs_add(st, r->client_id, &row);
     }
     return err;
 }
