@@ -46,10 +46,16 @@
 
 /* The whole daemon. Owner: the loop thread (one static instance). */
 struct daemon {
-    /* Cache-line aligned first: no padding before it. */
-    struct subrec subrec; /* the broker's subscriptions, kept in the store */
-    struct config cfg;
-    uv_loop_t loop;
+    /* Ordered for no padding (clang-analyzer's optimal order): the cache-line
+     * aligned member first, then pointers and 64-bit fields, handles, the
+     * large structs, the flags last. */
+    struct subrec subrec;  /* the broker's subscriptions, kept in the store */
+    struct pipeline *pipe; /* the_pipeline */
+    uint64_t watchdog_usec;
+    uint64_t last_snap_ms;
+    uv_check_t wake_check; /* after each I/O burst: wake fed workers */
+    uv_async_t wake;       /* workers: ring drained; writer: fatal */
+    struct route route;
     uv_signal_t sig_term;
     uv_signal_t sig_int;
     uv_signal_t sig_hup;
@@ -57,21 +63,17 @@ struct daemon {
     uv_timer_t watchdog_timer;
     uv_timer_t reload_timer; /* while a reload waits for empty rings */
     uv_timer_t sub_timer;    /* until every SUBACK is in */
-    uv_check_t wake_check;   /* after each I/O burst: wake fed workers */
     uv_timer_t wake_timer;   /* one-shot: fed workers not yet woken */
-    uv_async_t wake;         /* workers: ring drained; writer: fatal */
-    struct mqtt_client mqtt;
-    struct pipeline *pipe; /* the_pipeline */
-    struct route route;
-    uint64_t watchdog_usec;
     struct stats_snapshot last_snap;
-    uint64_t last_snap_ms;
-    bool stopping;
-    bool reload_pending;    /* new subscriptions wait for empty rings */
-    bool reload_again;      /* SIGHUP while pending: reload once it is done */
+    uv_loop_t loop;
+    struct mqtt_client mqtt;
+    struct config cfg;
     struct config next_cfg; /* the file as re-read by SIGHUP */
-    bool mqtt_up;
     int exit_code;
+    bool stopping;
+    bool reload_pending; /* new subscriptions wait for empty rings */
+    bool reload_again;   /* SIGHUP while pending: reload once it is done */
+    bool mqtt_up;
 };
 
 static struct daemon the_daemon;
