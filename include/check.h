@@ -12,7 +12,8 @@
 /*
  * Loads and validates path, prints the effective settings (secrets
  * masked), the memory plan and its warnings to out.
- * Returns: DAEMON_EXIT_OK or DAEMON_EXIT_CONFIG. Thread: main.
+ * Returns: 0, or -EINVAL when the file is not valid (its error is on
+ * stderr). Thread: main.
  */
 int check_config(const char *path, FILE *out);
 

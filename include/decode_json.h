@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "decode.h"
+#include "decode_out.h"
 
 /* Keys of all open objects kept for the duplicate check; more is
  * DECODE_TOO_MANY. */

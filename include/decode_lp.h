@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "decode.h"
+#include "decode_out.h"
 
 /* Tags one line may carry; a line with more is refused (DECODE_TOO_MANY).
  * With "_measurement" the tags object has at most 256 members, as many as

@@ -27,12 +27,8 @@
 #include "bucket.h"
 #include "compiler.h"
 #include "config.h"
-
-#define STORE_SCHEMA_VERSION 7
-
-/* DBL_MAX as SQL text: SQLite reads it back as exactly DBL_MAX (a unit
- * test checks), so clamping with it keeps every merge finite. */
-#define STORE_DBL_MAX "1.7976931348623157e308"
+#include "store_schema.h"
+#include "store_sql.h"
 
 /*
  * The exact merge of an incoming rollup row (excluded) into the stored one,
@@ -117,16 +113,6 @@ struct store {
  * Thread: start-up.
  */
 SP_MUST_CHECK int store_open(struct store *st, const struct config *cfg);
-
-/*
- * True for the errors that refuse one record and leave the transaction
- * usable (a constraint or a trigger's RAISE: -EINVAL; text too big:
- * -E2BIG): the writer drops that record alone. Thread: any.
- */
-static inline bool store_refused(int err)
-{
-    return err == -EINVAL || err == -E2BIG;
-}
 
 /* Finalizes statements and closes. Safe on a zeroed or closed store. */
 void store_close(struct store *st);

@@ -11,6 +11,10 @@
 
 #include "compiler.h"
 
+/* The version this binary writes (PRAGMA user_version): one step per
+ * version in store_schema.c. */
+#define STORE_SCHEMA_VERSION 7
+
 /*
  * Refuses a file this binary does not understand before changing anything:
  * a user_version above STORE_SCHEMA_VERSION, or tables without a version.

@@ -5,11 +5,17 @@
 #ifndef SP_STORE_SQL_H
 #define SP_STORE_SQL_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
 
 #include "compiler.h"
+
+/* DBL_MAX as SQL text: SQLite reads it back as exactly DBL_MAX (a unit
+ * test checks), so clamping with it keeps every merge finite. */
+#define STORE_DBL_MAX "1.7976931348623157e308"
 
 /*
  * -errno for an SQLite result code: -EEXIST (a unique or primary key),
@@ -41,5 +47,15 @@ int store_sql_step(sqlite3 *db, sqlite3_stmt *stmt, const char *what);
 /* A bind that failed (binding a number to a valid index cannot; text may
  * be too big): -errno (logged), bindings cleared. */
 int store_sql_bind_fail(sqlite3 *db, sqlite3_stmt *stmt, const char *what);
+
+/*
+ * True for the errors that refuse one record and leave the transaction
+ * usable (a constraint or a trigger's RAISE: -EINVAL; text too big:
+ * -E2BIG): the writer drops that record alone. Thread: any.
+ */
+static inline bool store_refused(int err)
+{
+    return err == -EINVAL || err == -E2BIG;
+}
 
 #endif

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "daemon.h"
 #include "memlimit.h"
 #include "mqtt_setup.h"
 #include "mqtt_sub.h"
@@ -98,7 +97,7 @@ int check_config(const char *path, FILE *out)
 
     if (config_load(&cfg, path, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
-        return DAEMON_EXIT_CONFIG;
+        return -EINVAL;
     }
     config_print(&cfg, out);
     pipeline_plan(&cfg, &plan);
@@ -106,5 +105,5 @@ int check_config(const char *path, FILE *out)
     check_memory_limit(&plan, 1, print_warning, out);
     mqtt_setup_warnings(&cfg, print_warning, out);
     print_unsubscribe_plan(&cfg, out);
-    return DAEMON_EXIT_OK;
+    return 0;
 }

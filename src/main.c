@@ -102,6 +102,7 @@ int main(int argc, char **argv)
     if (offset != NULL)
         clock_set_offset_ms(strtoll(offset, NULL, 10));
     if (check)
-        return check_config(path, stdout);
+        return check_config(path, stdout) == 0 ? DAEMON_EXIT_OK
+                                               : DAEMON_EXIT_CONFIG;
     return daemon_run(path);
 }

@@ -19,7 +19,6 @@
 
 #include "compiler.h"
 #include "log.h"
-#include "store.h"
 #include "store_sql.h"
 
 #define SCHEMA_SQL_MAX 128

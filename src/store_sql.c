@@ -14,10 +14,10 @@
 #include "store_sql.h"
 
 #include <errno.h>
+#include <stddef.h>
 
 #include "compiler.h"
 #include "log.h"
-#include "store.h"
 
 /* SQLite codes that do not mean -EIO; extended codes are matched first. */
 static const struct {
