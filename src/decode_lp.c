@@ -184,10 +184,24 @@ static bool is_escapable(char ch, unsigned flags)
     return ch == ' ' || ch == ',' || (ch == '=' && (flags & LP_EQ));
 }
 
+/* Bytes that end a name: control bytes, ' ' and ','; '=' too in [1]. */
+static const bool name_end[2][256] = {
+#define LP_CTL_ENDS                                                            \
+    [0x00] = true, [0x01] = true, [0x02] = true, [0x03] = true, [0x04] = true, \
+    [0x05] = true, [0x06] = true, [0x07] = true, [0x08] = true, [0x09] = true, \
+    [0x0a] = true, [0x0b] = true, [0x0c] = true, [0x0d] = true, [0x0e] = true, \
+    [0x0f] = true, [0x10] = true, [0x11] = true, [0x12] = true, [0x13] = true, \
+    [0x14] = true, [0x15] = true, [0x16] = true, [0x17] = true, [0x18] = true, \
+    [0x19] = true, [0x1a] = true, [0x1b] = true, [0x1c] = true, [0x1d] = true, \
+    [0x1e] = true, [0x1f] = true, [0x7f] = true, [' '] = true, [','] = true
+    {LP_CTL_ENDS},
+    {LP_CTL_ENDS, ['='] = true},
+#undef LP_CTL_ENDS
+};
+
 static bool ends_name(char ch, unsigned flags)
 {
-    return ch == ' ' || ch == ',' || is_ctl(ch) ||
-           (ch == '=' && (flags & LP_EQ));
+    return name_end[flags & LP_EQ][(unsigned char) ch];
 }
 
 /*
@@ -206,7 +220,8 @@ static void lp_token(struct lp_ctx *c, unsigned flags, char *dst, size_t cap,
 
         if (ch == '\\' && p < c->end && is_escapable(*p, flags))
             ch = *p++;
-        if (flags & LP_JSON) {
+        /* Names hold no control bytes: only '"' and '\\' need escaping. */
+        if ((flags & LP_JSON) && (ch == '"' || ch == '\\')) {
             w = json_put(dst, cap, w, ch);
             continue;
         }
