@@ -5,7 +5,7 @@
 #ifndef SP_CONFIG_KEYS_H
 #define SP_CONFIG_KEYS_H
 
-#include "config.h"
+#include "config_types.h"
 #include "config_value.h"
 
 enum config_section {
@@ -34,6 +34,7 @@ struct config_key {
 #define CONFIG_KEYS_COUNT 44 /* rows of config_keys[] */
 
 extern const char *const config_section_names[SEC_COUNT];
+extern const struct config_value_name config_format_names[];
 extern const struct config_key config_keys[CONFIG_KEYS_COUNT];
 
 #endif

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
-#include "config.h"
+#include "config_types.h"
 #include "units.h"
 
 /* Durations are stored in milliseconds, sizes in bytes (units.h). */

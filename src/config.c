@@ -731,3 +731,17 @@ void config_print(const struct config *cfg, FILE *out)
         }
     }
 }
+
+const char *config_format_str(enum config_format f)
+{
+    return config_value_name_of(config_format_names, (int) f);
+}
+
+const char *config_key_name(size_t i, const char **section)
+{
+    if (i >= CONFIG_KEYS_COUNT)
+        return NULL;
+    if (section != NULL)
+        *section = config_section_names[config_keys[i].sec];
+    return config_keys[i].key;
+}

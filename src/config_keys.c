@@ -38,7 +38,7 @@ static const struct config_value_name protocol_names[] = {
     {"mqttv311", PROTOCOL_V311},
     {NULL, 0},
 };
-static const struct config_value_name format_names[] = {
+const struct config_value_name config_format_names[] = {
     {"json", FORMAT_JSON},
     {"number", FORMAT_NUMBER},
     {"influx", FORMAT_INFLUX},
@@ -101,7 +101,8 @@ const struct config_key config_keys[CONFIG_KEYS_COUNT] = {
         NULL),
     KEY("qos", SEC_SUB, 0, VALUE_UINT, 0, 0, 2, SF(qos), NULL),
     KEY("share_group", SEC_SUB, 0, VALUE_GROUP, 0, 0, 0, SF(share_group), NULL),
-    KEY("format", SEC_SUB, 0, VALUE_ENUM, 0, 0, 0, SF(format), format_names),
+    KEY("format", SEC_SUB, 0, VALUE_ENUM, 0, 0, 0, SF(format),
+        config_format_names),
     KEY("fields", SEC_SUB, KEY_JSON, VALUE_FIELDS, 0, 0, 0, SF(fields), NULL),
     KEY("timestamp_field", SEC_SUB, KEY_JSON, VALUE_FIELD, 0, 0, 0,
         SF(timestamp_field), NULL),
@@ -159,17 +160,3 @@ const struct config_key config_keys[CONFIG_KEYS_COUNT] = {
 
 _Static_assert(SP_ARRAY_SIZE(config_keys) == CONFIG_KEYS_COUNT,
                "CONFIG_KEYS_COUNT counts the rows of config_keys[]");
-
-const char *config_format_str(enum config_format f)
-{
-    return config_value_name_of(format_names, (int) f);
-}
-
-const char *config_key_name(size_t i, const char **section)
-{
-    if (i >= CONFIG_KEYS_COUNT)
-        return NULL;
-    if (section != NULL)
-        *section = config_section_names[config_keys[i].sec];
-    return config_keys[i].key;
-}
