@@ -33,7 +33,7 @@
 /* What the pipeline preallocates for a configuration. Owner: the caller. */
 struct pipeline_plan {
     unsigned workers;     /* resolved: 0 in the file = one per CPU */
-    uint32_t series_cap;  /* per shard */
+    uint32_t series_cap;  /* per shard: pipeline_shard_series() */
     size_t arena_bytes;   /* per shard */
     size_t ingress_bytes; /* per shard, rounded to a power of two */
     size_t egress_bytes;  /* per shard */
@@ -90,9 +90,15 @@ void pipeline_plan_log(const struct pipeline_plan *plan);
 SP_MUST_CHECK int pipeline_init(struct pipeline *p, const struct config *cfg,
                                 uv_async_t *loop_wake);
 
-/* Entries of the writer's id map for series_cap series per shard: every
- * live series may be one that came back, plus room for those whose
- * leaving the writer has not seen yet. Thread: any. */
+/* Series one shard holds: its share of max_series plus slack (1/8 + 64),
+ * never more than max_series; max_series itself for one worker. Thread:
+ * any. */
+uint32_t pipeline_shard_series(uint32_t max_series, unsigned workers);
+
+/* Entries of the writer's id map for series_cap series in all (the
+ * writer maps every shard's ids): every live series may be one that came
+ * back, plus room for those whose leaving the writer has not seen yet.
+ * Thread: any. */
 uint32_t pipeline_remap_max(uint32_t series_cap);
 
 /*

@@ -29,7 +29,9 @@
 #include "log.h"
 #include "ring.h"
 
-#define ARENA_BYTES_PER_SERIES 64 /* average topic + field key, with NULs */
+#define ARENA_BYTES_PER_SERIES   64 /* average topic + field key, with NULs */
+#define PIPELINE_SHARD_SLACK_DIV 8  /* a shard holds its share + 1/8 ... */
+#define PIPELINE_SHARD_SLACK_MIN 64 /* ... + 64 series */
 
 static double mib(size_t b)
 {
@@ -52,14 +54,33 @@ uint32_t pipeline_remap_max(uint32_t series_cap)
     return series_cap + series_cap / 4 + 64;
 }
 
+uint32_t pipeline_shard_series(uint32_t max_series, unsigned workers)
+{
+    uint64_t share;
+    uint64_t cap;
+
+    if (workers <= 1)
+        return max_series;
+    /* A topic's shard comes from a keyed hash (series_topic_hash(): no
+     * input can steer it), so a shard's count of max_series series is
+     * binomial: its standard deviation is at most sqrt(share), and 1/8 of
+     * the share + 64 is many of them for any max_series (100,000 over 2
+     * shards: 6,314 slack for a deviation of 158). */
+    share = ((uint64_t) max_series + workers - 1) / workers;
+    cap = share + share / PIPELINE_SHARD_SLACK_DIV + PIPELINE_SHARD_SLACK_MIN;
+    return cap > max_series ? max_series : (uint32_t) cap;
+}
+
 void pipeline_plan(const struct config *cfg, struct pipeline_plan *p)
 {
     struct worker_shared sh;
 
     memset(p, 0, sizeof(*p));
     p->workers = resolve_workers(cfg->pipeline.workers);
-    /* Sized for the worst case: every series hashing to one shard. */
-    p->series_cap = cfg->pipeline.max_series;
+    /* Each shard holds its share of max_series with slack, so memory
+     * grows with max_series, not workers x max_series; a shard that fills
+     * before the limit refuses like the limit (counted). */
+    p->series_cap = pipeline_shard_series(cfg->pipeline.max_series, p->workers);
     /* On average, and room for at least one series of the longest
      * topic and field whatever else is there. */
     p->arena_bytes =
@@ -73,7 +94,7 @@ void pipeline_plan(const struct config *cfg, struct pipeline_plan *p)
     sh.cfg = cfg;
     sh.series_cap = p->series_cap;
     sh.arena_bytes = p->arena_bytes;
-    p->remap_bytes = idmap_bytes(pipeline_remap_max(p->series_cap));
+    p->remap_bytes = idmap_bytes(pipeline_remap_max(cfg->pipeline.max_series));
     p->total_bytes =
         (worker_bytes(&sh) + p->egress_bytes) * p->workers + p->remap_bytes;
     p->sqlite_bytes = (size_t) cfg->store.heap_limit_mb << 20;
@@ -143,7 +164,8 @@ int pipeline_init(struct pipeline *p, const struct config *cfg,
     wsh.n_all_stats = p->n_all_stats;
     /* The writer's event must work before the first worker signals it. */
     writer_init(&p->writer, &wsh);
-    err = idmap_init(&p->writer.remap, pipeline_remap_max(p->plan.series_cap));
+    err = idmap_init(&p->writer.remap,
+                     pipeline_remap_max(cfg->pipeline.max_series));
     if (err < 0)
         return err;
     for (unsigned i = 0; i < p->plan.workers; i++) {

@@ -252,10 +252,11 @@ static void refuse_series(struct worker *w, const struct ingress_rec *r,
                         l->max, r->data);
     else
         log_ratelimited(&w->rl_series, LOG_WARNING,
-                        "series: no room left for series names in "
-                        "worker %u (64 bytes per series on average), "
-                        "samples of new series on %.200s are dropped",
-                        w->index, r->data);
+                        "series: worker %u's share of the registry is "
+                        "full (%u series, 64 bytes of names each on "
+                        "average), samples of new series on %.200s are "
+                        "dropped",
+                        w->index, w->series.cap, r->data);
 }
 
 /* Finds or creates the series of one sample; NULL when it is refused

@@ -30,8 +30,9 @@ Test(pipeline, plan_scales_with_workers_and_series)
     pipeline_plan(&cfg, &a);
     cr_expect_eq(a.workers, 2);
     cr_expect_eq(a.ingress_bytes, 1u << 20);
-    cr_expect_eq(a.series_cap, 1000, "each worker holds every series");
-    cr_expect_eq(a.series_bytes, series_table_bytes(1000, a.arena_bytes));
+    cr_expect_eq(a.series_cap, 500 + 500 / 8 + 64, "a share, with slack");
+    cr_expect_eq(a.series_bytes,
+                 series_table_bytes(a.series_cap, a.arena_bytes));
     cr_expect_eq(a.remap_bytes, idmap_bytes(pipeline_remap_max(1000)));
     cr_expect_eq(a.total_bytes, 2 * (a.ingress_bytes + a.egress_bytes +
                                      a.series_bytes + a.scratch_bytes) +
@@ -41,6 +42,29 @@ Test(pipeline, plan_scales_with_workers_and_series)
     pipeline_plan(&cfg, &b);
     cr_expect_gt(b.total_bytes, 2 * a.total_bytes);
     cr_expect_eq(b.sqlite_bytes, (size_t) cfg.store.heap_limit_mb << 20);
+}
+
+Test(pipeline, registry_memory_follows_max_series_not_workers)
+{
+    struct pipeline_plan two;
+    struct pipeline_plan eight;
+
+    config_defaults(&cfg);
+    cfg.pipeline.max_series = 100000;
+    cfg.pipeline.workers = 2;
+    pipeline_plan(&cfg, &two);
+    cfg.pipeline.workers = 8;
+    pipeline_plan(&cfg, &eight);
+    cr_expect_geq((uint64_t) two.series_cap * 2, 100000);
+    cr_expect_geq((uint64_t) eight.series_cap * 8, 100000);
+    /* Eight shards hold about what two do: not four times as much. */
+    cr_expect_lt(eight.series_bytes * 8, two.series_bytes * 2 * 11 / 10);
+    cr_expect_lt(two.series_bytes * 2,
+                 series_table_bytes(100000, (size_t) 100000 * 64) * 2 * 7 / 10,
+                 "about half of a full registry per worker");
+    cr_expect_eq(pipeline_shard_series(100000, 1), 100000, "one shard: all");
+    cr_expect_eq(pipeline_shard_series(3, 2), 3, "never above max_series");
+    cr_expect_eq(pipeline_shard_series(100000, 2), 50000 + 6250 + 64);
 }
 
 Test(pipeline, ring_sizes_round_up_and_zero_workers_means_one_per_cpu)
