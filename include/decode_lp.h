@@ -16,7 +16,7 @@
 #include "config.h"
 #include "decode_out.h"
 
-/* Tags one line may carry; a line with more is refused (DECODE_TOO_MANY).
+/* Tags one line may carry; a line with more is refused (DECODE_TOO_MANY_TAGS).
  * With "_measurement" the tags object has at most 256 members, as many as
  * a JSON object may have (DECODE_JSON_MAX_KEYS). */
 #define DECODE_LP_MAX_TAGS 255
@@ -33,11 +33,11 @@
  * that starts with one), DECODE_BAD_TIMESTAMP (not an int64 in
  * nanoseconds), DECODE_BAD_FIELD (a sample name longer than
  * DECODE_FIELD_MAX), DECODE_DUPLICATE_KEY (a tag key twice in a line, or
- * the tag key "_measurement" or "_field"), DECODE_TOO_MANY (more than
- * DECODE_LP_MAX_TAGS tags in a line, or samples or text past decode_out's
- * bounds); DECODE_NO_NUMBER when no line was refused and none carried a
- * number (only strings, comments, blank lines).
- * Thread: any; out is the caller's. Allocates nothing.
+ * the tag key "_measurement" or "_field"), DECODE_TOO_MANY_TAGS (more than
+ * DECODE_LP_MAX_TAGS tags in a line), DECODE_TOO_MANY (samples or text
+ * past decode_out's bounds); DECODE_NO_NUMBER when no line was refused and none
+ * carried a number (only strings, comments, blank lines). Thread: any; out is
+ * the caller's. Allocates nothing.
  */
 enum decode_status decode_lp_parse(const struct config_sub *sub,
                                    const char *payload, size_t len,

@@ -27,6 +27,7 @@ enum decode_status {
     DECODE_BAD_TIMESTAMP, /* timestamp present but not a time */
     DECODE_BAD_FIELD,     /* a field name too long or empty */
     DECODE_BAD_NAME,      /* a control byte (0x00-0x1f, 0x7f) in a name */
+    DECODE_TOO_MANY_TAGS, /* influx: more tags in a line than it keeps */
 };
 
 /* One sample. Owner: the struct decode_out it sits in. */

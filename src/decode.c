@@ -37,6 +37,7 @@ static const char *const status_names[] = {
     [DECODE_BAD_TIMESTAMP] = "bad timestamp",
     [DECODE_BAD_FIELD] = "bad field name",
     [DECODE_BAD_NAME] = "control character in a name",
+    [DECODE_TOO_MANY_TAGS] = "more than 255 tags in a line",
 };
 
 const char *decode_status_str(enum decode_status st)

@@ -83,6 +83,7 @@
 #define MEAS_KEY "{\"_measurement\":\""
 
 _Static_assert(LP_TAG_SLOTS >= 2 * DECODE_LP_MAX_TAGS, "tag table too small");
+_Static_assert(DECODE_LP_MAX_TAGS == 255, "decode.c's reason names the limit");
 
 /* A tag key in out->text, JSON-escaped, and its slot. Owner: lp_ctx. */
 struct lp_span {
@@ -317,7 +318,7 @@ static enum decode_status check_tag_key(struct lp_ctx *c, size_t off, size_t n)
             return refuse_later(c, DECODE_DUPLICATE_KEY);
     }
     if (c->n_tags == DECODE_LP_MAX_TAGS)
-        return refuse_later(c, DECODE_TOO_MANY);
+        return refuse_later(c, DECODE_TOO_MANY_TAGS);
     c->tag_keys[c->n_tags] = (struct lp_span){off, n, slot};
     c->slots[slot] = (uint16_t) (++c->n_tags);
     return DECODE_OK;

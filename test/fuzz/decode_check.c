@@ -21,7 +21,7 @@ bool decode_check_inside(const char *p, size_t n, const char *base, size_t size)
 bool decode_check_verdict(const struct decode_out *out, size_t len,
                           enum decode_status st)
 {
-    if ((unsigned) st > DECODE_BAD_NAME || !decode_status_str(st))
+    if ((unsigned) st > DECODE_TOO_MANY_TAGS || !decode_status_str(st))
         abort();
     if (out->n > DECODE_MAX_SAMPLES || out->text_used > DECODE_TEXT_MAX)
         abort();

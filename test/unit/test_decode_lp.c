@@ -746,7 +746,9 @@ Test(decode_lp, sample_and_tag_counts_are_bounded)
     cr_assert_eq(out.samples[0].tags_len,
                  strlen(TAGS_M) + 10 * 9 + 90 * 10 + 155 * 11);
     snprintf(buf + w, cap - w, ",t=v f=1");
-    cr_assert_eq(decode(buf), DECODE_TOO_MANY);
+    cr_assert_eq(decode(buf), DECODE_TOO_MANY_TAGS);
+    cr_assert_str_eq(decode_status_str(DECODE_TOO_MANY_TAGS),
+                     "more than 255 tags in a line");
     /* The duplicate check sees the first key from the last. */
     snprintf(buf + w, cap - w, ",t0=v f=1");
     cr_assert_eq(decode(buf), DECODE_DUPLICATE_KEY);
