@@ -88,7 +88,7 @@ struct config {
     struct {
         unsigned workers;           /* 0 = one per CPU; at most
                                        CONFIG_MAX_WORKERS */
-        uint64_t ring_bytes;        /* per worker; default 8 MiB */
+        uint64_t ring_bytes;        /* per worker; default 2 MiB */
         uint64_t max_payload_bytes; /* default 64 KiB */
         enum config_overflow overflow;
         unsigned max_series;      /* default 100000 */

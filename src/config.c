@@ -564,7 +564,7 @@ void config_defaults(struct config *cfg)
     cfg->mqtt.protocol = PROTOCOL_V5;
     cfg->mqtt.reconnect_min_ms = 500;
     cfg->mqtt.reconnect_max_ms = 30 * MS_S;
-    cfg->pipeline.ring_bytes = 8 * MIB;
+    cfg->pipeline.ring_bytes = 2 * MIB;
     cfg->pipeline.max_payload_bytes = 64 * KIB;
     cfg->pipeline.overflow = OVERFLOW_PAUSE;
     cfg->pipeline.max_series = 100000;

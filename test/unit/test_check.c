@@ -40,16 +40,16 @@ Test(check, check_config_prints_the_plan)
     free(out);
 }
 
-/* 24 workers of the default size (about 313 MiB with SQLite's heap: the
+/* 64 workers of the default size (about 289 MiB with SQLite's heap: the
  * rings grow with the workers, the registry only with max_series) do not
- * fit the shipped unit's MemoryMax=256M; two (112 MiB) do. */
+ * fit the shipped unit's MemoryMax=256M; two (100 MiB) do. */
 Test(check, check_config_warns_when_the_plan_exceeds_the_units_memory_max)
 {
     char *out;
 
     cr_assert_eq(unsetenv("INVOCATION_ID"), 0);
     out = check_config_of("[subscription a]\ntopic = a/#\n"
-                          "[pipeline]\nworkers = 24\n");
+                          "[pipeline]\nworkers = 64\n");
     cr_expect(strstr(out, "# warning: memory: the plan's bound ") != NULL &&
                   strstr(out, "exceeds the shipped unit's MemoryMax=") != NULL,
               "%s", out);

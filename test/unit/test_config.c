@@ -229,7 +229,7 @@ static const struct bad_case bad_cases[] = {
      "t.conf:2: key 'retention': 1h buckets must be kept at least 1h"},
     {"ring too small for the payload limit",
      "[pipeline]\nmax_payload_bytes = 16MiB\n" SUB,
-     "t.conf:2: key 'max_payload_bytes': ring_bytes = 8MiB cannot hold 4"},
+     "t.conf:2: key 'max_payload_bytes': ring_bytes = 2MiB cannot hold 4"},
     {"ring too small, ring given", "[pipeline]\nring_bytes = 64KiB\n" SUB,
      "t.conf:2: key 'ring_bytes': ring_bytes = 64KiB cannot hold 4"},
     {"reconnect min above max",
@@ -422,7 +422,7 @@ Test(config, minimal_file_gets_the_documented_defaults)
     cr_expect_eq(cfg_a.subs[0].format, FORMAT_JSON);
     cr_expect_eq(cfg_a.subs[0].line, 1);
     cr_expect_eq(cfg_a.pipeline.workers, 0);
-    cr_expect_eq(cfg_a.pipeline.ring_bytes, 8u << 20);
+    cr_expect_eq(cfg_a.pipeline.ring_bytes, 2u << 20);
     cr_expect_eq(cfg_a.pipeline.max_payload_bytes, 64u << 10);
     cr_expect_eq(cfg_a.pipeline.overflow, OVERFLOW_PAUSE);
     cr_expect_eq(cfg_a.pipeline.max_series, 100000);

@@ -267,7 +267,7 @@ Test(worker, a_full_registry_refuses_new_series_only)
 
 Test(worker, records_too_large_for_the_ring_are_refused)
 {
-    static char big[3u << 20]; /* over a quarter of the 8 MiB ring */
+    static char big[3u << 20]; /* larger than the 2 MiB ring */
     struct worker_msg m = {
         0, 1, "n/x", 3, big, sizeof(big), series_topic_hash("n/x", 3)};
 
