@@ -19,6 +19,7 @@
 #include "event.h"
 #include "idmap.h"
 #include "log.h"
+#include "retention.h"
 #include "series.h"
 #include "stats.h"
 #include "store.h"
@@ -55,17 +56,16 @@ struct writer {
     bool started;
 
     /* Owned by the writer thread. */
-    struct histo latency;       /* receive -> commit, ms, per sample */
-    uint64_t next_stats_ms;     /* monotonic */
-    uint64_t next_retention_ms; /* monotonic */
-    unsigned first_ring;        /* round-robin start of the next batch */
-    unsigned failures;          /* consecutive failed batches */
-    uint64_t gather_until_ms;   /* monotonic; 0 = not gathering a batch */
-    uint64_t failing_since_ms;  /* monotonic; 0 while batches commit */
-    uint64_t samples_done;      /* samples of released partials */
-    bool retention_behind;      /* the last pass deleted a full chunk */
-    bool stop_wait_logged;      /* said what the stop waits for */
-    ino_t file_ino;             /* identity of the file at start */
+    struct histo latency;      /* receive -> commit, ms, per sample */
+    uint64_t next_stats_ms;    /* monotonic */
+    uint64_t next_check_ms;    /* monotonic: the file's identity */
+    unsigned first_ring;       /* round-robin start of the next batch */
+    unsigned failures;         /* consecutive failed batches */
+    uint64_t gather_until_ms;  /* monotonic; 0 = not gathering a batch */
+    uint64_t failing_since_ms; /* monotonic; 0 while batches commit */
+    uint64_t samples_done;     /* samples of released partials */
+    bool stop_wait_logged;     /* said what the stop waits for */
+    ino_t file_ino;            /* identity of the file at start */
     dev_t file_dev;
     struct ratelimit rl_err;
     struct ratelimit rl_refused;    /* records the store refused */
@@ -82,16 +82,14 @@ struct writer {
     _Atomic uint64_t p50_us;       /* last stats interval's latency */
     _Atomic uint64_t p99_us;
     _Atomic uint64_t retention_lag_ms; /* at the last stats row */
-    _Atomic uint64_t retention_ms[CONFIG_MAX_RESOLUTIONS]; /* SIGHUP */
-    _Atomic uint64_t raw_retention_ms;
-    _Atomic bool retention_changed; /* release: the values above first */
-    _Atomic uint64_t stop_ms;       /* loop: monotonic time of the stop
-                                       request; 0 before */
-    const char *stall_file;         /* test hook: stall while it exists
-                                       (SENSORPIPE_TEST_STALL_FILE) */
-    unsigned commit_delay_ms;       /* test hook: a slow disk, each batch
-                                       takes this long to commit
-                                       (SENSORPIPE_TEST_COMMIT_DELAY_MS) */
+    struct retention retention;        /* its shared block: the loop, SIGHUP */
+    _Atomic uint64_t stop_ms;          /* loop: monotonic time of the stop
+                                          request; 0 before */
+    const char *stall_file;            /* test hook: stall while it exists
+                                          (SENSORPIPE_TEST_STALL_FILE) */
+    unsigned commit_delay_ms;          /* test hook: a slow disk, each batch
+                                          takes this long to commit
+                                          (SENSORPIPE_TEST_COMMIT_DELAY_MS) */
 };
 
 /* Thread: start-up. Everything from sh; borrowed until the join. */

@@ -45,13 +45,12 @@
 #include "log.h"
 #include "thread.h"
 
-#define WRITER_MAX_RINGS      64
-#define WRITER_IDLE_WAIT_MS   1000
-#define WRITER_RETENTION_MS   1000
-#define WRITER_RETENTION_ROWS 2000 /* least rows per retention chunk */
-#define WRITER_RETRY_MS       1000 /* a stats row the store refused */
-#define WRITER_FATAL_AFTER    5    /* consecutive failures of a lost store */
-#define WRITER_GATHER_MS      20   /* a batch waits this long for company */
+#define WRITER_MAX_RINGS    64
+#define WRITER_IDLE_WAIT_MS 1000
+#define WRITER_CHECK_MS     1000 /* the file's identity, checked */
+#define WRITER_RETRY_MS     1000 /* a stats row the store refused */
+#define WRITER_FATAL_AFTER  5    /* consecutive failures of a lost store */
+#define WRITER_GATHER_MS    20   /* a batch waits this long for company */
 
 void writer_init(struct writer *wr, const struct writer_shared *sh)
 {
@@ -78,6 +77,7 @@ void writer_init(struct writer *wr, const struct writer_shared *sh)
     atomic_init(&wr->p99_us, 0);
     atomic_init(&wr->retention_lag_ms, 0);
     atomic_init(&wr->stop_ms, 0);
+    retention_init(&wr->retention, sh->cfg);
 }
 
 /* The series is in the store already: it left the registry and came
@@ -525,85 +525,14 @@ static int write_stats(struct writer *wr)
 
 void writer_set_retention(struct writer *wr, const struct config *cfg)
 {
-    for (unsigned i = 0; i < CONFIG_MAX_RESOLUTIONS; i++)
-        atomic_store_explicit(&wr->retention_ms[i], cfg->store.retention_ms[i],
-                              memory_order_relaxed);
-    atomic_store_explicit(&wr->raw_retention_ms, cfg->store.raw_retention_ms,
-                          memory_order_relaxed);
-    /* Release: the values above are visible once the flag is. */
-    atomic_store_explicit(&wr->retention_changed, true, memory_order_release);
+    retention_set(&wr->retention, cfg);
 }
 
-/* Hands retention set by a reload to the store. */
-static void apply_retention(struct writer *wr)
+/* Retention's chunks commit like batches: retried while locked, not past
+ * the stop's deadline. */
+static int commit_for_retention(void *ctx)
 {
-    uint64_t ms[CONFIG_MAX_RESOLUTIONS];
-
-    if (!atomic_exchange_explicit(&wr->retention_changed, false,
-                                  memory_order_acquire))
-        return;
-    for (unsigned i = 0; i < CONFIG_MAX_RESOLUTIONS; i++)
-        ms[i] =
-            atomic_load_explicit(&wr->retention_ms[i], memory_order_relaxed);
-    store_set_retention(
-        wr->store, ms,
-        atomic_load_explicit(&wr->raw_retention_ms, memory_order_relaxed));
-}
-
-/* Rows per retention chunk: at least a batch, so one chunk per target
- * after each batch deletes at least as fast as batches insert. */
-static unsigned retention_chunk_rows(const struct writer *wr)
-{
-    unsigned b = wr->cfg->store.batch_rows;
-
-    return b > WRITER_RETENTION_ROWS ? b : WRITER_RETENTION_ROWS;
-}
-
-/* One chunk of the next target, in a transaction of its own (as short as
- * a batch). Returns: rows deleted, or -errno. */
-static int retention_chunk(struct writer *wr, unsigned max_rows)
-{
-    unsigned deleted = 0;
-    int rc = store_begin(wr->store);
-
-    if (rc == 0)
-        rc =
-            store_retention_step(wr->store, clock_now_ms(), max_rows, &deleted);
-    if (rc == 0)
-        rc = commit_retry(wr);
-    if (rc < 0) {
-        store_rollback(wr->store);
-        return rc;
-    }
-    /* Give freed pages back to the file system a little at a time. */
-    if (deleted > 0 && store_vacuum_step(wr->store, 256) < 0)
-        log_debug("store: incremental vacuum skipped");
-    return (int) deleted;
-}
-
-/*
- * One pass: a chunk of every target with a retention. A full chunk means
- * retention is behind: then the next pass follows the next batch instead
- * of waiting a second, so deletes keep pace with any rate the writer
- * inserts at (a pass deletes at least a batch per target).
- */
-static void retention_pass(struct writer *wr)
-{
-    unsigned max_rows = retention_chunk_rows(wr);
-    unsigned n;
-    bool behind = false;
-
-    apply_retention(wr);
-    n = store_retention_targets(wr->store);
-    for (unsigned i = 0; i < n; i++) {
-        int rc = retention_chunk(wr, max_rows);
-        if (rc < 0) {
-            behind = false; /* the store refuses: try again in a second */
-            break;
-        }
-        behind = behind || (unsigned) rc == max_rows;
-    }
-    wr->retention_behind = behind;
+    return commit_retry(ctx);
 }
 
 /* The file we write must still be the one we opened (not deleted or
@@ -633,7 +562,8 @@ static void maint_start(struct writer *wr)
     wr->next_stats_ms = wr->cfg->log.stats_interval_s
                             ? now + wr->cfg->log.stats_interval_s * 1000ull
                             : UINT64_MAX;
-    wr->next_retention_ms = now + WRITER_RETENTION_MS;
+    wr->next_check_ms = now + WRITER_CHECK_MS;
+    retention_start(&wr->retention, now);
 }
 
 /* The loop's record of the broker's subscriptions, when it changed. A
@@ -661,13 +591,13 @@ static void maint_run(struct writer *wr, uint64_t now)
                                 ? now + wr->cfg->log.stats_interval_s * 1000ull
                                 : now + WRITER_RETRY_MS;
     }
-    if (now >= wr->next_retention_ms) {
+    if (now >= wr->next_check_ms) {
         check_file(wr);
-        wr->next_retention_ms = now + WRITER_RETENTION_MS;
-        retention_pass(wr);
-    } else if (wr->retention_behind) {
-        retention_pass(wr);
+        wr->next_check_ms = now + WRITER_CHECK_MS;
     }
+    if (retention_is_due(&wr->retention, now))
+        retention_pass(&wr->retention, wr->store, commit_for_retention, wr,
+                       now);
 }
 
 /* At a clean stop: the last subscription record, and one last ingest_stats
@@ -691,16 +621,16 @@ static bool stalled(const struct writer *wr)
 
 static void idle_wait(struct writer *wr, uint64_t now)
 {
-    uint64_t next = wr->next_stats_ms < wr->next_retention_ms
-                        ? wr->next_stats_ms
-                        : wr->next_retention_ms;
+    uint64_t next = wr->next_stats_ms < wr->next_check_ms ? wr->next_stats_ms
+                                                          : wr->next_check_ms;
     uint64_t wait = next > now ? next - now : 0;
+    uint64_t retention = retention_wait_ms(&wr->retention, now);
     uint32_t seq;
 
+    if (wait > retention)
+        wait = retention;
     if (wait > WRITER_IDLE_WAIT_MS)
         wait = WRITER_IDLE_WAIT_MS;
-    if (wr->retention_behind)
-        wait = 0;
     seq = event_prepare(&wr->ev);
     if (rings_empty(wr) && !workers_done(wr))
         event_wait(&wr->ev, seq, (uint32_t) wait);
