@@ -36,6 +36,7 @@
 #include "log.h"
 #include "mqtt_addr.h"
 #include "mqtt_close.h"
+#include "mqtt_io.h"
 #include "mqtt_keepalive.h"
 #include "mqtt_sub.h"
 
@@ -83,12 +84,6 @@ enum mqtt_phase {
     MQTT_STOPPED,    /* done() has run */
 };
 
-enum mqtt_poll_state {
-    MQTT_POLL_NONE = 0, /* the poll handle's memory is free */
-    MQTT_POLL_ACTIVE,   /* initialised on poll_fd */
-    MQTT_POLL_CLOSING,  /* uv_close() called, callback pending */
-};
-
 /*
  * Owner: the loop thread, which calls every function below but
  * mqtt_is_connected() and mqtt_sub_route(). The uv handles live here: the
@@ -103,16 +98,11 @@ struct mqtt_client {
     void *ctx;              /* passed to both callbacks */
     void (*done)(struct mqtt_client *c);
 
-    uv_poll_t poll;        /* the broker socket, see poll_state */
     uv_timer_t misc_timer; /* every 1 s: mosquitto_loop_misc() */
     uv_timer_t retry;      /* next attempt; during stop, flush deadline */
-    uv_idle_t drain;       /* one more read pass without waiting for poll */
+    struct mqtt_io io;     /* the socket, reading, pausing: mqtt_io.c's */
 
     enum mqtt_phase phase;
-    enum mqtt_poll_state poll_state;
-    int poll_fd;            /* the socket poll watches; -1 when none */
-    int poll_events;        /* UV_READABLE | UV_WRITABLE now requested */
-    bool paused;            /* mqtt_pause() until mqtt_resume() */
     bool attempt_deferred;  /* retry fired while the poll handle closed */
     bool next_addr;         /* retry the next resolved address, no backoff */
     bool refused;           /* the last CONNACK refused the session */
@@ -121,9 +111,7 @@ struct mqtt_client {
     struct backoff backoff; /* failed rounds since the last CONNACK */
 
     /* Keepalive (see mqtt.c, "Keepalive"), loop thread only. */
-    uint64_t paused_at_ms;    /* when the current pause began */
     struct mqtt_keepalive ka; /* heartbeats once connected */
-    bool peer_closed;         /* the broker closed its side while paused */
 
     struct mqtt_addr addr; /* the broker's numeric addresses */
 

@@ -1,30 +1,16 @@
 /*
  * mqtt.c - libmosquitto in non-threaded mode, driven by the libuv loop.
  *
- * I/O: a uv_poll_t watches mosquitto_socket(). It asks for UV_READABLE
- * unless the client is paused, and for UV_WRITABLE only while
- * mosquitto_want_write() says packets wait; the mask is recomputed after
- * every libmosquitto call (read, write, misc, subscribe, connect,
- * disconnect), because any of them may queue or flush packets. A 1 s timer
- * runs the keepalive.
+ * I/O: mqtt_io.c watches the socket libmosquitto holds, runs the read
+ * passes and pauses reading; this file calls mqtt_io_sync() after every
+ * libmosquitto call (read, write, misc, subscribe, connect, disconnect),
+ * because any of them may queue or flush packets. A 1 s timer runs the
+ * keepalive.
  *
  * Keepalive: mosquitto_loop_misc() runs only until CONNACK (it is also the
  * CONNACK timeout); once connected the daemon keeps the keepalive itself,
  * paused or not (mqtt_keepalive.c says why and how): heartbeats are
  * UNSUBSCRIBEs of MQTT_HEARTBEAT_FILTER, which no subscription uses.
- *
- * Reading: libmosquitto 2.0 reads at most one packet per
- * mosquitto_loop_read() call for QoS 0 (three read() syscalls per PUBLISH),
- * whatever max_packets says. A read pass therefore calls it again while the
- * last call completed a packet (errno is not EAGAIN) and the client is not
- * paused, up to READ_BUDGET calls so the loop stays responsive; epoll is
- * level-triggered and wakes us for the rest. With TLS, OpenSSL may hold
- * decrypted bytes that poll cannot see. libmosquitto 2.0.11 itself keeps
- * reading inside one call while OpenSSL has bytes pending (so on_msg can
- * run a few times after a pause requested from on_msg), but it stops early
- * when errno happens to read EAGAIN; so when the budget runs out, and on
- * resume, an idle handle runs another pass on the next loop turn instead
- * of trusting poll.
  *
  * Connecting never blocks the loop: mqtt_addr.c resolves the name with
  * uv_getaddrinfo() and mosquitto_connect_bind_async() gets a NUMERIC
@@ -58,22 +44,21 @@
  *
  * Socket lifetime: libmosquitto closes the socket itself, inside
  * loop_read/loop_write/loop_misc, and then calls on_disconnect (a failed
- * TLS handshake closes it without the callback, which sync_poll()
+ * TLS handshake closes it without the callback, which mqtt_io_sync()
  * notices). libuv requires the poll handle to stop watching an fd before
  * the number is reused, so on_disconnect stops the handle and uv_close()s
- * it at once, and no new connection starts (no new socket exists) until
- * its close callback has run: the retry is deferred until then. So at most
- * one poll handle is ever active, on the one socket libmosquitto holds.
+ * it at once (mqtt_io_unwatch()), and no new connection starts (no new
+ * socket exists) until its close callback has run: the retry is deferred
+ * until then. So at most one poll handle is ever active, on the one socket
+ * libmosquitto holds.
  *
  * Threads: every function runs on the loop thread (ASSERT_THREAD at the
  * entry points), which is also the only thread calling libmosquitto;
  * mqtt_is_connected() and mqtt_sub_route() run anywhere.
  *
  * Invariants:
- *   - poll_state == MQTT_POLL_ACTIVE implies poll watches poll_fd, the
- *     socket libmosquitto holds or just closed (sync_poll() tells them
- *     apart after each call).
- *   - No connect starts while poll_state == MQTT_POLL_CLOSING.
+ *   - No connect starts while the poll handle closes
+ *     (mqtt_io_is_closing()).
  *   - connected is true only in phase MQTT_CONNECTED.
  *   - done() runs once, after every handle's close callback and after the
  *     getaddrinfo callback.
@@ -103,26 +88,24 @@
 #include "log.h"
 #include "mqtt_addr.h"
 #include "mqtt_close.h"
+#include "mqtt_io.h"
 #include "mqtt_keepalive.h"
 #include "mqtt_setup.h"
 #include "mqtt_sub.h"
 #include "mqtt_text.h"
 #include "thread.h"
 
-#define READ_BUDGET      256  /* mosquitto_loop_read() calls per pass */
-#define MISC_INTERVAL_MS 1000 /* mosquitto_loop_misc() */
+#define MISC_INTERVAL_MS 1000                  /* mosquitto_loop_misc() */
 #define NAME_MAX_LEN     (CONFIG_STR_MAX + 16) /* "[host]:port" */
 #define REASON_MAX       128
 #define RL_INTERVAL_MS   60000 /* one failure line a minute at most */
 /* Unsubscribed as a heartbeat (see "Keepalive"); never subscribed. */
 #define MQTT_HEARTBEAT_FILTER "$sensorpipe/keepalive"
 
-static void on_poll(uv_poll_t *h, int status, int events);
 static void on_retry(uv_timer_t *t);
 static void begin_attempt(struct mqtt_client *c);
 static void finish_stop(struct mqtt_client *c);
 static void close_done(struct mqtt_client *c);
-static void sync_poll(struct mqtt_client *c, int rc);
 static void log_lib(struct mqtt_client *c, bool connecting);
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -144,7 +127,7 @@ static uint64_t backoff_ms(struct mqtt_client *c)
                            c->cfg->mqtt.reconnect_max_ms);
 }
 
-/* ---- poll handle -------------------------------------------------------- */
+/* ---- handles ------------------------------------------------------------ */
 
 /* done() once every close callback and the getaddrinfo callback ran. */
 static void maybe_done(struct mqtt_client *c)
@@ -164,58 +147,26 @@ static void on_handle_closed(uv_handle_t *h)
     maybe_done(c);
 }
 
-static void on_poll_closed(uv_handle_t *h)
+/* A poll or idle handle of mqtt_io.c closed: a deferred attempt starts. */
+static void on_io_closed(void *ctx)
 {
-    struct mqtt_client *c = h->data;
+    struct mqtt_client *c = ctx;
 
-    c->poll_state = MQTT_POLL_NONE;
     if (c->attempt_deferred && c->phase != MQTT_STOPPING) {
         c->attempt_deferred = false;
         begin_attempt(c);
     }
-    on_handle_closed(h);
+    c->closing--;
+    maybe_done(c);
 }
 
-static int watch_socket(struct mqtt_client *c)
+/* Stops watching the socket; true when a close callback is to come. */
+static bool unwatch(struct mqtt_client *c)
 {
-    int fd = mosquitto_socket(c->mosq);
-    int rc;
-
-    assert(c->poll_state == MQTT_POLL_NONE);
-    if (fd < 0)
-        return -EBADF;
-    rc = uv_poll_init_socket(c->loop, &c->poll, fd);
-    if (rc < 0)
-        return rc;
-    c->poll.data = c;
-    c->poll_state = MQTT_POLL_ACTIVE;
-    c->poll_fd = fd;
-    c->poll_events = 0;
-    c->peer_closed = false;
-    sync_poll(c, MOSQ_ERR_SUCCESS);
-    return 0;
-}
-
-/* Stops watching at once (the fd is closed or about to be) and closes the
- * handle; its memory is reused only after on_poll_closed(). */
-static void unwatch_socket(struct mqtt_client *c)
-{
-    if (c->poll_state != MQTT_POLL_ACTIVE)
-        return;
-    uv_poll_stop(&c->poll);
-    c->poll_state = MQTT_POLL_CLOSING;
-    c->poll_fd = -1;
-    c->poll_events = 0;
+    if (!mqtt_io_unwatch(&c->io))
+        return false;
     c->closing++;
-    uv_close((uv_handle_t *) &c->poll, on_poll_closed);
-    uv_idle_stop(&c->drain);
-}
-
-/* True while the watched socket is the one libmosquitto holds. */
-static bool socket_ok(const struct mqtt_client *c)
-{
-    return c->poll_state == MQTT_POLL_ACTIVE &&
-           mosquitto_socket(c->mosq) == c->poll_fd;
+    return true;
 }
 
 /* ---- connection state --------------------------------------------------- */
@@ -255,16 +206,6 @@ static void attempt_failed(struct mqtt_client *c, int rc, int err)
     schedule_retry(c, delay);
 }
 
-/* QoS 0 messages the broker held for a paused connection die with it:
- * never silently (what happened, and for how long reading was paused). */
-static void warn_paused_loss(const struct mqtt_client *c, const char *what)
-{
-    log_warn("mqtt: %s while reading was paused for %llu s: QoS 0 messages "
-             "the broker held for this client are gone",
-             what,
-             (unsigned long long) (clock_mono_ms() - c->paused_at_ms) / 1000);
-}
-
 /* Clears connected; tells the owner when it was set. Returns the old value. */
 static bool mark_down(struct mqtt_client *c)
 {
@@ -283,9 +224,8 @@ static void connection_gone(struct mqtt_client *c, int rc, int err)
     char reason[REASON_MAX];
     bool was_up;
 
-    if (c->poll_state != MQTT_POLL_ACTIVE)
+    if (!unwatch(c))
         return;
-    unwatch_socket(c);
     was_up = mark_down(c);
     if (was_up)
         log_lib(c, true);
@@ -298,8 +238,8 @@ static void connection_gone(struct mqtt_client *c, int rc, int err)
         log_warn("mqtt: connection to %s lost: %s, reconnecting",
                  mqtt_text_broker(c->cfg, name, sizeof(name)),
                  mqtt_text_result(rc, err, reason, sizeof(reason)));
-        if (c->paused && !c->peer_closed)
-            warn_paused_loss(c, "the connection was lost");
+        if (mqtt_io_is_paused(&c->io) && !mqtt_io_peer_closed(&c->io))
+            mqtt_io_warn_paused_loss(&c->io, "the connection was lost");
         schedule_retry(c, backoff_ms(c));
     } else if (c->refused) {
         c->refused = false;
@@ -309,122 +249,9 @@ static void connection_gone(struct mqtt_client *c, int rc, int err)
     }
 }
 
-/*
- * After every libmosquitto call: notices a socket closed behind our back,
- * then asks poll for what libmosquitto needs now.
- */
-static void sync_poll(struct mqtt_client *c, int rc)
+static void on_io_gone(void *ctx, int rc, int err)
 {
-    int events = 0;
-    int err;
-
-    if (c->poll_state != MQTT_POLL_ACTIVE)
-        return;
-    if (mosquitto_socket(c->mosq) != c->poll_fd) {
-        connection_gone(c, rc != 0 ? rc : MOSQ_ERR_CONN_LOST, errno);
-        return;
-    }
-    if (!c->paused)
-        events |= UV_READABLE;
-    else if (!c->peer_closed)
-        events |= UV_DISCONNECT; /* see peer_closed_while_paused() */
-    if (mosquitto_want_write(c->mosq) && !(c->paused && c->peer_closed))
-        events |= UV_WRITABLE;
-    if (events == c->poll_events)
-        return;
-    err = events != 0 ? uv_poll_start(&c->poll, events, on_poll)
-                      : uv_poll_stop(&c->poll);
-    if (err < 0) {
-        log_err("mqtt: cannot poll the broker socket: %s", uv_strerror(err));
-        connection_gone(c, MOSQ_ERR_ERRNO, -err);
-        return;
-    }
-    c->poll_events = events;
-}
-
-/* ---- I/O ---------------------------------------------------------------- */
-
-static void on_drain(uv_idle_t *h);
-
-static void schedule_drain(struct mqtt_client *c)
-{
-    if (!uv_is_active((uv_handle_t *) &c->drain))
-        uv_idle_start(&c->drain, on_drain);
-}
-
-/* See the file header, "Reading". */
-static void read_pass(struct mqtt_client *c)
-{
-    unsigned n;
-    int rc = MOSQ_ERR_SUCCESS;
-
-    for (n = 0; n < READ_BUDGET; n++) {
-        if (c->paused || !socket_ok(c))
-            break;
-        errno = 0;
-        rc = mosquitto_loop_read(c->mosq, 1);
-        if (rc != MOSQ_ERR_SUCCESS || errno == EAGAIN || errno == EWOULDBLOCK)
-            break;
-    }
-    if (n == READ_BUDGET && !c->paused)
-        schedule_drain(c);
-    sync_poll(c, rc);
-}
-
-static void on_drain(uv_idle_t *h)
-{
-    struct mqtt_client *c = h->data;
-
-    uv_idle_stop(h);
-    if (socket_ok(c) && !c->paused)
-        read_pass(c);
-}
-
-/* The broker closed or reset the connection while reading is paused:
- * what it sent before stays readable, the rest is lost (warned once).
- * The connection ends, and a new one starts, once reading resumes. */
-static void peer_closed_while_paused(struct mqtt_client *c, const char *what)
-{
-    if (c->peer_closed)
-        return;
-    c->peer_closed = true;
-    warn_paused_loss(c, what);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    struct mqtt_client *c = h->data;
-    int rc = MOSQ_ERR_SUCCESS;
-
-    if (status < 0 && c->paused) {
-        /* libuv stopped the handle (POLLERR). Reading now would hand
-         * messages to a full pipeline: the error waits for the resume. */
-        c->poll_events = 0;
-        peer_closed_while_paused(c, "the connection was reset");
-        return;
-    }
-    if (status < 0) {
-        /* libuv stopped the handle (POLLERR): a read or write returns the
-         * socket error to libmosquitto, which then closes the connection. */
-        c->poll_events = 0;
-        errno = 0;
-        if (socket_ok(c))
-            rc = mosquitto_want_write(c->mosq)
-                     ? mosquitto_loop_write(c->mosq, 1)
-                     : mosquitto_loop_read(c->mosq, 1);
-        sync_poll(c, rc);
-        return;
-    }
-    if ((events & UV_DISCONNECT) != 0 && c->paused)
-        peer_closed_while_paused(c, "the broker closed the connection");
-    if ((events & UV_WRITABLE) != 0 && socket_ok(c)) {
-        errno = 0;
-        rc = mosquitto_loop_write(c->mosq, 1);
-    }
-    if ((events & UV_READABLE) != 0 && socket_ok(c))
-        read_pass(c);
-    else
-        sync_poll(c, rc);
+    connection_gone(ctx, rc, err);
 }
 
 /* ---- keepalive (see the file header, "Keepalive") ---------------------- */
@@ -467,7 +294,7 @@ static void keepalive_expired(struct mqtt_client *c)
               (unsigned long long) c->ka.silent_ms);
     (void) shutdown(mosquitto_socket(c->mosq), SHUT_RDWR);
     errno = 0;
-    sync_poll(c, mosquitto_loop_read(c->mosq, 1));
+    mqtt_io_sync(&c->io, mosquitto_loop_read(c->mosq, 1));
 }
 
 static void send_heartbeat(struct mqtt_client *c, uint64_t now)
@@ -490,19 +317,20 @@ static void keepalive_tick(struct mqtt_client *c)
 {
     uint64_t now = clock_mono_ms();
 
-    switch (mqtt_keepalive_tick(&c->ka, now, inbound(c), c->paused)) {
+    switch (mqtt_keepalive_tick(&c->ka, now, inbound(c),
+                                mqtt_io_is_paused(&c->io))) {
     case MQTT_KEEPALIVE_EXPIRE:
         keepalive_expired(c);
         return;
     case MQTT_KEEPALIVE_SEND:
-        if (c->peer_closed)
+        if (mqtt_io_peer_closed(&c->io))
             break; /* nothing to keep alive until reading resumes */
         send_heartbeat(c, now);
         break;
     case MQTT_KEEPALIVE_WAIT:
         break;
     }
-    sync_poll(c, MOSQ_ERR_SUCCESS);
+    mqtt_io_sync(&c->io, MOSQ_ERR_SUCCESS);
 }
 
 static void on_misc(uv_timer_t *t)
@@ -510,7 +338,7 @@ static void on_misc(uv_timer_t *t)
     struct mqtt_client *c = t->data;
     int rc;
 
-    if (!socket_ok(c))
+    if (!mqtt_io_socket_ok(&c->io))
         return;
     if (c->phase == MQTT_CONNECTED) {
         keepalive_tick(c);
@@ -518,7 +346,7 @@ static void on_misc(uv_timer_t *t)
     }
     errno = 0;
     rc = mosquitto_loop_misc(c->mosq); /* the CONNACK timeout */
-    sync_poll(c, rc);
+    mqtt_io_sync(&c->io, rc);
 }
 
 /* ---- connecting --------------------------------------------------------- */
@@ -540,7 +368,7 @@ static void connect_now(struct mqtt_client *c)
         attempt_failed(c, rc, errno);
         return;
     }
-    rc = watch_socket(c);
+    rc = mqtt_io_watch(&c->io);
     if (rc < 0) {
         log_err("mqtt: cannot poll the broker socket: %s", uv_strerror(rc));
         attempt_failed(c, MOSQ_ERR_ERRNO, -rc);
@@ -578,7 +406,7 @@ static void begin_attempt(struct mqtt_client *c)
     char port[8];
     int rc;
 
-    if (c->poll_state == MQTT_POLL_CLOSING) {
+    if (mqtt_io_is_closing(&c->io)) {
         c->attempt_deferred = true; /* no new socket before the close */
         return;
     }
@@ -689,7 +517,7 @@ static void on_message_cb(struct mosquitto *m, void *obj,
 {
     struct mqtt_client *c = obj;
     struct mqtt_msg out;
-    int saved = errno; /* read_pass() looks at errno after the call */
+    int saved = errno; /* mqtt_io.c looks at errno after the call */
 
     (void) m;
     out.topic = msg->topic;
@@ -749,13 +577,13 @@ static void set_callbacks(struct mqtt_client *c)
 
 static void init_handles(struct mqtt_client *c)
 {
+    const struct mqtt_io_hooks hooks = {on_io_gone, on_io_closed, c};
+
     uv_timer_init(c->loop, &c->misc_timer);
     uv_timer_init(c->loop, &c->retry);
-    uv_idle_init(c->loop, &c->drain);
+    mqtt_io_init(&c->io, c->loop, c->mosq, &hooks);
     c->misc_timer.data = c;
     c->retry.data = c;
-    c->drain.data = c;
-    c->poll.data = c;
 }
 
 /* NOLINTNEXTLINE(readability-function-size): six parameters, as mqtt.h */
@@ -771,7 +599,6 @@ int mqtt_init(struct mqtt_client *c, uv_loop_t *loop, const struct config *cfg,
     c->on_msg = on_msg;
     c->on_state = on_state;
     c->ctx = ctx;
-    c->poll_fd = -1;
     mqtt_close_init(&c->close);
     backoff_init(&c->backoff,
                  clock_mono_ns() ^ ((uint64_t) getpid() << 32) ^ (uintptr_t) c);
@@ -798,28 +625,18 @@ void mqtt_start(struct mqtt_client *c)
 void mqtt_pause(struct mqtt_client *c)
 {
     ASSERT_THREAD(THREAD_LOOP);
-    if (c->paused)
-        return;
-    c->paused = true;
-    c->paused_at_ms = clock_mono_ms();
-    uv_idle_stop(&c->drain);
-    sync_poll(c, MOSQ_ERR_SUCCESS);
+    mqtt_io_pause(&c->io);
 }
 
 void mqtt_resume(struct mqtt_client *c)
 {
     ASSERT_THREAD(THREAD_LOOP);
-    if (!c->paused)
-        return;
-    c->paused = false;
-    sync_poll(c, MOSQ_ERR_SUCCESS);
-    if (socket_ok(c))
-        schedule_drain(c);
+    mqtt_io_resume(&c->io);
 }
 
 bool mqtt_is_paused(const struct mqtt_client *c)
 {
-    return c->paused;
+    return mqtt_io_is_paused(&c->io);
 }
 
 bool mqtt_is_connected(const struct mqtt_client *c)
@@ -848,7 +665,8 @@ int mqtt_update_subscriptions(struct mqtt_client *c, const struct config *old,
     rc = mqtt_sub_update(&c->subs, old, newcfg, was_connected);
     c->cfg = newcfg;
     if (was_connected)
-        sync_poll(c, MOSQ_ERR_SUCCESS); /* UNSUBSCRIBE/SUBSCRIBE queued */
+        mqtt_io_sync(&c->io,
+                     MOSQ_ERR_SUCCESS); /* UNSUBSCRIBE/SUBSCRIBE queued */
     return rc;
 }
 
@@ -858,18 +676,19 @@ static void finish_stop(struct mqtt_client *c)
     uv_handle_t *const handles[] = {
         (uv_handle_t *) &c->misc_timer,
         (uv_handle_t *) &c->retry,
-        (uv_handle_t *) &c->drain,
     };
 
     if (c->handles_closed)
         return;
     c->handles_closed = true;
-    unwatch_socket(c);
+    (void) unwatch(c);
     (void) mark_down(c);
     for (size_t i = 0; i < SP_ARRAY_SIZE(handles); i++) {
         c->closing++;
         uv_close(handles[i], on_handle_closed);
     }
+    c->closing++;
+    mqtt_io_close(&c->io); /* the idle handle, last as before */
 }
 
 /* ---- an orderly close at stop (mqtt_close.c) ---------------------------- */
@@ -906,7 +725,7 @@ static int begin_close(struct mqtt_client *c)
 
     if (err < 0)
         return err;
-    unwatch_socket(c); /* libmosquitto's fd is still open here */
+    (void) unwatch(c); /* libmosquitto's fd is still open here */
     (void) mark_down(c);
     errno = 0;
     (void) mosquitto_disconnect(c->mosq); /* writes what it can at once */
@@ -921,20 +740,20 @@ void mqtt_stop(struct mqtt_client *c, void (*done)(struct mqtt_client *c))
 
     ASSERT_THREAD(THREAD_LOOP);
     assert(c->phase != MQTT_STOPPING && c->phase != MQTT_STOPPED);
-    open = socket_ok(c);
+    open = mqtt_io_socket_ok(&c->io);
     c->done = done;
     c->phase = MQTT_STOPPING;
     c->attempt_deferred = false;
     uv_timer_stop(&c->retry);
     uv_timer_stop(&c->misc_timer);
-    uv_idle_stop(&c->drain);
+    mqtt_io_cancel_drain(&c->io);
     mqtt_addr_cancel(&c->addr); /* its callback still runs */
     if (open && begin_close(c) == 0)
         return;
     if (open) {
         /* No duplicate descriptor: DISCONNECT, and libmosquitto closes. */
         errno = 0;
-        sync_poll(c, mosquitto_disconnect(c->mosq));
+        mqtt_io_sync(&c->io, mosquitto_disconnect(c->mosq));
     }
     finish_stop(c);
 }
