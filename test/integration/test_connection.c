@@ -49,6 +49,7 @@
 #include <criterion/criterion.h>
 
 #include "broker.h"
+#include "files.h"
 #include "pub.h"
 #include "spawn.h"
 #include "wait.h"
@@ -221,34 +222,6 @@ static void expect_each_once(int64_t n)
     cr_expect_eq(hi, n);
 }
 
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(text, f);
-    cr_assert_eq(fclose(f), 0);
-    cr_assert_eq(chmod(path, mode), 0);
-}
-
-/* Runs cmd through the shell with stderr joined to stdout. Returns the
- * exit status, -1 when it did not exit. */
-static int run_cmd(const char *cmd, char *out, size_t len)
-{
-    char full[PATH_MAX + 256];
-    FILE *f;
-    size_t n;
-    int st;
-
-    snprintf(full, sizeof(full), "%s 2>&1", cmd);
-    f = popen(full, "r");
-    cr_assert_not_null(f, "popen %s", cmd);
-    n = fread(out, 1, len - 1, f);
-    out[n] = '\0';
-    st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* --check-config on this test's configuration with extra; its output. */
 static int check_config(const char *extra, char *out, size_t len)
 {
@@ -256,10 +229,10 @@ static int check_config(const char *extra, char *out, size_t len)
     char cmd[PATH_MAX + 64];
 
     make_conf(conf, sizeof(conf), extra);
-    write_file(sp.conf_path, conf, 0644);
+    cr_assert_eq(files_write(sp.conf_path, conf, 0644), 0);
     snprintf(cmd, sizeof(cmd), "'%s' --check-config -c '%s'", spawn_binary(),
              sp.conf_path);
-    return run_cmd(cmd, out, len);
+    return files_run(cmd, out, len);
 }
 
 /* Starts the daemon with extra and expects it to refuse to start: exit
@@ -392,7 +365,7 @@ Test(connection, qos0_survives_a_pause_longer_than_the_keepalive)
     snprintf(stall, sizeof(stall), "%s/stall", sp.dir);
     snprintf(env_stall, sizeof(env_stall), "SENSORPIPE_TEST_STALL_FILE=%s",
              stall);
-    write_file(stall, "", 0644);
+    cr_assert_eq(files_write(stall, "", 0644), 0);
     /* One worker, a 512 KiB ingress ring and 1 MiB of egress (about
      * 26,000 raw samples): 60,000 messages fill both, and reading pauses. */
     pipeline = "workers = 1\nring_bytes = 512KiB\nmax_payload_bytes = 16B\n";
@@ -436,7 +409,7 @@ Test(connection, a_connection_lost_while_paused_is_warned_about)
     snprintf(stall, sizeof(stall), "%s/stall", sp.dir);
     snprintf(env_stall, sizeof(env_stall), "SENSORPIPE_TEST_STALL_FILE=%s",
              stall);
-    write_file(stall, "", 0644);
+    cr_assert_eq(files_write(stall, "", 0644), 0);
     pipeline = "workers = 1\nring_bytes = 512KiB\nmax_payload_bytes = 16B\n";
     start_daemon("[mqtt]\nkeepalive_s = 5\n"
                  "[subscription z]\ntopic = z/#\nqos = 0\nformat = number\n",
@@ -498,7 +471,7 @@ static void publish_retained(const char *topic, const char *payload)
     snprintf(cmd, sizeof(cmd),
              "mosquitto_pub -h 127.0.0.1 -p %d -q 1 -r -t '%s' -m '%s'",
              broker.port, topic, payload);
-    cr_assert_eq(run_cmd(cmd, out, sizeof(out)), 0, "%s", out);
+    cr_assert_eq(files_run(cmd, out, sizeof(out)), 0, "%s", out);
 }
 
 static int64_t stored_value(int value)
@@ -594,25 +567,6 @@ Test(connection, heartbeats_follow_the_brokers_keepalive)
 
 /* ---- oversize messages -------------------------------------------------- */
 
-/* The daemon's peak resident set (VmHWM) in KiB; -1 when unreadable. */
-static long peak_rss_kib(pid_t pid)
-{
-    char path[64];
-    char line[256];
-    long kib = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kib = strtol(line + 6, NULL, 10);
-    fclose(f);
-    return kib;
-}
-
 /* The "bound N MiB" --check-config prints for extra, in KiB. */
 static long printed_bound_kib(const char *extra)
 {
@@ -653,7 +607,7 @@ Test(connection, oversize_qos1_message_never_reaches_an_mqtt5_daemon)
     pub_close(p);
     free(big);
     await_samples(NORMAL, 10000);
-    peak = peak_rss_kib(sp.pid);
+    peak = spawn_status_kib(&sp, "VmHWM");
     stop_daemon();
     cr_expect_eq(raw_samples(), NORMAL);
     cr_expect_eq(spawn_stat(&sp, "received"), NORMAL,
@@ -699,7 +653,7 @@ Test(connection, password_file_symlink_is_refused)
 
     snprintf(real, sizeof(real), "%s/pw-real", sp.dir);
     snprintf(link, sizeof(link), "%s/pw-link", sp.dir);
-    write_file(real, "secret\n", 0600);
+    cr_assert_eq(files_write(real, "secret\n", 0600), 0);
     cr_assert_eq(symlink(real, link), 0);
     pw_conf(extra, sizeof(extra), link);
     expect_refused(extra, "is a symbolic link");
@@ -725,7 +679,7 @@ Test(connection, password_file_writable_by_group_or_others_is_refused)
 
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         snprintf(path, sizeof(path), "%s/pw-%o", sp.dir, (unsigned) modes[i]);
-        write_file(path, "secret\n", modes[i]);
+        cr_assert_eq(files_write(path, "secret\n", modes[i]), 0);
         pw_conf(extra, sizeof(extra), path);
         expect_refused(extra, "is open to group or others");
     }
@@ -739,7 +693,7 @@ Test(connection, password_file_of_another_user_is_refused)
     if (geteuid() != 0)
         cr_skip_test("needs root to give the file to another user");
     snprintf(path, sizeof(path), "%s/pw-nobody", sp.dir);
-    write_file(path, "secret\n", 0600);
+    cr_assert_eq(files_write(path, "secret\n", 0600), 0);
     cr_assert_eq(chown(path, 65534, 65534), 0);
     pw_conf(extra, sizeof(extra), path);
     expect_refused(extra, "belongs to uid 65534");
@@ -753,7 +707,7 @@ Test(connection, password_without_tls_is_warned_about)
     char out[16384];
 
     snprintf(path, sizeof(path), "%s/pw", sp.dir);
-    write_file(path, "secret\n", 0600);
+    cr_assert_eq(files_write(path, "secret\n", 0600), 0);
     pw_conf(extra, sizeof(extra), path);
     cr_assert_eq(check_config(extra, out, sizeof(out)), 0, "%s", out);
     cr_expect(strstr(out, "# warning: mqtt: a password is sent without TLS") !=
@@ -776,7 +730,7 @@ Test(connection, tls_insecure_is_warned_about)
     char conf[CONF_MAX];
 
     snprintf(ca, sizeof(ca), "%s/ca.pem", sp.dir);
-    write_file(ca, "not a certificate\n", 0644);
+    cr_assert_eq(files_write(ca, "not a certificate\n", 0644), 0);
     snprintf(extra, sizeof(extra),
              "[mqtt]\ntls_ca_file = %s\ntls_insecure = true\n", ca);
     cr_assert_eq(check_config(extra, out, sizeof(out)), 0, "%s", out);

@@ -122,20 +122,13 @@ static int64_t count_bound(const char *sql, const char *a, const char *b)
 /* Samples stored for one exact topic. */
 static int64_t stored_on(const char *topic)
 {
-    return count_bound("SELECT coalesce(sum(r.count), 0) FROM rollups r "
-                       "JOIN series s ON s.id = r.series_id WHERE "
-                       "s.topic = ?1 AND r.resolution_s = 10",
-                       topic, NULL);
+    return spawn_stored_on(&sp, topic, 10);
 }
 
 static void await_stored_on(const char *topic, int64_t want)
 {
-    uint64_t deadline = wait_now_ms() + WAIT_MS;
-
-    while (stored_on(topic) < want) {
-        cr_assert(wait_now_ms() < deadline, "nothing stored on %.60s", topic);
-        wait_nap_ms(10);
-    }
+    cr_assert_eq(spawn_await_stored_on(&sp, topic, 10, want, WAIT_MS), 0,
+                 "nothing stored on %.60s", topic);
 }
 
 /* ---- the cases ----------------------------------------------------------- */
@@ -436,26 +429,6 @@ Test(hostile, series_flood_beyond_max_series_is_counted_exactly)
 
 /* ---- memory -------------------------------------------------------------- */
 
-/* A field of /proc/PID/status in KiB (VmRSS, VmHWM), or -1. */
-static int64_t proc_kib(pid_t pid, const char *field)
-{
-    char path[64];
-    char line[256];
-    int64_t v = -1;
-    size_t n = strlen(field);
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
-            v = strtoll(line + n + 1, NULL, 10);
-    fclose(f);
-    return v;
-}
-
 /* A number after needle in the daemon's log, or -1. */
 static double log_number(const char *needle)
 {
@@ -509,7 +482,7 @@ Test(hostile, flood_from_one_topic_stays_within_the_memory_plan)
     }
     deadline = wait_now_ms() + 45000;
     while (stored() < n + 5000) {
-        int64_t rss = proc_kib(sp.pid, "VmRSS");
+        int64_t rss = spawn_status_kib(&sp, "VmRSS");
         peak = rss > peak ? rss : peak;
         cr_assert(wait_now_ms() < deadline, "only %lld of %d stored",
                   (long long) stored(), n + 5000);
@@ -517,8 +490,8 @@ Test(hostile, flood_from_one_topic_stays_within_the_memory_plan)
     }
     cr_assert_eq(pub_wait_acked(p, WAIT_MS), 0);
     pub_close(p);
-    if (proc_kib(sp.pid, "VmHWM") > peak)
-        peak = proc_kib(sp.pid, "VmHWM");
+    if (spawn_status_kib(&sp, "VmHWM") > peak)
+        peak = spawn_status_kib(&sp, "VmHWM");
     pre = log_number("preallocated ");
     heap = log_number("SQLite heap limit ");
     cr_assert_eq(spawn_stop(&sp, SIGTERM, WAIT_MS), 0);

@@ -98,27 +98,7 @@ static void db_exec(const char *sql)
 /* Samples stored at the finest resolution for one topic. */
 static int64_t stored_on(const char *topic)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-
-    cr_assert_eq(sqlite3_open_v2(sp.db_path, &db, SQLITE_OPEN_READONLY, NULL),
-                 SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    cr_assert_eq(sqlite3_prepare_v2(
-                     db,
-                     "SELECT coalesce(sum(r.count), 0) FROM rollups r JOIN "
-                     "series s ON s.id = r.series_id WHERE s.topic = ?1 AND "
-                     "r.resolution_s = ?2",
-                     -1, &st, NULL),
-                 SQLITE_OK);
-    sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, finest_s);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    return spawn_stored_on(&sp, topic, finest_s);
 }
 
 /* Samples stored at the finest resolution reach want within ms, reading
@@ -137,16 +117,9 @@ static void await_stored(int64_t want, int ms)
 
 static void await_stored_on(const char *topic, int64_t want)
 {
-    uint64_t deadline = wait_now_ms() + WAIT_MS;
-
-    while (stored_on(topic) < want) {
-        cr_assert(wait_now_ms() < deadline, "%lld of %lld stored on %.60s",
-                  (long long) stored_on(topic), (long long) want, topic);
-        /* Read the notify socket too: a full one blocks the daemon's
-         * sd_notify() (10 datagrams, net.unix.max_dgram_qlen). */
-        spawn_clear_notes(&sp);
-        wait_nap_ms(10);
-    }
+    cr_assert_eq(spawn_await_stored_on(&sp, topic, finest_s, want, WAIT_MS), 0,
+                 "%lld of %lld stored on %.60s", (long long) stored_on(topic),
+                 (long long) want, topic);
 }
 
 /* The message identity and the sample identities of the README, in the

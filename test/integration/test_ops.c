@@ -31,6 +31,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "files.h"
 #include "pub.h"
 #include "spawn.h"
 #include "wait.h"
@@ -96,17 +97,6 @@ static void make_conf(char *buf, size_t len, const char *subs,
     cr_assert(n > 0 && (size_t) n < len, "configuration too long");
 }
 
-static void write_text(const char *path, const char *text, mode_t mode)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-    size_t len = strlen(text);
-
-    cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
-    cr_assert_eq(write(fd, text, len), (ssize_t) len);
-    cr_assert_eq(fchmod(fd, mode), 0);
-    cr_assert_eq(close(fd), 0);
-}
-
 /* Starts the daemon and waits until every SUBACK is in: messages published
  * before that are not routed to it. */
 static void start_daemon(const char *conf, const char *const *env)
@@ -123,7 +113,7 @@ static void start_daemon(const char *conf, const char *const *env)
  * count-th "config: reloaded" line. */
 static void reload_with(const char *conf, int count)
 {
-    write_text(sp.conf_path, conf, 0644);
+    cr_assert_eq(files_write(sp.conf_path, conf, 0644), 0);
     spawn_clear_notes(&sp);
     cr_assert_eq(kill(sp.pid, SIGHUP), 0);
     cr_assert_eq(spawn_wait_log(&sp, "config: reloaded", count, WAIT_MS), 0,
@@ -140,28 +130,14 @@ static void publish(const char *topic, const char *payload, int times)
 /* Samples stored for topic at the finest resolution (10 s by default). */
 static int64_t stored_on(const char *topic)
 {
-    char sql[256];
-
-    snprintf(sql, sizeof(sql),
-             "SELECT coalesce(sum(r.count), 0) FROM rollups r JOIN series s "
-             "ON s.id = r.series_id WHERE s.topic = '%s' AND "
-             "r.resolution_s = 10",
-             topic);
-    return db_int(sp.db_path, sql);
+    return spawn_stored_on(&sp, topic, 10);
 }
 
-/* Polls the database until topic holds want samples (a deadline, no
- * blind sleep). */
 static void await_stored(const char *topic, int64_t want)
 {
-    uint64_t deadline = wait_now_ms() + WAIT_MS;
-    struct timespec ts = {0, 20 * 1000000};
-
-    while (stored_on(topic) < want) {
-        cr_assert(wait_now_ms() < deadline, "only %lld of %lld samples on %s",
-                  (long long) stored_on(topic), (long long) want, topic);
-        nanosleep(&ts, NULL);
-    }
+    cr_assert_eq(spawn_await_stored_on(&sp, topic, 10, want, WAIT_MS), 0,
+                 "only %lld of %lld samples on %s",
+                 (long long) stored_on(topic), (long long) want, topic);
 }
 
 /* A column of the last ingest_stats row (the one a clean stop writes). */
@@ -244,24 +220,6 @@ static int await_quiet(struct spawn *s, const char *needle, int quiet_ms,
     return -ETIMEDOUT;
 }
 
-/* Runs a shell command; its stdout and stderr go to out. Returns the exit
- * status, or -1 when it did not exit normally. */
-static int run_cmd(const char *cmd, char *out, size_t len)
-{
-    char full[PATH_MAX + 256];
-    FILE *f;
-    size_t n;
-    int st;
-
-    snprintf(full, sizeof(full), "%s 2>&1", cmd);
-    f = popen(full, "r");
-    cr_assert_not_null(f, "popen %s", cmd);
-    n = fread(out, 1, len - 1, f);
-    out[n] = '\0';
-    st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static bool have_program(const char *name)
 {
     char cmd[128];
@@ -311,7 +269,7 @@ Test(ops_files, unit_passes_systemd_analyze_verify)
     cr_assert_not_null(realpath(spawn_binary(), bin), "no daemon at %s",
                        spawn_binary());
     snprintf(cmd, sizeof(cmd), "scripts/verify-unit.sh '%s'", bin);
-    cr_expect_eq(run_cmd(cmd, out, sizeof(out)), 0, "%s", out);
+    cr_expect_eq(files_run(cmd, out, sizeof(out)), 0, "%s", out);
     cr_expect(strstr(out, ": ok") != NULL, "%s", out);
     /* What the notify and reload tests below stand in for. */
     unit = read_whole("systemd/sensorpipe.service");
@@ -328,12 +286,12 @@ static void expect_renders(const char *page)
     static char out[16384];
 
     snprintf(cmd, sizeof(cmd), "groff -man -ww -z %s", page);
-    cr_expect_eq(run_cmd(cmd, out, sizeof(out)), 0, "%s: %s", page, out);
+    cr_expect_eq(files_run(cmd, out, sizeof(out)), 0, "%s: %s", page, out);
     cr_expect_str_empty(out, "groff warns on %s: %s", page, out);
     if (!have_program("mandoc"))
         return;
     snprintf(cmd, sizeof(cmd), "mandoc -T lint %s", page);
-    cr_expect_eq(run_cmd(cmd, out, sizeof(out)), 0, "%s: %s", page, out);
+    cr_expect_eq(files_run(cmd, out, sizeof(out)), 0, "%s: %s", page, out);
     cr_expect_str_empty(out, "mandoc warns on %s: %s", page, out);
 }
 
@@ -440,7 +398,7 @@ Test(ops, watchdog_stops_while_the_writer_is_stuck)
 
     /* Published once the writer is stuck, so the data waits in the rings
      * and must be stored after the stall ends. */
-    write_text(stall, "", 0644);
+    cr_assert_eq(files_write(stall, "", 0644), 0);
     stuck_at = wait_now_ms();
     publish("a/x", "7", 10);
     /* Stuck means no heartbeat for max(2 s, WATCHDOG_USEC): the pings stop
@@ -520,7 +478,7 @@ Test(ops, sighup_refuses_a_broken_file_and_keeps_running)
     make_conf(broken, sizeof(broken) - 64, SUB_B, "info", NULL);
     line = count_in(broken, "\n") + 1;
     strcat(broken, "this line is not an assignment\n");
-    write_text(sp.conf_path, broken, 0644);
+    cr_assert_eq(files_write(sp.conf_path, broken, 0644), 0);
     cr_assert_eq(kill(sp.pid, SIGHUP), 0);
     cr_assert_eq(spawn_wait_log(&sp, "config: reload refused", 1, WAIT_MS), 0);
     snprintf(where, sizeof(where), "%s:%d: ", sp.conf_path, line);
@@ -649,7 +607,7 @@ static void start_blocked(const char *conf, char *stall, size_t len)
     snprintf(stall, len, "%s/stall", sp.dir);
     snprintf(stall_env, sizeof(stall_env), "SENSORPIPE_TEST_STALL_FILE=%s",
              stall);
-    write_text(stall, "", 0644);
+    cr_assert_eq(files_write(stall, "", 0644), 0);
     start_daemon(conf, env);
     for (int i = 0; i < LOAD_MSGS; i++)
         cr_assert_eq(pub_sendf(pub, "a/x", "%d", i % 100), 0);
@@ -697,13 +655,13 @@ Test(ops, sighup_while_a_reload_waits_runs_after_it)
 
     /* The first reload adds b and waits for the blocked worker... */
     make_loaded_conf(conf, sizeof(conf), SUB_A SUB_B);
-    write_text(sp.conf_path, conf, 0644);
+    cr_assert_eq(files_write(sp.conf_path, conf, 0644), 0);
     cr_assert_eq(kill(sp.pid, SIGHUP), 0);
     await_log("subscriptions change once the rings drain", 1,
               "the first reload does not wait");
     /* ...when the second, removing b again, comes in. */
     make_loaded_conf(conf, sizeof(conf), SUB_A);
-    write_text(sp.conf_path, conf, 0644);
+    cr_assert_eq(files_write(sp.conf_path, conf, 0644), 0);
     cr_assert_eq(kill(sp.pid, SIGHUP), 0);
     await_log("it follows", 1, "the second reload is not noted");
     cr_assert_eq(spawn_log_count(&sp, "config: reloaded"), 0,
@@ -734,7 +692,7 @@ Test(ops, stop_during_a_waiting_reload_sends_no_ready_after_stopping)
     make_loaded_conf(conf, sizeof(conf), SUB_A);
     start_blocked(conf, stall, sizeof(stall));
     make_loaded_conf(conf, sizeof(conf), SUB_A SUB_B);
-    write_text(sp.conf_path, conf, 0644);
+    cr_assert_eq(files_write(sp.conf_path, conf, 0644), 0);
     cr_assert_eq(kill(sp.pid, SIGHUP), 0);
     await_log("subscriptions change once the rings drain", 1,
               "the reload does not wait");
@@ -833,7 +791,7 @@ Test(ops, password_never_appears_in_logs_or_check_config)
     static char out[65536];
 
     snprintf(pw_path, sizeof(pw_path), "%s/mqtt-password", sp.dir);
-    write_text(pw_path, "TopSecret123\n", 0600);
+    cr_assert_eq(files_write(pw_path, "TopSecret123\n", 0600), 0);
     snprintf(extra, sizeof(extra), "username = spuser\npassword_file = %s\n",
              pw_path);
     /* Debug level: libmosquitto's own packet lines are logged too. The test
@@ -848,7 +806,7 @@ Test(ops, password_never_appears_in_logs_or_check_config)
 
     snprintf(cmd, sizeof(cmd), "'%s' --check-config -c '%s'", spawn_binary(),
              sp.conf_path);
-    cr_expect_eq(run_cmd(cmd, out, sizeof(out)), 0, "%s", out);
+    cr_expect_eq(files_run(cmd, out, sizeof(out)), 0, "%s", out);
     cr_expect(strstr(out, pw_path) != NULL, "the file is named: %s", out);
     cr_expect(strstr(out, secret) == NULL, "password in --check-config");
 

@@ -93,25 +93,14 @@ static void publish(const char *topic, const char *payload, int times)
 
 static int64_t stored_on(const char *topic)
 {
-    char sql[256];
-
-    snprintf(sql, sizeof(sql),
-             "SELECT coalesce(sum(r.count), 0) FROM rollups r JOIN series s "
-             "ON s.id = r.series_id WHERE s.topic = '%s' AND "
-             "r.resolution_s = 10",
-             topic);
-    return db_int(sp.db_path, sql);
+    return spawn_stored_on(&sp, topic, 10);
 }
 
 static void await_stored(const char *topic, int64_t want)
 {
-    uint64_t deadline = wait_now_ms() + WAIT_MS;
-
-    while (stored_on(topic) < want) {
-        cr_assert_lt(wait_now_ms(), deadline, "only %lld of %lld on %s",
-                     (long long) stored_on(topic), (long long) want, topic);
-        wait_nap_ms(20);
-    }
+    cr_assert_eq(spawn_await_stored_on(&sp, topic, 10, want, WAIT_MS), 0,
+                 "only %lld of %lld samples on %s",
+                 (long long) stored_on(topic), (long long) want, topic);
 }
 
 /* How many rows of the record hold filter. */
