@@ -345,6 +345,25 @@ Test(connection, clean_restarts_under_load_store_each_value_once)
 
 /* ---- pauses -------------------------------------------------------------- */
 
+/* A daemon whose writer is stalled while the file stall (len bytes, its
+ * path written here) exists: one worker, a 512 KiB ingress ring and 1 MiB
+ * of egress (about 26,000 raw samples, so 60,000 messages fill both and
+ * reading pauses), z/# at QoS 0, a 5 s keepalive. */
+static void start_stalled_qos0_daemon(char *stall, size_t len)
+{
+    char env_stall[300];
+    const char *env[] = {env_stall, NULL};
+
+    snprintf(stall, len, "%s/stall", sp.dir);
+    snprintf(env_stall, sizeof(env_stall), "SENSORPIPE_TEST_STALL_FILE=%s",
+             stall);
+    cr_assert_eq(files_write(stall, "", 0644), 0);
+    pipeline = "workers = 1\nring_bytes = 512KiB\nmax_payload_bytes = 16B\n";
+    start_daemon("[mqtt]\nkeepalive_s = 5\n"
+                 "[subscription z]\ntopic = z/#\nqos = 0\nformat = number\n",
+                 env);
+}
+
 /*
  * QoS 0, keepalive_s = 5, a writer stalled for 16 s under a load larger
  * than the rings: reading pauses for much longer than the keepalive. The
@@ -357,21 +376,10 @@ Test(connection, qos0_survives_a_pause_longer_than_the_keepalive)
 {
     enum { TOTAL = 60000 };
     char stall[256];
-    char env_stall[300];
-    const char *env[] = {env_stall, NULL};
     struct pub *p = NULL;
     char topic[32];
 
-    snprintf(stall, sizeof(stall), "%s/stall", sp.dir);
-    snprintf(env_stall, sizeof(env_stall), "SENSORPIPE_TEST_STALL_FILE=%s",
-             stall);
-    cr_assert_eq(files_write(stall, "", 0644), 0);
-    /* One worker, a 512 KiB ingress ring and 1 MiB of egress (about
-     * 26,000 raw samples): 60,000 messages fill both, and reading pauses. */
-    pipeline = "workers = 1\nring_bytes = 512KiB\nmax_payload_bytes = 16B\n";
-    start_daemon("[mqtt]\nkeepalive_s = 5\n"
-                 "[subscription z]\ntopic = z/#\nqos = 0\nformat = number\n",
-                 env);
+    start_stalled_qos0_daemon(stall, sizeof(stall));
     cr_assert_eq(pub_open(&p, broker.port, "sp-conn-qos0", 0), 0);
     for (int k = 1; k <= TOTAL; k++) {
         snprintf(topic, sizeof(topic), "z/%d", k % 10);
@@ -402,18 +410,9 @@ Test(connection, qos0_survives_a_pause_longer_than_the_keepalive)
 Test(connection, a_connection_lost_while_paused_is_warned_about)
 {
     char stall[256];
-    char env_stall[300];
-    const char *env[] = {env_stall, NULL};
     struct pub *p = NULL;
 
-    snprintf(stall, sizeof(stall), "%s/stall", sp.dir);
-    snprintf(env_stall, sizeof(env_stall), "SENSORPIPE_TEST_STALL_FILE=%s",
-             stall);
-    cr_assert_eq(files_write(stall, "", 0644), 0);
-    pipeline = "workers = 1\nring_bytes = 512KiB\nmax_payload_bytes = 16B\n";
-    start_daemon("[mqtt]\nkeepalive_s = 5\n"
-                 "[subscription z]\ntopic = z/#\nqos = 0\nformat = number\n",
-                 env);
+    start_stalled_qos0_daemon(stall, sizeof(stall));
     cr_assert_eq(pub_open(&p, broker.port, "sp-conn-qos0", 0), 0);
     for (int k = 1; k <= 60000; k++)
         cr_assert_eq(pub_sendf(p, "z/1", "%d", k), 0);

@@ -722,6 +722,35 @@ Test(faults, a_worker_that_cannot_start_ends_the_others_first)
 
 /* ---- store faults -------------------------------------------------------- */
 
+/* Another program's connection to the store, holding its write lock from
+ * begin ("BEGIN IMMEDIATE" or "BEGIN EXCLUSIVE"); it waits out a commit
+ * of the daemon's. */
+static sqlite3 *hold_write_lock(const char *begin)
+{
+    sqlite3 *wr = NULL;
+
+    cr_assert_eq(sqlite3_open_v2(sp.db_path, &wr, SQLITE_OPEN_READWRITE, NULL),
+                 SQLITE_OK);
+    sqlite3_busy_timeout(wr, 5000); /* the daemon may be mid-commit */
+    cr_assert_eq(sqlite3_exec(wr, begin, NULL, NULL, NULL), SQLITE_OK);
+    return wr;
+}
+
+/* A broker, the daemon with conf, and a QoS 1 publisher (client) whose
+ * first 50 messages on topic are stored. */
+static struct pub *start_with_50_stored(const char *conf, const char *client,
+                                        const char *topic)
+{
+    struct pub *p = NULL;
+
+    cr_assert_eq(broker_start(&broker, NULL), 0);
+    start_daemon(conf, NULL);
+    cr_assert_eq(pub_open(&p, broker.port, client, 1), 0);
+    publish_acked(p, topic, 4, 0, 50);
+    await_stored(50);
+    return p;
+}
+
 /* A dashboard holding a read transaction for 3 s: WAL lets the writer go
  * on; the reader keeps its snapshot; nothing is lost. */
 Test(faults, long_reader_does_not_stop_ingestion)
@@ -733,12 +762,8 @@ Test(faults, long_reader_does_not_stop_ingestion)
     int sent = 0;
     int rounds = 0;
 
-    cr_assert_eq(broker_start(&broker, NULL), 0);
-    start_daemon(FAST PIPELINE, NULL);
-    cr_assert_eq(pub_open(&p, broker.port, "reader-pub", 1), 0);
-    publish_acked(p, "r", 4, sent, 50);
-    sent += 50;
-    await_stored(sent);
+    p = start_with_50_stored(FAST PIPELINE, "reader-pub", "r");
+    sent = 50;
 
     cr_assert_eq(sqlite3_open_v2(sp.db_path, &rd, SQLITE_OPEN_READONLY, NULL),
                  SQLITE_OK);
@@ -852,18 +877,10 @@ Test(faults, write_lock_held_by_another_program_delays_without_loss)
     int64_t t0;
     int sent = 0;
 
-    cr_assert_eq(broker_start(&broker, NULL), 0);
-    start_daemon(FAST PIPELINE, NULL);
-    cr_assert_eq(pub_open(&p, broker.port, "lock-pub", 1), 0);
-    publish_acked(p, "w", 4, sent, 50);
-    sent += 50;
-    await_stored(sent);
+    p = start_with_50_stored(FAST PIPELINE, "lock-pub", "w");
+    sent = 50;
 
-    cr_assert_eq(sqlite3_open_v2(sp.db_path, &wr, SQLITE_OPEN_READWRITE, NULL),
-                 SQLITE_OK);
-    sqlite3_busy_timeout(wr, 5000); /* the daemon may be mid-commit */
-    cr_assert_eq(sqlite3_exec(wr, "BEGIN IMMEDIATE", NULL, NULL, NULL),
-                 SQLITE_OK);
+    wr = hold_write_lock("BEGIN IMMEDIATE");
     before = stored();
     t0 = (int64_t) wait_now_ms();
     while ((int64_t) wait_now_ms() - t0 < hold_ms) {
@@ -964,17 +981,10 @@ Test(faults, stop_waits_for_a_held_write_lock_and_loses_nothing, .timeout = 90)
     int sent = 0;
     int rc;
 
-    cr_assert_eq(broker_start(&broker, NULL), 0);
-    start_daemon(FAST PIPELINE "[store]\nstop_timeout = 30s\n", NULL);
-    cr_assert_eq(pub_open(&p, broker.port, "stoplock-pub", 1), 0);
-    publish_acked(p, "s", 4, sent, 50);
-    sent += 50;
-    await_stored(sent);
-    cr_assert_eq(sqlite3_open_v2(sp.db_path, &wr, SQLITE_OPEN_READWRITE, NULL),
-                 SQLITE_OK);
-    sqlite3_busy_timeout(wr, 5000); /* the daemon may be mid-commit */
-    cr_assert_eq(sqlite3_exec(wr, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
-                 SQLITE_OK);
+    p = start_with_50_stored(FAST PIPELINE "[store]\nstop_timeout = 30s\n",
+                             "stoplock-pub", "s");
+    sent = 50;
+    wr = hold_write_lock("BEGIN EXCLUSIVE");
     publish_acked(p, "s", 4, sent, 500); /* acknowledged, not committed */
     sent += 500;
     pub_close(p);
@@ -1016,17 +1026,10 @@ Test(faults, stop_gives_up_after_stop_timeout_and_counts_the_loss,
     int sent = 0;
     int rc;
 
-    cr_assert_eq(broker_start(&broker, NULL), 0);
-    start_daemon(FAST PIPELINE "[store]\nstop_timeout = 2s\n", NULL);
-    cr_assert_eq(pub_open(&p, broker.port, "giveup-pub", 1), 0);
-    publish_acked(p, "u", 4, sent, 50);
-    sent += 50;
-    await_stored(sent);
-    cr_assert_eq(sqlite3_open_v2(sp.db_path, &wr, SQLITE_OPEN_READWRITE, NULL),
-                 SQLITE_OK);
-    sqlite3_busy_timeout(wr, 5000);
-    cr_assert_eq(sqlite3_exec(wr, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
-                 SQLITE_OK);
+    p = start_with_50_stored(FAST PIPELINE "[store]\nstop_timeout = 2s\n",
+                             "giveup-pub", "u");
+    sent = 50;
+    wr = hold_write_lock("BEGIN EXCLUSIVE");
     publish_acked(p, "u", 4, sent, 300);
     sent += 300;
     pub_close(p);
