@@ -355,6 +355,21 @@ static const char design_schema_v1[] =
     " 2.0, 1700000001000);"
     "PRAGMA user_version = 1;";
 
+/* A store file at name made with design_schema_v1 and then more (SQL, or
+ * NULL), by plain SQL as another program would. */
+static void make_v1_file(struct config *cfg, const char *name, const char *more)
+{
+    sqlite3 *db;
+
+    make_cfg(cfg, name);
+    make_db_dir(cfg);
+    db = peer_open(cfg->store.path);
+    peer_exec(db, design_schema_v1);
+    if (more != NULL)
+        peer_exec(db, more);
+    sqlite3_close(db);
+}
+
 Test(store, version_1_file_made_by_plain_sql_is_accepted_and_migrated)
 {
     struct bucket_acc acc;
@@ -362,11 +377,7 @@ Test(store, version_1_file_made_by_plain_sql_is_accepted_and_migrated)
     struct store st;
     sqlite3 *db;
 
-    make_cfg(&cfg, "v1.db");
-    make_db_dir(&cfg);
-    db = peer_open(cfg.store.path);
-    peer_exec(db, design_schema_v1);
-    sqlite3_close(db);
+    make_v1_file(&cfg, "v1.db", NULL);
 
     open_store(&st, &cfg);
     bucket_acc_reset(&acc);
@@ -400,15 +411,11 @@ Test(store, migration_saturates_infinities_left_by_version_1)
     struct store st;
     sqlite3 *db;
 
-    make_cfg(&cfg, "v1inf.db");
-    make_db_dir(&cfg);
-    db = peer_open(cfg.store.path);
-    peer_exec(db, design_schema_v1);
-    peer_exec(db, "INSERT INTO rollups VALUES (5, 60, 1700000000000, 2,"
-                  " 9e999, -9e999, 9e999, -9e999, 1700000001000);"
-                  "INSERT INTO samples VALUES (5, 1700000001000, -9e999);"
-                  "INSERT INTO samples VALUES (5, 1700000001000, 7.5);");
-    sqlite3_close(db);
+    make_v1_file(&cfg, "v1inf.db",
+                 "INSERT INTO rollups VALUES (5, 60, 1700000000000, 2,"
+                 " 9e999, -9e999, 9e999, -9e999, 1700000001000);"
+                 "INSERT INTO samples VALUES (5, 1700000001000, -9e999);"
+                 "INSERT INTO samples VALUES (5, 1700000001000, 7.5);");
 
     open_store(&st, &cfg);
     /* -inf in a plain sum: merged with the old +inf it was NaN (NULL). */
