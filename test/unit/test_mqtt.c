@@ -25,6 +25,7 @@
 #include "alloc_guard.h"
 #include "broker.h"
 #include "config.h"
+#include "files.h"
 #include "log.h"
 #include "logfile.h"
 #include "mqtt.h"
@@ -767,16 +768,6 @@ Test(mqtt, unresolvable_host_logs_once_and_never_connects)
 
 /* ---- credentials -------------------------------------------------------- */
 
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    cr_assert_eq(chmod(path, mode), 0);
-}
-
 /* A broker that wants user "sensor" with password "s3cret". */
 static void start_auth_broker(void)
 {
@@ -796,7 +787,7 @@ static void cfg_auth(struct cl *k, const char *password, mode_t mode)
     snprintf(k->cfg.mqtt.username, sizeof(k->cfg.mqtt.username), "sensor");
     snprintf(k->cfg.mqtt.password_file, sizeof(k->cfg.mqtt.password_file),
              "%s/client.pw", fx.dir);
-    write_file(k->cfg.mqtt.password_file, password, mode);
+    cr_assert_eq(files_write(k->cfg.mqtt.password_file, password, mode), 0);
     add_sub(&k->cfg, "a", "a/#", 1, "");
 }
 
