@@ -645,20 +645,28 @@ static void await_raw(const char *topic, int64_t want)
     }
 }
 
+/* A loaded daemon on a, its worker blocked (start_blocked()), then a
+ * reload that adds b and waits for the rings to drain. */
+static void start_with_a_waiting_reload(char *stall, size_t len)
+{
+    char conf[CONF_MAX];
+
+    make_loaded_conf(conf, sizeof(conf), SUB_A);
+    start_blocked(conf, stall, len);
+    make_loaded_conf(conf, sizeof(conf), SUB_A SUB_B);
+    cr_assert_eq(files_write(sp.conf_path, conf, 0644), 0);
+    cr_assert_eq(kill(sp.pid, SIGHUP), 0);
+    await_log("subscriptions change once the rings drain", 1,
+              "the reload does not wait");
+}
+
 Test(ops, sighup_while_a_reload_waits_runs_after_it)
 {
     char conf[CONF_MAX];
     char stall[256];
 
-    make_loaded_conf(conf, sizeof(conf), SUB_A);
-    start_blocked(conf, stall, sizeof(stall));
-
     /* The first reload adds b and waits for the blocked worker... */
-    make_loaded_conf(conf, sizeof(conf), SUB_A SUB_B);
-    cr_assert_eq(files_write(sp.conf_path, conf, 0644), 0);
-    cr_assert_eq(kill(sp.pid, SIGHUP), 0);
-    await_log("subscriptions change once the rings drain", 1,
-              "the first reload does not wait");
+    start_with_a_waiting_reload(stall, sizeof(stall));
     /* ...when the second, removing b again, comes in. */
     make_loaded_conf(conf, sizeof(conf), SUB_A);
     cr_assert_eq(files_write(sp.conf_path, conf, 0644), 0);
@@ -684,18 +692,11 @@ Test(ops, sighup_while_a_reload_waits_runs_after_it)
 
 Test(ops, stop_during_a_waiting_reload_sends_no_ready_after_stopping)
 {
-    char conf[CONF_MAX];
     char stall[256];
     const char *stopping;
     int rc;
 
-    make_loaded_conf(conf, sizeof(conf), SUB_A);
-    start_blocked(conf, stall, sizeof(stall));
-    make_loaded_conf(conf, sizeof(conf), SUB_A SUB_B);
-    cr_assert_eq(files_write(sp.conf_path, conf, 0644), 0);
-    cr_assert_eq(kill(sp.pid, SIGHUP), 0);
-    await_log("subscriptions change once the rings drain", 1,
-              "the reload does not wait");
+    start_with_a_waiting_reload(stall, sizeof(stall));
 
     /* A broker that does not answer the closing connection holds the
      * stop open (for the client's close wait): long enough for the rings
