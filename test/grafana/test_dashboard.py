@@ -23,7 +23,8 @@ daemon wrote several ingest_stats rows. Then, while the daemon writes:
     it (file:PATH?mode=ro): each runs and returns rows; the series panel
     picks 10 s, 1 m and 1 h buckets as the range grows, works for a topic
     with a quote, and its query plan searches indexes only (EXPLAIN QUERY
-    PLAN: no SCAN of rollups or series); no panel scans rollups;
+    PLAN: no SCAN of rollups or series); no panel scans rollups; the drops
+    panel plots every drop, skip and anomaly counter of ingest_stats;
   - shows why the dashboard does not use $__unixEpochFrom(): the plugin
     leaves it in the SQL, where SQLite reads it as an unbound parameter
     (NULL) and such a query silently returns no rows.
@@ -348,6 +349,23 @@ def run_panels(db, dash, tr, variables):
     return results
 
 
+def check_drops_panel(db, dash, tr, variables):
+    """The drops panel plots every counter of ingest_stats that counts a
+    drop, a skip, a refused line or an anomaly: one the schema gains and the
+    panel forgets fails here."""
+    cols = [r[1] for r in db.execute("PRAGMA table_info(ingest_stats)")]
+    want = [c for c in cols
+            if c.startswith(("dropped_", "skipped_")) or c in (
+                "invalid_lines", "tag_conflicts", "late", "clock_skew")]
+    check(len(want) >= 11, "ingest_stats columns: %r" % cols)
+    panel = [p for p in dash["panels"] if p["title"] == "Drops and anomalies"]
+    check(len(panel) == 1, "no Drops and anomalies panel")
+    sql = expand(panel[0]["targets"][0]["rawQueryText"], tr, variables)
+    got = [d[0] for d in db.execute(sql).description]
+    missing = [c for c in want if c not in got]
+    check(not missing, "the drops panel leaves out %s" % ", ".join(missing))
+
+
 def series_panel(dash):
     return [p for p in dash["panels"] if p["type"] == "timeseries"][0]
 
@@ -444,6 +462,7 @@ def main():
         check(variables["topic"] in DEVICES, "topic variable: %r"
               % variables["topic"])
         results = run_panels(db, dash, tr, variables)
+        check_drops_panel(db, dash, tr, variables)
         plan = check_series_panel(db, dash, now_ms, variables)
         check_quoted_topic(db, dash, tr, variables)
         check_unix_epoch_macro_is_not_expanded(db, tr)
