@@ -242,20 +242,23 @@ static bool refused(struct route *r, const struct mqtt_msg *m)
 
 void route_message(struct route *r, const struct mqtt_msg *m)
 {
-    struct worker_msg wm = {clock_now_ms(),
-                            m->sub_index,
-                            m->topic,
-                            m->topic_len,
-                            m->payload,
-                            m->payload_len,
-                            series_topic_hash(m->topic, m->topic_len)};
+    struct worker_msg wm;
     struct worker *w;
     int rc;
 
     ASSERT_THREAD(THREAD_LOOP);
     stats_add(&r->p->loop_stats, STAT_RECEIVED, 1);
+    /* Refuse first: a refused message (a topic over max_topic_bytes, say)
+     * costs no clock read and no hash of its topic. */
     if (refused(r, m))
         return;
+    wm = (struct worker_msg){clock_now_ms(),
+                             m->sub_index,
+                             m->topic,
+                             m->topic_len,
+                             m->payload,
+                             m->payload_len,
+                             series_topic_hash(m->topic, m->topic_len)};
     w = &r->p->workers[wm.topic_hash % r->p->n_workers];
     rc = worker_push(w, &wm);
     if (rc == -ENOSPC && r->cfg->pipeline.overflow == OVERFLOW_PAUSE)

@@ -116,8 +116,9 @@ void worker_fini(struct worker *w)
 int worker_load_series(struct worker *w, int64_t id, const char *topic,
                        const char *field)
 {
-    struct series_key k = {topic, strlen(topic), field, strlen(field),
-                           series_topic_hash(topic, strlen(topic))};
+    size_t topic_len = strlen(topic);
+    struct series_key k = {topic, topic_len, field, strlen(field),
+                           series_topic_hash(topic, topic_len)};
     struct series_entry *e;
     int rc = series_add(&w->series, &k, id, &e);
 
