@@ -16,8 +16,14 @@
  *                         + dropped_samples_probe
  *   sum(count) of the finest rollups = samples - dropped_samples_store
  *
- * Histogram: receive -> commit latency in fixed log-scale buckets (no
- * allocation), owned by the writer; percentiles are published as atomics.
+ * Histogram: receive -> commit latency in whole milliseconds, log-linear
+ * (no allocation), owned by the writer; percentiles are published as
+ * atomics. Buckets: one per millisecond below 256 ms (exact), then 256
+ * per power of two up to 2^20 ms (17.5 min), each 1/256 of its octave
+ * wide (so a bound is at most 0.4 % above the value it bounds), and one
+ * overflow bucket above; the largest value added is kept as well. Memory:
+ * HISTO_BUCKETS (3,329) counters of 8 bytes plus two, 26,648 bytes, part
+ * of the owner's struct.
  */
 #ifndef SP_STATS_H
 #define SP_STATS_H
@@ -90,18 +96,29 @@ const char *stats_counter_name(enum stats_counter k);
 size_t stats_format_totals(const struct stats_snapshot *s, char *buf,
                            size_t len);
 
-#define HISTO_BUCKETS 160 /* 8 per power of two from 2^0 to 2^20 ms */
+#define HISTO_EXACT_MS  256u /* one bucket per ms below this */
+#define HISTO_SUB_BITS  8u   /* 2^8 = 256 buckets per power of two above */
+#define HISTO_MAX_SHIFT 20u  /* log-linear up to 2^20 ms, then overflow */
+#define HISTO_BUCKETS                                                          \
+    (HISTO_EXACT_MS + (HISTO_MAX_SHIFT - HISTO_SUB_BITS) * HISTO_EXACT_MS + 1)
 
 /* Owner: one thread (the writer). */
 struct histo {
-    uint64_t n;
+    uint64_t n;      /* total weight added */
+    uint64_t max_ms; /* the largest value added; 0 when empty */
     uint64_t bucket[HISTO_BUCKETS];
 };
 
 /* Thread: the owner. */
 void histo_reset(struct histo *h);
 void histo_add(struct histo *h, uint64_t ms, uint64_t weight);
-/* Upper bound of the bucket holding quantile q (0..1) in ms; 0 when empty. */
+/*
+ * The nearest-rank quantile q (0..1) in ms: the ceil(q * n)-th smallest
+ * value added is in bucket b; returns the largest whole millisecond b
+ * holds (the value itself below 256 ms, at most 0.4 % above it up to
+ * 2^20 ms), or the largest value added when that is smaller (always in
+ * the overflow bucket). Never below the true quantile. 0 when empty.
+ */
 double histo_quantile(const struct histo *h, double q);
 
 #endif

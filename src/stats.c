@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 /* One row per counter: its name, and whether the stats line shows it. */
 struct counter_info {
@@ -74,24 +75,48 @@ size_t stats_format_totals(const struct stats_snapshot *s, char *buf,
 
 void histo_reset(struct histo *h)
 {
-    h->n = 0;
-    for (unsigned i = 0; i < HISTO_BUCKETS; i++)
-        h->bucket[i] = 0;
+    memset(h, 0, sizeof(*h));
 }
 
-/* Bucket i covers [2^(i/8) - 1, 2^((i+1)/8) - 1) ms, roughly 9 % wide. */
+/* Below HISTO_EXACT_MS: the value. Above, for ms in [2^k, 2^(k+1)): the
+ * 2^(k-8) wide slice of that octave it falls in. */
 static unsigned histo_index(uint64_t ms)
 {
-    double x = log2((double) ms + 1.0) * 8.0;
-    unsigned i = (unsigned) x;
+    unsigned k;
+    unsigned sub;
 
-    return i < HISTO_BUCKETS ? i : HISTO_BUCKETS - 1;
+    if (ms < HISTO_EXACT_MS)
+        return (unsigned) ms;
+    k = 63u - (unsigned) __builtin_clzll(ms);
+    if (k >= HISTO_MAX_SHIFT)
+        return HISTO_BUCKETS - 1;
+    sub = (unsigned) (ms >> (k - HISTO_SUB_BITS)) - HISTO_EXACT_MS;
+    return HISTO_EXACT_MS + (k - HISTO_SUB_BITS) * HISTO_EXACT_MS + sub;
+}
+
+/* The largest whole millisecond bucket i holds (UINT64_MAX: overflow). */
+static uint64_t histo_bucket_max(unsigned i)
+{
+    unsigned k;
+    uint64_t sub;
+
+    if (i < HISTO_EXACT_MS)
+        return i;
+    if (i >= HISTO_BUCKETS - 1)
+        return UINT64_MAX;
+    k = (i - HISTO_EXACT_MS) / HISTO_EXACT_MS + HISTO_SUB_BITS;
+    sub = (i - HISTO_EXACT_MS) % HISTO_EXACT_MS + HISTO_EXACT_MS;
+    return ((sub + 1) << (k - HISTO_SUB_BITS)) - 1;
 }
 
 void histo_add(struct histo *h, uint64_t ms, uint64_t weight)
 {
+    if (weight == 0)
+        return;
     h->bucket[histo_index(ms)] += weight;
     h->n += weight;
+    if (ms > h->max_ms)
+        h->max_ms = ms;
 }
 
 double histo_quantile(const struct histo *h, double q)
@@ -101,13 +126,22 @@ double histo_quantile(const struct histo *h, double q)
 
     if (h->n == 0)
         return 0;
-    want = (uint64_t) ceil(q * (double) h->n);
+    if (!(q > 0)) /* also NaN */
+        want = 1;
+    else if (q >= 1)
+        want = h->n;
+    else
+        want = (uint64_t) ceil(q * (double) h->n);
     if (want == 0)
         want = 1;
+    if (want > h->n)
+        want = h->n;
     for (unsigned i = 0; i < HISTO_BUCKETS; i++) {
         seen += h->bucket[i];
-        if (seen >= want)
-            return exp2((double) (i + 1) / 8.0) - 1.0;
+        if (seen >= want) {
+            uint64_t hi = histo_bucket_max(i);
+            return (double) (hi < h->max_ms ? hi : h->max_ms);
+        }
     }
-    return exp2((double) HISTO_BUCKETS / 8.0) - 1.0;
+    return (double) h->max_ms; /* not reached: the buckets sum to n */
 }
