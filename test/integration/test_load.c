@@ -333,11 +333,30 @@ Test(load, bench_script_smoke_run_loses_nothing)
         cr_expect(strstr(out, line) != NULL, "%s: %s", line, out);
     }
     cr_expect(strstr(out, "| pipeline end to end") != NULL, "%s", out);
+    /* The latency target beside each scenario's p99: commit_interval_ms
+     * (1000, written into the daemon's configuration) + 50 ms. */
+    cr_expect(strstr(out, "commit p99 ms: worst / median interval |") != NULL,
+              "%s", out);
+    cr_expect(strstr(out, "commit_interval_ms (1000 ms) + 50 ms = 1050 ms") !=
+                  NULL,
+              "%s", out);
+    for (unsigned i = 1; i <= 3; i++) {
+        char line[96];
+        snprintf(line, sizeof(line), "| S%u |", i);
+        const char *row = strstr(out, line);
+        const char *end = row != NULL ? strchr(row, '\n') : NULL;
+        const char *held = row != NULL ? strstr(row, "(≤ 1050: ") : NULL;
+        cr_expect(held != NULL && held < end, "S%u's p99 and target: %s", i,
+                  out);
+    }
     snprintf(path, sizeof(path), "%s/summary.md", results);
     cr_expect(strstr(slurp(path),
                      "S3: stored 1000 of 1000 published, lost 0") != NULL,
               "summary: %s", out);
     snprintf(path, sizeof(path), "%s/scenarios.csv", results);
     cr_expect(strstr(slurp(path), "\nS3,1000,1000,10000,1000,") != NULL,
+              "scenarios.csv: %s", out);
+    cr_expect(strstr(out, ",commit_p99_ms,commit_p99_median_ms,"
+                          "commit_p99_target_ms,commit_p99_held,") != NULL,
               "scenarios.csv: %s", out);
 }
