@@ -1,7 +1,10 @@
 /*
- * aligned.h - zeroed arrays of structs that ask for more than malloc's
- * alignment (cache-line aligned workers and egress rings), allocated at
- * start, before the message path runs.
+ * aligned.h - memory allocated at start, before the message path runs:
+ * zeroed arrays of structs that ask for more than malloc's alignment
+ * (cache-line aligned workers and egress rings), and zero pages that
+ * become resident only when first written (the series registry and the
+ * id map, so resident memory follows the series actually seen and never
+ * exceeds the plan).
  */
 #ifndef SP_ALIGNED_H
 #define SP_ALIGNED_H
@@ -16,5 +19,18 @@
  * Thread: any.
  */
 void *aligned_array_alloc(size_t n, size_t size, size_t align);
+
+/*
+ * bytes of zeroed memory, page aligned, reserved now and made resident a
+ * page at a time as it is first written (an anonymous private mapping):
+ * the address space is fixed at start, the resident part grows with use
+ * up to bytes and never past it. Under AddressSanitizer it is an ordinary
+ * zeroed heap block instead, so out-of-bounds accesses stay detected.
+ * Free with lazy_zero_free() and the same bytes. Returns: the block, or
+ * NULL when bytes is 0 or memory is short.
+ * Thread: any.
+ */
+void *lazy_zero_alloc(size_t bytes);
+void lazy_zero_free(void *p, size_t bytes);
 
 #endif

@@ -71,7 +71,8 @@ struct series_table {
     uint32_t live;       /* entries in use */
     uint32_t *free_list; /* entries no longer in use */
     uint32_t n_free;
-    char *arena; /* key text records */
+    char *arena;        /* key text records */
+    size_t arena_alloc; /* bytes reserved for the arena */
     size_t arena_len;
     size_t arena_used;
     size_t arena_dead;    /* bytes of free records below arena_used */
@@ -82,8 +83,8 @@ struct series_table {
 };
 
 /*
- * Allocates room for cap series and arena_bytes of key text (all of it
- * touched now, so the memory is resident from the start).
+ * Reserves room for cap series and arena_bytes of key text; pages become
+ * resident as they are first written (aligned.h: lazy_zero_alloc()).
  * Returns: 0, -EINVAL (cap 0 or too large), -ENOMEM. Thread: start-up.
  */
 SP_MUST_CHECK int series_table_init(struct series_table *t, uint32_t cap,

@@ -3,13 +3,15 @@
  *
  * Threads: one owner. Invariants: the slot count is a power of two at
  * least twice max, so a probe always ends at a free slot; removal shifts
- * the rest of a run back, so no tombstones. Memory: idmap_init() only.
+ * the rest of a run back, so no tombstones. Memory: idmap_init() only
+ * (lazy_zero_alloc(): pages become resident as ids arrive).
  */
 #include "idmap.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include "aligned.h"
 
 static size_t slots_for(uint32_t max)
 {
@@ -30,24 +32,24 @@ int idmap_init(struct idmap *m, uint32_t max)
     size_t slots = slots_for(max);
 
     memset(m, 0, sizeof(*m));
-    m->keys = calloc(slots, sizeof(*m->keys));
-    m->vals = calloc(slots, sizeof(*m->vals));
+    /* Set first: idmap_fini() frees by it. Resident as ids arrive. */
+    m->mask = (uint32_t) (slots - 1);
+    m->keys = lazy_zero_alloc(slots * sizeof(*m->keys));
+    m->vals = lazy_zero_alloc(slots * sizeof(*m->vals));
     if (m->keys == NULL || m->vals == NULL) {
         idmap_fini(m);
         return -ENOMEM;
     }
-    /* Touched now, so the memory is resident from the start. */
-    memset(m->keys, 0, slots * sizeof(*m->keys));
-    memset(m->vals, 0, slots * sizeof(*m->vals));
-    m->mask = (uint32_t) (slots - 1);
     m->max = max;
     return 0;
 }
 
 void idmap_fini(struct idmap *m)
 {
-    free(m->keys);
-    free(m->vals);
+    size_t slots = (size_t) m->mask + 1;
+
+    lazy_zero_free(m->keys, slots * sizeof(*m->keys));
+    lazy_zero_free(m->vals, slots * sizeof(*m->vals));
     memset(m, 0, sizeof(*m));
 }
 

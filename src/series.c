@@ -37,8 +37,10 @@
  *   - limit->count = live entries of every shard, <= limit->max except
  *     transiently inside series_add().
  *
- * Memory: series_table_init() allocates the two indexes, entries, arena,
- * the dirty list and the free list; nothing else allocates.
+ * Memory: series_table_init() reserves the two indexes, entries, arena,
+ * the dirty list and the free list (lazy_zero_alloc(): resident as they
+ * are first written, so memory follows the series seen, up to the plan);
+ * nothing else allocates.
  */
 #include "series.h"
 
@@ -48,6 +50,8 @@
 #include <sys/random.h>
 
 #include <xxhash.h>
+
+#include "aligned.h"
 
 #define SERIES_MAX_CAP (1u << 26)
 #define SLOT_TAG       0xffffffff00000000u
@@ -115,26 +119,22 @@ int series_table_init(struct series_table *t, uint32_t cap, size_t arena_bytes,
     if (cap == 0 || cap > SERIES_MAX_CAP || arena_bytes > UINT32_MAX - 1)
         return -EINVAL;
     slots = index_slots(cap);
-    t->index = calloc(slots, sizeof(*t->index));
-    t->topics = calloc(slots, sizeof(*t->topics));
-    t->entries = aligned_alloc(64, (size_t) cap * sizeof(*t->entries));
-    t->dirty = calloc(cap, sizeof(*t->dirty));
-    t->free_list = calloc(cap, sizeof(*t->free_list));
-    t->arena = aligned_alloc(sizeof(uint32_t), arena_alloc_bytes(arena_bytes));
+    /* Set first: series_table_fini() frees by these sizes. Every part is
+     * reserved now and becomes resident as series arrive (aligned.h). */
+    t->index_mask = (uint32_t) (slots - 1);
+    t->cap = cap;
+    t->arena_alloc = arena_alloc_bytes(arena_bytes);
+    t->index = lazy_zero_alloc(slots * sizeof(*t->index));
+    t->topics = lazy_zero_alloc(slots * sizeof(*t->topics));
+    t->entries = lazy_zero_alloc((size_t) cap * sizeof(*t->entries));
+    t->dirty = lazy_zero_alloc((size_t) cap * sizeof(*t->dirty));
+    t->free_list = lazy_zero_alloc((size_t) cap * sizeof(*t->free_list));
+    t->arena = lazy_zero_alloc(t->arena_alloc);
     if (!t->index || !t->topics || !t->entries || !t->dirty || !t->free_list ||
         !t->arena) {
         series_table_fini(t);
         return -ENOMEM;
     }
-    /* calloc'd pages may stay unmapped until written: touch them all now. */
-    memset(t->index, 0, slots * sizeof(*t->index));
-    memset(t->topics, 0, slots * sizeof(*t->topics));
-    memset(t->entries, 0, cap * sizeof(*t->entries));
-    memset(t->dirty, 0, cap * sizeof(*t->dirty));
-    memset(t->free_list, 0, cap * sizeof(*t->free_list));
-    memset(t->arena, 0, arena_bytes);
-    t->index_mask = (uint32_t) (slots - 1);
-    t->cap = cap;
     t->arena_len = arena_bytes & ~(size_t) 3;
     t->limit = limit;
     return 0;
@@ -142,12 +142,14 @@ int series_table_init(struct series_table *t, uint32_t cap, size_t arena_bytes,
 
 void series_table_fini(struct series_table *t)
 {
-    free(t->index);
-    free(t->topics);
-    free(t->entries);
-    free(t->dirty);
-    free(t->free_list);
-    free(t->arena);
+    size_t slots = (size_t) t->index_mask + 1;
+
+    lazy_zero_free(t->index, slots * sizeof(*t->index));
+    lazy_zero_free(t->topics, slots * sizeof(*t->topics));
+    lazy_zero_free(t->entries, (size_t) t->cap * sizeof(*t->entries));
+    lazy_zero_free(t->dirty, (size_t) t->cap * sizeof(*t->dirty));
+    lazy_zero_free(t->free_list, (size_t) t->cap * sizeof(*t->free_list));
+    lazy_zero_free(t->arena, t->arena_alloc);
     memset(t, 0, sizeof(*t));
 }
 
