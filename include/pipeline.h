@@ -40,7 +40,8 @@ struct pipeline_plan {
     size_t series_bytes;  /* per shard: index + entries + arena */
     size_t scratch_bytes; /* per shard: decode and tags buffers */
     size_t remap_bytes;   /* the writer's id map (series that came back) */
-    size_t total_bytes;   /* everything above, all shards, and remap */
+    size_t batch_bytes;   /* the writer's sort buffer: 2 x batch_rows */
+    size_t total_bytes;   /* everything above: all shards, remap, batch */
     size_t sqlite_bytes;  /* hard heap limit */
 };
 

@@ -30,6 +30,10 @@
 #include "store_schema.h"
 #include "store_sql.h"
 
+/* Partials per multi-partial merge statement (store_merge_group()): one
+ * step for 8 partials costs about 25 % less per row than 8 steps. */
+#define STORE_MERGE_GROUP 8
+
 /*
  * The exact merge of an incoming rollup row (excluded) into the stored one,
  * as the SET list of an upsert on rollups: count and sum add (the sum
@@ -78,6 +82,7 @@ struct store {
     sqlite3_stmt *st_rollback;
     sqlite3_stmt *st_upsert;        /* rollups upsert, exact merge */
     sqlite3_stmt *st_merge;         /* a partial into every resolution */
+    sqlite3_stmt *st_merge_group;   /* STORE_MERGE_GROUP partials at once */
     sqlite3_stmt *st_series;        /* INSERT INTO series */
     sqlite3_stmt *st_series_id;     /* the id of (topic, field) */
     sqlite3_stmt *st_sample;        /* INSERT INTO samples */
@@ -160,6 +165,25 @@ SP_MUST_CHECK int store_upsert_rollup(struct store *st, int64_t series_id,
 SP_MUST_CHECK int store_merge_partial(struct store *st, int64_t series_id,
                                       int64_t bucket_ms,
                                       const struct bucket_acc *acc);
+
+/* A partial to merge (store_merge_group()). Owner: the caller. */
+struct store_partial {
+    int64_t series_id;
+    int64_t bucket_ms; /* finest bucket start */
+    const struct bucket_acc *acc;
+};
+
+/*
+ * Merges STORE_MERGE_GROUP partials as store_merge_partial() does, in one
+ * statement (in this order, so a series' partials merge as they would one
+ * by one). All or none: when one of them is refused (-EINVAL, -E2BIG:
+ * store_refused(), also an empty or non-finite one) nothing of the group
+ * is written, and the caller merges them one at a time to drop only that
+ * one. Returns as store_upsert_rollup(). Thread: writer.
+ */
+SP_MUST_CHECK int
+store_merge_group(struct store *st,
+                  const struct store_partial p[STORE_MERGE_GROUP]);
 
 /* One row of series. Texts need not be NUL-terminated. Owner: the caller. */
 struct store_series_row {

@@ -25,6 +25,14 @@
 #include "store.h"
 #include "subrec.h"
 
+/* A partial of the batch being written (writer.c: merge_pending()).
+ * Owner: the writer thread. */
+struct writer_pending {
+    int64_t id;   /* the stored series id */
+    uint32_t seq; /* position in the batch: ties keep ring order */
+    const struct egress_partial *rec; /* in place in its egress ring */
+};
+
 /* What writer_init() needs from the pipeline. Owner: the caller. */
 struct writer_shared {
     const struct config *cfg;
@@ -71,8 +79,14 @@ struct writer {
     struct ratelimit rl_refused;    /* records the store refused */
     uint64_t batch_refused_samples; /* in refused partials of this batch;
                                        counted once it commits */
-    struct idmap remap; /* a returning series' new id -> its stored id;
-                           allocated at start-up (the caller) */
+    struct idmap remap;          /* a returning series' new id -> its stored id;
+                                    allocated at start-up (the caller) */
+    struct writer_pending *pend; /* this batch's partials, sorted before
+                                    they are merged: batch_rows entries
+                                    and as many for the sort, allocated
+                                    by writer_start() */
+    unsigned pend_cap;
+    unsigned n_pend;
 
     /* Shared. */
     struct event ev;               /* the writer sleeps here */

@@ -95,8 +95,10 @@ void pipeline_plan(const struct config *cfg, struct pipeline_plan *p)
     sh.series_cap = p->series_cap;
     sh.arena_bytes = p->arena_bytes;
     p->remap_bytes = idmap_bytes(pipeline_remap_max(cfg->pipeline.max_series));
-    p->total_bytes =
-        (worker_bytes(&sh) + p->egress_bytes) * p->workers + p->remap_bytes;
+    p->batch_bytes =
+        2 * (size_t) cfg->store.batch_rows * sizeof(struct writer_pending);
+    p->total_bytes = (worker_bytes(&sh) + p->egress_bytes) * p->workers +
+                     p->remap_bytes + p->batch_bytes;
     p->sqlite_bytes = (size_t) cfg->store.heap_limit_mb << 20;
 }
 
@@ -106,10 +108,11 @@ void pipeline_plan_print(const struct pipeline_plan *p, FILE *out)
             "# memory: preallocated %.1f MiB for %u workers: per worker "
             "ingress ring %.1f MiB, egress ring %.1f MiB, series %.1f MiB "
             "(%u series, %zu bytes of keys), scratch %zu KiB; series id "
-            "map %.1f MiB\n",
+            "map %.1f MiB, writer batch %zu KiB\n",
             mib(p->total_bytes), p->workers, mib(p->ingress_bytes),
             mib(p->egress_bytes), mib(p->series_bytes), p->series_cap,
-            p->arena_bytes, p->scratch_bytes / 1024, mib(p->remap_bytes));
+            p->arena_bytes, p->scratch_bytes / 1024, mib(p->remap_bytes),
+            p->batch_bytes / 1024);
     fprintf(out, "# memory: SQLite heap limit %.1f MiB; bound %.1f MiB\n",
             mib(p->sqlite_bytes), mib(p->total_bytes + p->sqlite_bytes));
 }
@@ -118,11 +121,12 @@ void pipeline_plan_log(const struct pipeline_plan *p)
 {
     log_notice("memory: preallocated %.1f MiB: ingress rings %.1f MiB, "
                "egress rings %.1f MiB, series %.1f MiB (%u series each), "
-               "scratch %zu KiB, series id map %.1f MiB",
+               "scratch %zu KiB, series id map %.1f MiB, writer batch %zu KiB",
                mib(p->total_bytes), mib(p->ingress_bytes * p->workers),
                mib(p->egress_bytes * p->workers),
                mib(p->series_bytes * p->workers), p->series_cap,
-               p->scratch_bytes * p->workers / 1024, mib(p->remap_bytes));
+               p->scratch_bytes * p->workers / 1024, mib(p->remap_bytes),
+               p->batch_bytes / 1024);
 }
 
 int pipeline_init(struct pipeline *p, const struct config *cfg,

@@ -44,7 +44,7 @@
     (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
 #define STORE_BUSY_TIMEOUT_MS 100
 #define STORE_PRAGMA_MAX      160
-#define STORE_MERGE_SQL_MAX   1024
+#define STORE_MERGE_SQL_MAX   8192      /* STORE_MERGE_GROUP x 8 resolutions */
 #define STORE_WAL_LIMIT_BYTES (4 << 20) /* journal_size_limit */
 
 /*
@@ -176,15 +176,18 @@ static sqlite3_stmt **store_stmt_slot(struct store *st, size_t i)
 }
 
 /*
- * The merge of one partial into every resolution as one statement: a row
- * per resolution, the resolutions as constants, the partial's values bound
- * once (?1 series_id, ?2 count, ?3 sum, ?4 min, ?5 max, ?6 last, ?7
- * last_ms) and each resolution's bucket start as ?(8 + i). One step per
- * partial instead of one per resolution.
+ * The merge of n partials into every resolution as one statement: a row
+ * per partial and resolution, the resolutions as constants. Partial k's
+ * values are bound once at base b = k * (7 + n_res): ?(b+1) series_id,
+ * ?(b+2) count, ?(b+3) sum, ?(b+4) min, ?(b+5) max, ?(b+6) last, ?(b+7)
+ * last_ms, and each resolution's bucket start as ?(b+8+i). One step per
+ * partial (n = 1) or per STORE_MERGE_GROUP partials.
  */
-static int store_prepare_merge(struct store *st)
+static int store_prepare_merge(struct store *st, unsigned n_parts,
+                               sqlite3_stmt **out)
 {
     char sql[STORE_MERGE_SQL_MAX];
+    unsigned per = 7 + st->n_res;
     size_t n;
     int rc;
 
@@ -192,18 +195,23 @@ static int store_prepare_merge(struct store *st)
                           "INSERT INTO rollups (series_id, resolution_s,"
                           " bucket_ms, count, sum, min, max, last, last_ms)"
                           " VALUES");
-    for (unsigned i = 0; i < st->n_res && n < sizeof(sql); i++)
-        n += (size_t) snprintf(sql + n, sizeof(sql) - n,
-                               "%s (?1, %u, ?%u, ?2, ?3, ?4, ?5, ?6, ?7)",
-                               i > 0 ? "," : "", st->res_s[i], 8 + i);
+    for (unsigned k = 0; k < n_parts; k++) {
+        unsigned b = k * per;
+        for (unsigned i = 0; i < st->n_res && n < sizeof(sql); i++)
+            n += (size_t) snprintf(
+                sql + n, sizeof(sql) - n,
+                "%s (?%u, %u, ?%u, ?%u, ?%u, ?%u, ?%u, ?%u, ?%u)",
+                k > 0 || i > 0 ? "," : "", b + 1, st->res_s[i], b + 8 + i,
+                b + 2, b + 3, b + 4, b + 5, b + 6, b + 7);
+    }
     if (n < sizeof(sql))
         n += (size_t) snprintf(
             sql + n, sizeof(sql) - n,
             " ON CONFLICT (series_id, resolution_s,"
             " bucket_ms) DO UPDATE SET " STORE_ROLLUP_MERGE_SET);
     assert(n < sizeof(sql));
-    rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                            &st->st_merge, NULL);
+    rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
+                            NULL);
     return rc == SQLITE_OK ? 0 : store_sql_fail(st->db, rc, "prepare merge");
 }
 
@@ -219,7 +227,12 @@ static int store_prepare(struct store *st)
         if (rc != SQLITE_OK)
             return store_sql_fail(st->db, rc, "prepare");
     }
-    return st->n_res > 0 ? store_prepare_merge(st) : 0;
+    if (st->n_res == 0)
+        return 0;
+    rc = store_prepare_merge(st, 1, &st->st_merge);
+    return rc < 0 ? rc
+                  : store_prepare_merge(st, STORE_MERGE_GROUP,
+                                        &st->st_merge_group);
 }
 
 void store_set_retention(struct store *st,
@@ -299,6 +312,8 @@ void store_close(struct store *st)
     }
     sqlite3_finalize(st->st_merge);
     st->st_merge = NULL;
+    sqlite3_finalize(st->st_merge_group);
+    st->st_merge_group = NULL;
     if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
         log_err("store: close failed: %s", sqlite3_errmsg(st->db));
     st->db = NULL;
@@ -395,37 +410,69 @@ int store_upsert_rollup(struct store *st, int64_t series_id, unsigned res_s,
     return store_sql_step(st->db, s, "upsert rollup");
 }
 
+/* Never an empty or non-finite partial into the file (bucket.h saturates
+ * sums; an empty one writes nothing). */
+static bool partial_writable(const struct bucket_acc *acc)
+{
+    return acc->count > 0 && isfinite(acc->sum) && isfinite(acc->min) &&
+           isfinite(acc->max) && isfinite(acc->last);
+}
+
+/* Binds one partial at parameter base b of a merge statement. */
+static bool bind_partial(const struct store *st, sqlite3_stmt *s, int b,
+                         const struct store_partial *p)
+{
+    const struct bucket_acc *acc = p->acc;
+    bool ok =
+        sqlite3_bind_int64(s, b + 1, p->series_id) == SQLITE_OK &&
+        sqlite3_bind_int64(s, b + 2, clamp_u64(acc->count)) == SQLITE_OK &&
+        sqlite3_bind_double(s, b + 3, acc->sum) == SQLITE_OK &&
+        sqlite3_bind_double(s, b + 4, acc->min) == SQLITE_OK &&
+        sqlite3_bind_double(s, b + 5, acc->max) == SQLITE_OK &&
+        sqlite3_bind_double(s, b + 6, acc->last) == SQLITE_OK &&
+        sqlite3_bind_int64(s, b + 7, acc->last_ms) == SQLITE_OK;
+
+    assert(p->bucket_ms ==
+           bucket_start_ms(p->bucket_ms, (int64_t) st->res_s[0] * 1000));
+    for (unsigned i = 0; i < st->n_res && ok; i++)
+        ok = sqlite3_bind_int64(
+                 s, b + 8 + (int) i,
+                 bucket_start_ms(p->bucket_ms,
+                                 (int64_t) st->res_s[i] * 1000)) == SQLITE_OK;
+    return ok;
+}
+
 int store_merge_partial(struct store *st, int64_t series_id, int64_t bucket_ms,
                         const struct bucket_acc *acc)
 {
-    sqlite3_stmt *s = st->st_merge;
-    int ok;
+    const struct store_partial p = {series_id, bucket_ms, acc};
 
     ASSERT_THREAD(THREAD_WRITER);
-    assert(st->n_res == 0 ||
-           bucket_ms ==
-               bucket_start_ms(bucket_ms, (int64_t) st->res_s[0] * 1000));
     if (acc->count == 0 || st->n_res == 0)
         return 0;
-    /* Never a non-finite number into the file (bucket.h saturates). */
-    if (!isfinite(acc->sum) || !isfinite(acc->min) || !isfinite(acc->max) ||
-        !isfinite(acc->last))
+    if (!partial_writable(acc))
         return -EINVAL;
-    ok = sqlite3_bind_int64(s, 1, series_id) == SQLITE_OK &&
-         sqlite3_bind_int64(s, 2, clamp_u64(acc->count)) == SQLITE_OK &&
-         sqlite3_bind_double(s, 3, acc->sum) == SQLITE_OK &&
-         sqlite3_bind_double(s, 4, acc->min) == SQLITE_OK &&
-         sqlite3_bind_double(s, 5, acc->max) == SQLITE_OK &&
-         sqlite3_bind_double(s, 6, acc->last) == SQLITE_OK &&
-         sqlite3_bind_int64(s, 7, acc->last_ms) == SQLITE_OK;
-    for (unsigned i = 0; i < st->n_res && ok; i++)
-        ok = sqlite3_bind_int64(
-                 s, (int) (8 + i),
-                 bucket_start_ms(bucket_ms, (int64_t) st->res_s[i] * 1000)) ==
-             SQLITE_OK;
-    if (!ok)
-        return store_sql_bind_fail(st->db, s, "merge partial");
-    return store_sql_step(st->db, s, "merge partial");
+    if (!bind_partial(st, st->st_merge, 0, &p))
+        return store_sql_bind_fail(st->db, st->st_merge, "merge partial");
+    return store_sql_step(st->db, st->st_merge, "merge partial");
+}
+
+int store_merge_group(struct store *st,
+                      const struct store_partial p[STORE_MERGE_GROUP])
+{
+    sqlite3_stmt *s = st->st_merge_group;
+    int per = 7 + (int) st->n_res;
+
+    ASSERT_THREAD(THREAD_WRITER);
+    if (st->n_res == 0)
+        return 0;
+    for (unsigned k = 0; k < STORE_MERGE_GROUP; k++)
+        if (!partial_writable(p[k].acc))
+            return -EINVAL;
+    for (unsigned k = 0; k < STORE_MERGE_GROUP; k++)
+        if (!bind_partial(st, s, (int) k * per, &p[k]))
+            return store_sql_bind_fail(st->db, s, "merge partials");
+    return store_sql_step(st->db, s, "merge partials");
 }
 
 int store_insert_series_row(struct store *st,

@@ -26,10 +26,14 @@
  *   - Ring space is released only for records of a committed transaction.
  *   - A transaction writes at most batch_rows rows (a partial is one
  *     rollup row per resolution), or one record that alone has more.
+ *   - A batch applies series rows and raw samples in ring order and its
+ *     partials after them, sorted by stored id; a series' partials keep
+ *     their ring order (merge_pending()).
  *   - The writer ends only after every worker is done and every egress
  *     ring is empty (or once the store is lost for good: wr->fatal).
  *
- * Memory: none after start; SQLite's own is capped by store_open().
+ * Memory: writer_start() allocates the batch's sort buffer (2 x batch_rows
+ * entries); none after that. SQLite's own is capped by store_open().
  */
 #include "writer.h"
 
@@ -125,34 +129,6 @@ static int apply_series(struct writer *wr, const struct egress_series *s)
     return rc == -EEXIST ? remap_series(wr, s, &row) : rc;
 }
 
-static int apply(struct writer *wr, const void *rec)
-{
-    uint32_t kind;
-
-    memcpy(&kind, rec, sizeof(kind));
-    switch (kind) {
-    case EGRESS_SERIES:
-        return apply_series(wr, rec);
-    case EGRESS_PARTIAL: {
-        const struct egress_partial *p = rec;
-        return store_merge_partial(wr->store,
-                                   idmap_get(&wr->remap, p->series_id),
-                                   p->bucket_ms, &p->acc);
-    }
-    case EGRESS_SAMPLE: {
-        const struct egress_sample *s = rec;
-        return store_insert_sample(
-            wr->store, idmap_get(&wr->remap, s->series_id), s->ts_ms, s->value);
-    }
-    case EGRESS_FORGET: /* applied once committed: release_rings() */
-        return 0;
-    default:
-        /* Only workers write these rings: another kind is a bug here. */
-        assert(false);
-        return -EINVAL;
-    }
-}
-
 /* The store refused one record (a constraint, a trigger, text too big):
  * it is dropped alone, the batch goes on. Its samples count once the batch
  * commits. */
@@ -172,6 +148,143 @@ static void refused(struct writer *wr, const void *rec, int err)
                     strerror(-err), sqlite3_errmsg(wr->store->db));
 }
 
+/* A partial of this batch, merged after the scan. Its stored id is
+ * taken now, where the record sits in its ring (after its series row). */
+static int pend_add(struct writer *wr, const struct egress_partial *p)
+{
+    struct writer_pending *q;
+
+    if (wr->n_pend >= wr->pend_cap)
+        return -ENOSPC; /* a bug: the batch is bounded by batch_rows */
+    q = &wr->pend[wr->n_pend];
+    q->id = idmap_get(&wr->remap, p->series_id);
+    q->seq = wr->n_pend;
+    q->rec = p;
+    wr->n_pend++;
+    return 0;
+}
+
+/* By stored id, then as the rings gave them. */
+static bool pend_before(const struct writer_pending *x,
+                        const struct writer_pending *y)
+{
+    return x->id < y->id || (x->id == y->id && x->seq < y->seq);
+}
+
+/* Merges the sorted runs src[lo, mid) and src[mid, hi) into dst[lo, hi),
+ * the left run first on ties (stable). */
+static void pend_merge_runs(const struct writer_pending *src,
+                            struct writer_pending *dst, unsigned lo,
+                            unsigned mid, unsigned hi)
+{
+    unsigned i = lo;
+    unsigned j = mid;
+
+    for (unsigned k = lo; k < hi; k++)
+        dst[k] = j >= hi || (i < mid && !pend_before(&src[j], &src[i]))
+                     ? src[i++]
+                     : src[j++];
+}
+
+/*
+ * Sorts pend[0, n) by stored id, keeping ring order within a series (seq),
+ * so every row merges in the order it would record by record. A
+ * bottom-up merge sort through the second half of the buffer: stable,
+ * O(n log n), and no allocation (qsort() may call malloc()).
+ */
+static void pend_sort(struct writer *wr)
+{
+    struct writer_pending *src = wr->pend;
+    struct writer_pending *dst = wr->pend + wr->pend_cap;
+    unsigned n = wr->n_pend;
+
+    for (unsigned w = 1; w < n; w *= 2) {
+        struct writer_pending *t;
+        for (unsigned lo = 0; lo < n; lo += 2 * w)
+            pend_merge_runs(src, dst, lo, lo + w < n ? lo + w : n,
+                            lo + 2 * w < n ? lo + 2 * w : n);
+        t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != wr->pend)
+        memcpy(wr->pend, src, n * sizeof(*src));
+}
+
+/* Merges pend[i, i + n) one at a time: a record the store refuses is
+ * dropped alone. */
+static int merge_each(struct writer *wr, unsigned i, unsigned n)
+{
+    for (unsigned j = i; j < i + n; j++) {
+        const struct writer_pending *q = &wr->pend[j];
+        int rc = store_merge_partial(wr->store, q->id, q->rec->bucket_ms,
+                                     &q->rec->acc);
+        if (store_refused(rc))
+            refused(wr, q->rec, rc);
+        else if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * The batch's partials in stored-id order, STORE_MERGE_GROUP to a
+ * statement: neighbouring rows of rollups' primary key go in one after
+ * another, so SQLite finds their pages where the last row left them
+ * (sorted and grouped, an upsert costs about half of what one in ring
+ * order does). A group the store refuses is merged again one by one.
+ */
+static int merge_pending(struct writer *wr)
+{
+    struct store_partial g[STORE_MERGE_GROUP];
+    unsigned i = 0;
+    int rc = 0;
+
+    pend_sort(wr);
+    while (rc == 0 && i < wr->n_pend) {
+        unsigned n = wr->n_pend - i;
+        if (n >= STORE_MERGE_GROUP) {
+            n = STORE_MERGE_GROUP;
+            for (unsigned k = 0; k < n; k++)
+                g[k] = (struct store_partial){wr->pend[i + k].id,
+                                              wr->pend[i + k].rec->bucket_ms,
+                                              &wr->pend[i + k].rec->acc};
+            rc = store_merge_group(wr->store, g);
+            if (store_refused(rc))
+                rc = merge_each(wr, i, n);
+        } else {
+            rc = merge_each(wr, i, n);
+        }
+        i += n;
+    }
+    wr->n_pend = 0;
+    return rc;
+}
+
+static int apply(struct writer *wr, const void *rec)
+{
+    uint32_t kind;
+
+    memcpy(&kind, rec, sizeof(kind));
+    switch (kind) {
+    case EGRESS_SERIES:
+        return apply_series(wr, rec);
+    case EGRESS_PARTIAL: /* merged after the scan: merge_pending() */
+        return pend_add(wr, rec);
+    case EGRESS_SAMPLE: {
+        const struct egress_sample *s = rec;
+        return store_insert_sample(
+            wr->store, idmap_get(&wr->remap, s->series_id), s->ts_ms, s->value);
+    }
+    case EGRESS_FORGET: /* applied once committed: release_rings() */
+        return 0;
+    default:
+        /* Only workers write these rings: another kind is a bug here. */
+        assert(false);
+        return -EINVAL;
+    }
+}
+
 /* Rows a record writes: one rollup row per resolution for a partial. */
 static unsigned rows_of(const struct writer *wr, const void *rec)
 {
@@ -182,8 +295,9 @@ static unsigned rows_of(const struct writer *wr, const void *rec)
                                                           : 1;
 }
 
-/* Applies records from the rings, up to batch_rows rows; cur[] gets the
- * ends and *records how many were applied. */
+/* Applies records from the rings, up to batch_rows rows (series and raw
+ * samples at once, partials sorted at the end); cur[] gets the ends and
+ * *records how many were applied. */
 static int apply_rings(struct writer *wr, size_t *cur, unsigned *records)
 {
     unsigned limit = wr->cfg->store.batch_rows;
@@ -203,7 +317,7 @@ static int apply_rings(struct writer *wr, size_t *cur, unsigned *records)
         while ((rec = ring_next(r, &next, &len)) != NULL) {
             int rc;
             if (rows > 0 && rows + rows_of(wr, rec) > limit)
-                return 0;
+                return merge_pending(wr);
             rc = apply(wr, rec);
             if (store_refused(rc))
                 refused(wr, rec, rc);
@@ -214,7 +328,7 @@ static int apply_rings(struct writer *wr, size_t *cur, unsigned *records)
             (*records)++;
         }
     }
-    return 0;
+    return merge_pending(wr);
 }
 
 /* Stopping, and stop_timeout has passed since the stop began. */
@@ -300,6 +414,7 @@ static int write_batch(struct writer *wr)
     if (rc < 0)
         return rc;
     wr->batch_refused_samples = 0;
+    wr->n_pend = 0;
     rc = apply_rings(wr, cur, &rows);
     if (rc == 0 && wr->commit_delay_ms > 0)
         usleep(wr->commit_delay_ms * 1000u); /* test hook: a slow disk */
@@ -733,6 +848,12 @@ int writer_start(struct writer *wr)
     int err;
 
     assert(wr->n_egress > 0 && wr->n_egress <= WRITER_MAX_RINGS);
+    /* A batch holds at most batch_rows records (each writes a row or
+     * more), so at most that many partials; twice that for the sort. */
+    wr->pend_cap = wr->cfg->store.batch_rows;
+    wr->pend = calloc(2 * (size_t) wr->pend_cap, sizeof(*wr->pend));
+    if (wr->pend == NULL)
+        return -ENOMEM;
     err = thread_start(&wr->thread, writer_main, wr);
     wr->started = err == 0;
     return err;
@@ -749,4 +870,7 @@ void writer_join(struct writer *wr)
     if (wr->started)
         pthread_join(wr->thread, NULL);
     wr->started = false;
+    free(wr->pend);
+    wr->pend = NULL;
+    wr->pend_cap = 0;
 }

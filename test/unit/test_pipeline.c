@@ -34,9 +34,11 @@ Test(pipeline, plan_scales_with_workers_and_series)
     cr_expect_eq(a.series_bytes,
                  series_table_bytes(a.series_cap, a.arena_bytes));
     cr_expect_eq(a.remap_bytes, idmap_bytes(pipeline_remap_max(1000)));
+    cr_expect_eq(a.batch_bytes, 2 * 5000 * sizeof(struct writer_pending),
+                 "the writer's sort buffer: 2 x batch_rows");
     cr_expect_eq(a.total_bytes, 2 * (a.ingress_bytes + a.egress_bytes +
                                      a.series_bytes + a.scratch_bytes) +
-                                    a.remap_bytes);
+                                    a.remap_bytes + a.batch_bytes);
     cfg.pipeline.workers = 4;
     cfg.pipeline.max_series = 10000;
     pipeline_plan(&cfg, &b);

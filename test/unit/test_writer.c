@@ -5,7 +5,9 @@
  * connection delays the batch without losing it; the final ingest_stats row
  * is written at the end.
  */
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -231,4 +233,84 @@ Test(writer, batch_rows_counts_rows_not_records)
     cr_expect_eq(q("SELECT sum(count) FROM rollups WHERE resolution_s = 10"),
                  4);
     cr_expect(ring_is_empty(&eg.ring));
+}
+
+/* A partial whose last value ties on last_ms with an earlier one. */
+static void put_partial_last(int64_t id, int64_t bucket_ms, double last,
+                             int64_t last_ms)
+{
+    struct egress_partial *p = ring_reserve(&eg.ring, sizeof(*p));
+
+    cr_assert_not_null(p);
+    memset(p, 0, sizeof(*p));
+    p->kind = EGRESS_PARTIAL;
+    p->series_id = id;
+    p->bucket_ms = bucket_ms;
+    p->first_recv_ms = p->last_recv_ms = clock_now_ms();
+    bucket_acc_reset(&p->acc);
+    bucket_acc_add(&p->acc, last_ms, last);
+    ring_commit(&eg.ring);
+}
+
+/* The batch is merged sorted by series and 8 partials to a statement:
+ * a series' partials must still merge in ring order (a tie on last_ms
+ * goes to the later one), whatever the ids around them. */
+Test(writer, sorted_batches_keep_each_series_in_ring_order)
+{
+    char topic[16];
+
+    for (int64_t id = 40; id >= 1; id--) {
+        snprintf(topic, sizeof(topic), "t/%lld", (long long) id);
+        put_series(id, topic, "v");
+    }
+    for (int round = 0; round < 3; round++)
+        for (int64_t id = 40; id >= 1; id--)
+            put_partial_last(id, 10000, (double) (round * 100 + id), 10000 + 5);
+    cr_assert_eq(writer_start(&wr), 0);
+    finish();
+    cr_expect_eq(q("SELECT count(*) FROM rollups WHERE resolution_s = 10"), 40);
+    cr_expect_eq(q("SELECT sum(count) FROM rollups WHERE resolution_s = 60"),
+                 120);
+    /* Every series' last is its third partial's: 200 + id. */
+    cr_expect_eq(q("SELECT count(*) FROM rollups WHERE last = 200 + series_id"),
+                 80, "%lld rows of 80 kept the last partial's value",
+                 (long long) q("SELECT count(*) FROM rollups WHERE last = "
+                               "200 + series_id"));
+}
+
+/* A record the store refuses inside a group of 8 is dropped alone: the
+ * group is merged again one partial at a time. */
+Test(writer, a_refused_partial_in_a_group_is_dropped_alone)
+{
+    char topic[16];
+
+    for (int64_t id = 1; id <= 16; id++) {
+        snprintf(topic, sizeof(topic), "g/%lld", (long long) id);
+        put_series(id, topic, "v");
+    }
+    for (int64_t id = 1; id <= 16; id++) {
+        if (id == 5) {
+            struct egress_partial *p = ring_reserve(&eg.ring, sizeof(*p));
+            cr_assert_not_null(p);
+            memset(p, 0, sizeof(*p));
+            p->kind = EGRESS_PARTIAL;
+            p->series_id = id;
+            p->bucket_ms = 0;
+            p->first_recv_ms = p->last_recv_ms = clock_now_ms();
+            bucket_acc_reset(&p->acc);
+            bucket_acc_add(&p->acc, 1, 1.0);
+            bucket_acc_add(&p->acc, 2, 2.0);
+            p->acc.sum = INFINITY; /* the store never takes one */
+            ring_commit(&eg.ring);
+            continue;
+        }
+        put_partial(id, 0, 1.0, 3);
+    }
+    cr_assert_eq(writer_start(&wr), 0);
+    finish();
+    cr_expect_eq(q("SELECT count(*) FROM rollups WHERE resolution_s = 10"), 15);
+    cr_expect_eq(q("SELECT count(*) FROM rollups WHERE series_id = 5"), 0);
+    cr_expect_eq(q("SELECT sum(count) FROM rollups WHERE resolution_s = 60"),
+                 45);
+    cr_expect_eq(atomic_load(&wr.stats.v[STAT_DROPPED_SAMPLES_STORE]), 2);
 }
