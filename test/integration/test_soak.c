@@ -63,6 +63,23 @@ static pid_t start_load(long n, int series)
     return pid;
 }
 
+/* Starts the daemon on sensors/# (bare numbers, QoS 0) with these
+ * [pipeline] settings and extra [store] lines. */
+static void start_daemon(const char *pipeline, const char *store)
+{
+    char conf[1024];
+
+    cr_assert_eq(spawn_suite_init(&sp, &broker), 0);
+    snprintf(conf, sizeof(conf),
+             "[mqtt]\nport = %d\nclient_id = soak-%d\n"
+             "[subscription s]\ntopic = sensors/#\nformat = number\nqos = 0\n"
+             "[pipeline]\n%s"
+             "[store]\npath = %s\ncommit_interval_ms = 200ms\n%s"
+             "[log]\nstats_interval_s = 0\n",
+             broker.port, (int) getpid(), pipeline, sp.db_path, store);
+    cr_assert_eq(spawn_start_ready(&sp, conf, NULL, 30000), 0);
+}
+
 static long peak(const long *v, size_t from, size_t to)
 {
     long m = 0;
@@ -75,23 +92,13 @@ static long peak(const long *v, size_t from, size_t to)
 Test(soak, resident_memory_stays_flat, .timeout = 300)
 {
     long n = getenv("SOAK_MESSAGES") ? atol(getenv("SOAK_MESSAGES")) : 200000;
-    char conf[1024];
     size_t k = 0;
     uint64_t deadline_ms = wait_now_ms() + SOAK_DEADLINE_MS;
     pid_t load;
     int st;
 
-    cr_assert_eq(spawn_suite_init(&sp, &broker), 0);
-    snprintf(conf, sizeof(conf),
-             "[mqtt]\nport = %d\nclient_id = soak-%d\n"
-             "[subscription s]\ntopic = sensors/#\nformat = number\nqos = 0\n"
-             "[pipeline]\nworkers = 2\nring_bytes = 4MiB\n"
-             "max_series = 20000\n"
-             "[store]\npath = %s\ncommit_interval_ms = 200ms\n"
-             "cache_mb = 2\nheap_limit_mb = 32\n"
-             "[log]\nstats_interval_s = 0\n",
-             broker.port, (int) getpid(), sp.db_path);
-    cr_assert_eq(spawn_start_ready(&sp, conf, NULL, 30000), 0);
+    start_daemon("workers = 2\nring_bytes = 4MiB\nmax_series = 20000\n",
+                 "cache_mb = 2\nheap_limit_mb = 32\n");
 
     load = start_load(n, 10000);
     /* Sample every 20 ms until every message is stored. The deadline ends
@@ -133,19 +140,10 @@ Test(soak, resident_memory_stays_flat, .timeout = 300)
  * resident before the first message. 100 series need a few pages of it. */
 Test(soak, resident_memory_follows_series_not_plan, .timeout = 120)
 {
-    char conf[1024];
     pid_t load;
     int st;
 
-    cr_assert_eq(spawn_suite_init(&sp, &broker), 0);
-    snprintf(conf, sizeof(conf),
-             "[mqtt]\nport = %d\nclient_id = soak-plan-%d\n"
-             "[subscription s]\ntopic = sensors/#\nformat = number\nqos = 0\n"
-             "[pipeline]\nworkers = 1\nmax_series = 400000\n"
-             "[store]\npath = %s\ncommit_interval_ms = 200ms\n"
-             "[log]\nstats_interval_s = 0\n",
-             broker.port, (int) getpid(), sp.db_path);
-    cr_assert_eq(spawn_start_ready(&sp, conf, NULL, 30000), 0);
+    start_daemon("workers = 1\nmax_series = 400000\n", "");
     cr_assert(spawn_log_contains(&sp, "series 92.3 MiB (400000 series"),
               "the plan this test measures against changed");
     load = start_load(1000, 100);

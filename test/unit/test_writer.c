@@ -80,9 +80,10 @@ static void put_series(int64_t id, const char *topic, const char *field)
     ring_commit(&eg.ring);
 }
 
-/* A partial of n samples, all received at recv_ms. */
-static void put_partial_at(int64_t id, int64_t bucket_ms, double v, int n,
-                           int64_t recv_ms)
+/* An empty partial reserved in the ring, received at recv_ms; the caller
+ * adds its samples and commits it. */
+static struct egress_partial *new_partial(int64_t id, int64_t bucket_ms,
+                                          int64_t recv_ms)
 {
     struct egress_partial *p = ring_reserve(&eg.ring, sizeof(*p));
 
@@ -93,6 +94,15 @@ static void put_partial_at(int64_t id, int64_t bucket_ms, double v, int n,
     p->bucket_ms = bucket_ms;
     p->first_recv_ms = p->last_recv_ms = recv_ms;
     bucket_acc_reset(&p->acc);
+    return p;
+}
+
+/* A partial of n samples, all received at recv_ms. */
+static void put_partial_at(int64_t id, int64_t bucket_ms, double v, int n,
+                           int64_t recv_ms)
+{
+    struct egress_partial *p = new_partial(id, bucket_ms, recv_ms);
+
     for (int i = 0; i < n; i++)
         bucket_acc_add(&p->acc, bucket_ms + i, v);
     ring_commit(&eg.ring);
@@ -239,15 +249,8 @@ Test(writer, batch_rows_counts_rows_not_records)
 static void put_partial_last(int64_t id, int64_t bucket_ms, double last,
                              int64_t last_ms)
 {
-    struct egress_partial *p = ring_reserve(&eg.ring, sizeof(*p));
+    struct egress_partial *p = new_partial(id, bucket_ms, clock_now_ms());
 
-    cr_assert_not_null(p);
-    memset(p, 0, sizeof(*p));
-    p->kind = EGRESS_PARTIAL;
-    p->series_id = id;
-    p->bucket_ms = bucket_ms;
-    p->first_recv_ms = p->last_recv_ms = clock_now_ms();
-    bucket_acc_reset(&p->acc);
     bucket_acc_add(&p->acc, last_ms, last);
     ring_commit(&eg.ring);
 }
@@ -290,14 +293,7 @@ Test(writer, a_refused_partial_in_a_group_is_dropped_alone)
     }
     for (int64_t id = 1; id <= 16; id++) {
         if (id == 5) {
-            struct egress_partial *p = ring_reserve(&eg.ring, sizeof(*p));
-            cr_assert_not_null(p);
-            memset(p, 0, sizeof(*p));
-            p->kind = EGRESS_PARTIAL;
-            p->series_id = id;
-            p->bucket_ms = 0;
-            p->first_recv_ms = p->last_recv_ms = clock_now_ms();
-            bucket_acc_reset(&p->acc);
+            struct egress_partial *p = new_partial(id, 0, clock_now_ms());
             bucket_acc_add(&p->acc, 1, 1.0);
             bucket_acc_add(&p->acc, 2, 2.0);
             p->acc.sum = INFINITY; /* the store never takes one */
