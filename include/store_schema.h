@@ -13,7 +13,7 @@
 
 /* The version this binary writes (PRAGMA user_version): one step per
  * version in store_schema.c. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /*
  * Refuses a file this binary does not understand before changing anything:

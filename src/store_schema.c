@@ -23,6 +23,28 @@
 
 #define SCHEMA_SQL_MAX 128
 
+/* The rollups table's columns and key, its age index and the view over
+ * it: version 1 creates them, version 8 creates them again. */
+#define ROLLUPS_COLUMNS                                                        \
+    " series_id INTEGER NOT NULL,"                                             \
+    " resolution_s INTEGER NOT NULL,"                                          \
+    " bucket_ms INTEGER NOT NULL,"                                             \
+    " count INTEGER NOT NULL,"                                                 \
+    " sum REAL NOT NULL,"                                                      \
+    " min REAL NOT NULL,"                                                      \
+    " max REAL NOT NULL,"                                                      \
+    " last REAL NOT NULL,"                                                     \
+    " last_ms INTEGER NOT NULL,"                                               \
+    " PRIMARY KEY (series_id, resolution_s, bucket_ms)"
+#define ROLLUPS_AGE                                                            \
+    "CREATE INDEX rollups_age ON rollups (resolution_s, bucket_ms);"
+#define ROLLUPS_VIEW                                                           \
+    "CREATE VIEW rollups_v AS"                                                 \
+    " SELECT r.bucket_ms / 1000 AS time, s.topic AS topic, s.field AS field,"  \
+    " s.tags AS tags, r.resolution_s AS resolution_s, r.count AS count,"       \
+    " r.sum / r.count AS mean, r.min AS min, r.max AS max, r.last AS last"     \
+    " FROM rollups AS r JOIN series AS s ON s.id = r.series_id;"
+
 /*
  * Schema version 1. bucket_ms is a multiple of resolution_s * 1000, so
  * bucket_ms / 1000 in the view is exact. rollups_age and samples_age serve
@@ -38,18 +60,7 @@ static const char store_schema_v1[] =
     " tags TEXT,"
     " created_ms INTEGER NOT NULL,"
     " UNIQUE (topic, field));"
-    "CREATE TABLE rollups ("
-    " series_id INTEGER NOT NULL,"
-    " resolution_s INTEGER NOT NULL,"
-    " bucket_ms INTEGER NOT NULL,"
-    " count INTEGER NOT NULL,"
-    " sum REAL NOT NULL,"
-    " min REAL NOT NULL,"
-    " max REAL NOT NULL,"
-    " last REAL NOT NULL,"
-    " last_ms INTEGER NOT NULL,"
-    " PRIMARY KEY (series_id, resolution_s, bucket_ms)) WITHOUT ROWID;"
-    "CREATE INDEX rollups_age ON rollups (resolution_s, bucket_ms);"
+    "CREATE TABLE rollups (" ROLLUPS_COLUMNS ") WITHOUT ROWID;" ROLLUPS_AGE
     "CREATE TABLE samples ("
     " series_id INTEGER NOT NULL,"
     " ts_ms INTEGER NOT NULL,"
@@ -70,12 +81,7 @@ static const char store_schema_v1[] =
     " series INTEGER NOT NULL,"
     " paused_ms INTEGER NOT NULL,"
     " commit_p50_ms REAL,"
-    " commit_p99_ms REAL);"
-    "CREATE VIEW rollups_v AS"
-    " SELECT r.bucket_ms / 1000 AS time, s.topic AS topic, s.field AS field,"
-    " s.tags AS tags, r.resolution_s AS resolution_s, r.count AS count,"
-    " r.sum / r.count AS mean, r.min AS min, r.max AS max, r.last AS last"
-    " FROM rollups AS r JOIN series AS s ON s.id = r.series_id;";
+    " commit_p99_ms REAL);" ROLLUPS_VIEW;
 
 /*
  * Version 2: no value in the file is infinite (an older binary could store
@@ -144,17 +150,57 @@ static const char store_schema_v7[] =
     "ALTER TABLE ingest_stats ADD COLUMN retention_lag_ms"
     " INTEGER NOT NULL DEFAULT 0;";
 
+/*
+ * Version 8: rollups kept in rowid (arrival) order. A WITHOUT ROWID table
+ * keeps each series' buckets together, so the open bucket of every active
+ * series sits on a page of its own once the file holds history, and every
+ * commit rewrites about two pages per series (10,000 series with hours of
+ * history: 20,000 WAL pages a second, 8-15 us per upserted row). As a
+ * rowid table the open buckets sit together at the end of the table and
+ * the key's index changes only when a bucket is new (about 3 us a row,
+ * 2,000 WAL pages a second). The logical schema stays the same (the same
+ * columns and PRIMARY KEY, now an automatic index). Only a table without
+ * rows is rebuilt (a new file, or one that never stored a rollup):
+ * copying a large file would hold the start for minutes to hours;
+ * `sensorpipe merge` writes such a file into a new one of this layout.
+ */
+static const char store_schema_v8_rebuild[] =
+    "DROP VIEW rollups_v;"
+    "DROP TABLE rollups;"
+    "CREATE TABLE rollups (" ROLLUPS_COLUMNS ");" ROLLUPS_AGE ROLLUPS_VIEW;
+
+static int store_schema_v8(sqlite3 *db)
+{
+    int64_t rows = 0;
+    int64_t without_rowid = 0;
+    int err;
+
+    err =
+        store_sql_query_int(db, "SELECT EXISTS (SELECT 1 FROM rollups)", &rows);
+    if (err == 0)
+        err = store_sql_query_int(
+            db,
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
+            " name = 'rollups' AND sql LIKE '%WITHOUT ROWID%'",
+            &without_rowid);
+    if (err < 0 || rows != 0 || without_rowid == 0)
+        return err;
+    return store_sql_exec(db, store_schema_v8_rebuild, "migration 8");
+}
+
 /* One schema step: run on a file whose user_version is `from`. */
 struct store_migration {
     int from;
-    const char *sql;
+    const char *sql;      /* NULL: fn does the step */
+    int (*fn)(sqlite3 *); /* a step that needs more than SQL; or NULL */
 };
 
 /* Index i upgrades version i to i + 1; append a step for each new version. */
 static const struct store_migration store_migrations[] = {
-    {0, store_schema_v1}, {1, store_schema_v2}, {2, store_schema_v3},
-    {3, store_schema_v4}, {4, store_schema_v5}, {5, store_schema_v6},
-    {6, store_schema_v7},
+    {0, store_schema_v1, NULL}, {1, store_schema_v2, NULL},
+    {2, store_schema_v3, NULL}, {3, store_schema_v4, NULL},
+    {4, store_schema_v5, NULL}, {5, store_schema_v6, NULL},
+    {6, store_schema_v7, NULL}, {7, NULL, store_schema_v8},
 };
 
 _Static_assert(SP_ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,
@@ -217,7 +263,9 @@ static int migrate_step(sqlite3 *db, int from)
     if (err == 0)
         err = store_sql_query_int(db, "PRAGMA user_version", &version);
     if (err == 0 && version == from) {
-        err = store_sql_exec(db, store_migrations[from].sql, "migration");
+        err = store_migrations[from].sql != NULL
+                  ? store_sql_exec(db, store_migrations[from].sql, "migration")
+                  : store_migrations[from].fn(db);
         (void) snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", from + 1);
         if (err == 0)
             err = store_sql_exec(db, sql, "migration user_version");

@@ -227,9 +227,15 @@ Test(store, new_file_gets_the_schema_in_wal_with_incremental_vacuum)
     cr_assert_eq(peer_int(db, "SELECT count(*) FROM sqlite_master WHERE "
                               "type='view' AND name='rollups_v'"),
                  1);
-    /* rollups has no rowid; the retention index exists. */
+    /* rollups is a rowid table (schema 8) whose primary key is an index
+     * on (series_id, resolution_s, bucket_ms); the retention index exists. */
     cr_assert_eq(peer_int(db, "SELECT count(*) FROM sqlite_master WHERE "
-                              "name='rollups' AND sql LIKE '%WITHOUT ROWID'"),
+                              "name='rollups' AND sql LIKE '%WITHOUT ROWID%'"),
+                 0);
+    cr_assert_eq(peer_int(db,
+                          "SELECT group_concat(name, ',') = "
+                          "'series_id,resolution_s,bucket_ms' FROM "
+                          "pragma_index_info('sqlite_autoindex_rollups_1')"),
                  1);
     cr_assert_eq(peer_int(db, "SELECT count(*) FROM pragma_index_info("
                               "'rollups_age')"),
@@ -394,11 +400,48 @@ Test(store, version_1_file_made_by_plain_sql_is_accepted_and_migrated)
     cr_assert_eq(peer_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     cr_assert_eq(peer_int(db, "SELECT count(*) FROM subscriptions"), 0,
                  "an old store has no record");
+    /* Version 8 rebuilds only an empty rollups: this one has rows. */
+    cr_assert_eq(peer_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+                              "name='rollups' AND sql LIKE '%WITHOUT ROWID%'"),
+                 1);
     /* Version 6 added the line-protocol counters; old rows read 0. */
     peer_exec(db, "INSERT INTO ingest_stats (ts_ms, received) VALUES (1, 2)");
     cr_assert_eq(peer_int(db, "SELECT invalid_lines + tag_conflicts"
                               " FROM ingest_stats WHERE ts_ms = 1"),
                  0);
+    sqlite3_close(db);
+}
+
+/* Version 8: an old file that never stored a rollup gets the rowid
+ * layout, with its age index and view, and works as before. */
+Test(store, an_empty_rollups_of_an_old_file_gets_the_rowid_layout)
+{
+    struct bucket_acc acc;
+    struct config cfg;
+    struct store st;
+    sqlite3 *db;
+
+    make_v1_file(&cfg, "v1empty.db", "DELETE FROM rollups;");
+    open_store(&st, &cfg);
+    bucket_acc_reset(&acc);
+    bucket_acc_add(&acc, 1700000002000, 5.0);
+    begin(&st);
+    cr_assert_eq(store_upsert_rollup(&st, 5, 10, 1700000000000, &acc), 0);
+    cr_assert_eq(store_upsert_rollup(&st, 5, 10, 1700000000000, &acc), 0);
+    commit(&st);
+    store_close(&st);
+
+    db = peer_open(cfg.store.path);
+    cr_assert_eq(peer_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    cr_assert_eq(peer_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+                              "name='rollups' AND sql LIKE '%WITHOUT ROWID%'"),
+                 0);
+    cr_assert_eq(peer_int(db, "SELECT count(*) FROM pragma_index_info("
+                              "'rollups_age')"),
+                 2);
+    cr_assert_eq(peer_int(db, "SELECT count FROM rollups_v WHERE topic = "
+                              "'old/topic'"),
+                 2, "one row, merged by the primary key");
     sqlite3_close(db);
 }
 
