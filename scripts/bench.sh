@@ -3,12 +3,16 @@
 #
 # Uses BUILD_DIR/sensorpipe, BUILD_DIR/sensorpipe-load and
 # BUILD_DIR/sensorpipe-bench, and a private mosquitto on a free 127.0.0.1
-# port (queue limits lifted, as the tests' broker). Three load shapes, each
+# port (queue limits lifted, as the tests' broker). Five load shapes, each
 # run twice under the same load, side by side:
 #   S1  flat out: 500,000 messages over 1,000 topics, as fast as they go
 #   S2  20,000 msg/s: 200,000 messages over 10,000 topics
 #   S3  10,000 msg/s: 200,000 messages over 20,000 topics (about one
 #       partial per message)
+#   S4  S2 on a store that already holds an hour of rollups for those
+#       series (the steady state of a store that has run a while)
+#   S4old  S4 with rollups in the layout of files made before schema 8
+#       (WITHOUT ROWID)
 # First the floor: `sensorpipe-load --subscribe`, a plain non-threaded
 # libmosquitto subscriber that only counts (poll + mosquitto_loop_read),
 # receives what another sensorpipe-load publishes at QoS 0. Then the daemon
@@ -33,7 +37,8 @@
 #                    full run, a few minutes; 0.002 is the smoke run of the
 #                    test suite (1,000 messages a scenario)
 #   BENCH_SERIES     topics of the sensorpipe-bench runs (default 100)
-#   BENCH_SCENARIOS  the scenarios to run, e.g. "S2" (default "S1 S2 S3")
+#   BENCH_SCENARIOS  the scenarios to run, e.g. "S2" (default "S1 S2 S3 S4
+#                    S4old")
 #   BENCH_RESULTS    output directory (default test/bench/results)
 #   BENCH_DAEMON     the daemon binary (default BUILD_DIR/sensorpipe)
 #   BENCH_CALLGRIND  1: count instructions even below scale 0.1; 0: never
@@ -70,13 +75,19 @@ scaled() { # BASE MIN -> max(MIN, BASE * SCALE)
     awk -v b="$1" -v m="$2" -v s="$SCALE" \
         'BEGIN { n = int(b * s); print (n < m ? m : n) }'
 }
+# Seconds of rollups already in the store for S4 and S4old (an hour at
+# full size): the steady state of a store that has run for a while.
+HISTORY_S=$(scaled 3600 60)
 # NAME MESSAGES TOPICS RATE(0: flat out) CPU_TARGET(ratio to the floor)
+# [HISTORY_S LAYOUT(new: schema 8's rowid table; old: WITHOUT ROWID)]
 SCENARIOS=(
     "S1 $(scaled 500000 1000) 1000 0 1.15"
     "S2 $(scaled 200000 1000) 10000 20000 1.15"
     "S3 $(scaled 200000 1000) 20000 10000 1.5"
+    "S4 $(scaled 200000 1000) 10000 20000 1.15 $HISTORY_S new"
+    "S4old $(scaled 200000 1000) 10000 20000 1.15 $HISTORY_S old"
 )
-ONLY=${BENCH_SCENARIOS:-S1 S2 S3}
+ONLY=${BENCH_SCENARIOS:-S1 S2 S3 S4 S4old}
 N_PIPE=$(scaled 2000000 10000)  # sensorpipe-bench, SERIES series
 N_MANY=$(scaled 500000 10000)   # sensorpipe-bench, many series
 S_MANY=$(awk -v n="$N_MANY" 'BEGIN { s = int(n / 5); print (s > 100000 ? 100000 : s) }')
@@ -229,7 +240,7 @@ daemon_conf() { # NAME DB
 [mqtt]
 host = 127.0.0.1
 port = $PORT
-client_id = sp-bench-$1-$$
+client_id = sp-bench-$1-$$-$STARTS
 clean_session = true
 [subscription bench]
 topic = sensors/#
@@ -248,14 +259,16 @@ stats_interval_s = 1
 CONF
 }
 
+STARTS=0
 start_daemon() { # NAME -> DPID, DB
+    STARTS=$((STARTS + 1)) # a client id of its own: the broker log tells
     DB="$W/$1.db"
     daemon_conf "$1" "$DB"
     "$DAEMON" -c "$W/$1.conf" >"$W/$1.log" 2>&1 &
     DPID=$!
     PIDS+=("$DPID")
     # The broker logs "CLIENT QOS TOPIC" once the subscription is in.
-    wait_for "$W/mosquitto.log" "sp-bench-$1-$$ 0 sensors/#" 20 "$DPID" ||
+    wait_for "$W/mosquitto.log" "sp-bench-$1-$$-$STARTS 0 sensors/#" 20 "$DPID" ||
         die "daemon $1 did not subscribe: $(tail -5 "$W/$1.log")"
 }
 
@@ -342,14 +355,64 @@ us_per_msg() { # CPU_S N
     awk -v c="$1" -v n="$2" 'BEGIN { printf "%.2f", (n > 0 ? c * 1e6 / n : 0) }'
 }
 
+# The rollups table of a schema-8 store made again WITHOUT ROWID, as
+# files made before schema 8 have it (the daemon keeps a table with rows
+# as it is).
+OLD_LAYOUT_SQL="DROP VIEW rollups_v; DROP TABLE rollups;
+CREATE TABLE rollups (series_id INTEGER NOT NULL,
+ resolution_s INTEGER NOT NULL, bucket_ms INTEGER NOT NULL,
+ count INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL,
+ max REAL NOT NULL, last REAL NOT NULL, last_ms INTEGER NOT NULL,
+ PRIMARY KEY (series_id, resolution_s, bucket_ms)) WITHOUT ROWID;
+CREATE INDEX rollups_age ON rollups (resolution_s, bucket_ms);
+CREATE VIEW rollups_v AS SELECT r.bucket_ms / 1000 AS time,
+ s.topic AS topic, s.field AS field, s.tags AS tags,
+ r.resolution_s AS resolution_s, r.count AS count,
+ r.sum / r.count AS mean, r.min AS min, r.max AS max, r.last AS last
+ FROM rollups AS r JOIN series AS s ON s.id = r.series_id;"
+
+# A store that has run for HISTORY seconds: the publisher's TOPICS series
+# (the ids the daemon will find at start) and a rollup row per series,
+# resolution and bucket before now, written in the order a daemon writes
+# them (time, then series). The daemon makes the schema first (started
+# and stopped), so the file is the daemon's own.
+prefill() { # SC TOPICS HISTORY LAYOUT
+    local t0
+    say "   $1: a store with $3 s of rollups over $2 series ($4 layout)"
+    start_daemon "$1"
+    stop_daemon "$1"
+    t0=$(($(now_ms) / 60000 * 60000))
+    sqlite3 "$DB" >"$W/$1_prefill.out" 2>&1 <<SQL || die "prefill $1: $(cat "$W/$1_prefill.out")"
+.timeout 5000
+$([ "$4" = old ] && echo "$OLD_LAYOUT_SQL")
+BEGIN;
+WITH RECURSIVE i(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM i WHERE x < $2 - 1)
+INSERT INTO series (id, topic, field, tags, created_ms)
+ SELECT x + 1, 'sensors/site' || (x % 10) || '/dev' || x, 'temp', NULL,
+ $t0 - $3 * 1000 FROM i;
+WITH RECURSIVE k(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM k WHERE x < $3 / $FINEST_S),
+ r(res, b) AS (SELECT $FINEST_S, $t0 - x * $FINEST_S * 1000 FROM k
+  UNION ALL SELECT 60, $t0 - x * 60000 FROM k WHERE x <= $3 / 60)
+INSERT INTO rollups SELECT s.id, r.res, r.b, 10, 200.0, 19.0, 21.0, 20.0,
+ r.b + r.res * 1000 - 1 FROM r, series AS s ORDER BY r.b, r.res, s.id;
+COMMIT;
+PRAGMA wal_checkpoint(TRUNCATE);
+SQL
+}
+
 # Sets D_* for one scenario.
-run_daemon() { # SC N TOPICS RATE
-    local a b
+run_daemon() { # SC N TOPICS RATE [HISTORY LAYOUT]
+    local a b base=0
+    if [ -n "${5:-}" ]; then
+        prefill "$1" "$3" "$5" "$6"
+        base=$(stored_now "$DB")
+        rm -f "$RESULTS/$1_ingest_stats.csv"
+    fi
     start_daemon "$1"
     a=$(thread_cpu "$DPID")
     publish "$1_daemon_pub" "$2" "$3" "$4"
     read -r D_PUB _ _ _ < <(parse_pub "$W/$1_daemon_pub.out") || true
-    wait_stored "$DB" "$D_PUB" || say "   not every sample was stored in time"
+    wait_stored "$DB" "$((base + D_PUB))" || say "   not every sample was stored in time"
     b=$(thread_cpu "$DPID")
     D_RSS=$(peak_rss_mib "$DPID")
     stop_daemon "$1"
@@ -357,19 +420,19 @@ run_daemon() { # SC N TOPICS RATE
         '{ printf "%.2f %.2f %.2f %.2f\n", $5 - $1, $6 - $2, $7 - $3, $8 - $4 }')
     D_CPU=$(awk -v a="$D_LOOP" -v b="$D_WORKERS" -v c="$D_WRITER" -v d="$D_OTHER" \
         'BEGIN { printf "%.2f", a + b + c + d }')
-    D_STORED=$(stored_now "$DB")
+    D_STORED=$(($(stored_now "$DB") - base))
     D_RATE=$(steady_rx_rate "$DB" "$D_PUB")
     read -r D_P99 D_P99_MED D_P99_OVER D_P99_ROWS < <(p99_stats "$DB")
 }
 
 # One scenario: the floor, then the daemon; appends its CSV row and table
 # row.
-run_scenario() { # SC N TOPICS RATE TARGET
-    local sc=$1 n=$2 topics=$3 rate=$4 target=$5 f_us d_us ratio rate_ratio lost verdict p99_held
+run_scenario() { # SC N TOPICS RATE TARGET [HISTORY LAYOUT]
+    local sc=$1 n=$2 topics=$3 rate=$4 target=$5 history=${6:-} layout=${7:-} f_us d_us ratio rate_ratio lost verdict p99_held shape
     [ "$topics" -le "$n" ] || topics=$n
     say "$sc: $n messages over $topics topics at $([ "$rate" = 0 ] && echo "full speed" || echo "$rate msg/s")"
     run_floor "$sc" "$n" "$topics" "$rate"
-    run_daemon "$sc" "$n" "$topics" "$rate"
+    run_daemon "$sc" "$n" "$topics" "$rate" $history $layout
     f_us=$(us_per_msg "$F_CPU" "$F_RX")
     d_us=$(us_per_msg "$D_CPU" "$D_PUB")
     ratio=$(awk -v d="$d_us" -v f="$f_us" 'BEGIN { printf "%.2f", (f > 0 ? d / f : 0) }')
@@ -382,7 +445,9 @@ run_scenario() { # SC N TOPICS RATE TARGET
     LOST_TOTAL=$((LOST_TOTAL + lost))
     echo "$sc,$n,$topics,$rate,$F_RX,$F_RATE,$F_CPU,$f_us,$D_PUB,$D_STORED,$lost,$D_RATE,$rate_ratio,$D_CPU,$d_us,$ratio,$target,$(us_per_msg "$D_LOOP" "$D_PUB"),$(us_per_msg "$D_WORKERS" "$D_PUB"),$(us_per_msg "$D_WRITER" "$D_PUB"),$(us_per_msg "$D_OTHER" "$D_PUB"),$D_RSS,$D_P99,$D_P99_MED,$P99_TARGET_MS,$p99_held,$D_P99_OVER,$D_P99_ROWS" \
         >>"$RESULTS/scenarios.csv"
-    ROWS+="| $sc | $n / $topics / $([ "$rate" = 0 ] && echo "max" || echo "$rate/s") | $f_us | $d_us | **$ratio** (≤ $target: $verdict) | $(us_per_msg "$D_LOOP" "$D_PUB") | $(us_per_msg "$D_WORKERS" "$D_PUB") | $(us_per_msg "$D_WRITER" "$D_PUB") | $F_RATE | $D_RATE ($rate_ratio) | $D_RSS | $lost | **$D_P99** / $D_P99_MED (≤ $P99_TARGET_MS: $p99_held; $D_P99_OVER of $D_P99_ROWS over) |"$'\n'
+    shape="$n / $topics / $([ "$rate" = 0 ] && echo "max" || echo "$rate/s")"
+    [ -z "$history" ] || shape+=", $history s of history ($layout layout)"
+    ROWS+="| $sc | $shape | $f_us | $d_us | **$ratio** (≤ $target: $verdict) | $(us_per_msg "$D_LOOP" "$D_PUB") | $(us_per_msg "$D_WORKERS" "$D_PUB") | $(us_per_msg "$D_WRITER" "$D_PUB") | $F_RATE | $D_RATE ($rate_ratio) | $D_RSS | $lost | **$D_P99** / $D_P99_MED (≤ $P99_TARGET_MS: $p99_held; $D_P99_OVER of $D_P99_ROWS over) |"$'\n'
     CHECKS+="$sc: stored $D_STORED of $D_PUB published, lost $lost"$'\n'
     say "   floor $f_us us/msg; daemon $d_us us/msg ($ratio x floor), lost $lost"
     say "   receive -> commit p99: worst interval $D_P99 ms, median $D_P99_MED ms (target <= $P99_TARGET_MS ms: $p99_held; $D_P99_OVER of $D_P99_ROWS intervals over)"
@@ -403,7 +468,7 @@ run_scenarios() {
         # shellcheck disable=SC2086 # the fields are words
         run_scenario $s
     done
-    [ -n "$ROWS" ] || die "no scenario in BENCH_SCENARIOS='$ONLY' (S1, S2, S3)"
+    [ -n "$ROWS" ] || die "no scenario in BENCH_SCENARIOS='$ONLY' (S1, S2, S3, S4, S4old)"
 }
 
 # ---- d. the pipeline without the network ----------------------------------
