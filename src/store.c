@@ -43,7 +43,7 @@
 #define STORE_OPEN_FLAGS                                                       \
     (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
 #define STORE_BUSY_TIMEOUT_MS 100
-#define STORE_PRAGMA_MAX      160
+#define STORE_PRAGMA_MAX      200
 #define STORE_MERGE_SQL_MAX   8192      /* STORE_MERGE_GROUP x 8 resolutions */
 #define STORE_WAL_LIMIT_BYTES (4 << 20) /* journal_size_limit */
 
@@ -160,11 +160,16 @@ static int store_pragmas(struct store *st, const struct config *cfg,
         return err;
     /* A reader that holds a snapshot for long keeps checkpoints from
      * completing and the WAL grows; journal_size_limit cuts the file back
-     * when the WAL is next reset, once readers let go. */
+     * when the WAL is next reset, once readers let go. temp_store: a
+     * merge of 8 partials journals up to 24 pages for its own rollback,
+     * past SQLite's 64 KiB in memory, and Debian's build puts the rest in
+     * a temporary file (83-87 MB/s of writes with 10,000 series and a
+     * file with history); in memory it is inside the capped heap. */
     (void) snprintf(sql, sizeof(sql),
                     "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;"
                     " PRAGMA cache_size = -%" PRId64 ";"
-                    " PRAGMA journal_size_limit = %d;",
+                    " PRAGMA journal_size_limit = %d;"
+                    " PRAGMA temp_store = MEMORY;",
                     (int64_t) cfg->store.cache_mb * 1024,
                     STORE_WAL_LIMIT_BYTES);
     return store_sql_exec(st->db, sql, "pragmas");

@@ -230,9 +230,12 @@ static int merge_each(struct writer *wr, unsigned i, unsigned n)
 /*
  * The batch's partials in stored-id order, STORE_MERGE_GROUP to a
  * statement: neighbouring rows of rollups' primary key go in one after
- * another, so SQLite finds their pages where the last row left them
- * (sorted and grouped, an upsert costs about half of what one in ring
- * order does). A group the store refuses is merged again one by one.
+ * another, so SQLite finds their pages where the last row left them, and
+ * one step does the work of eight (S2 of make bench: the writer's CPU per
+ * message about a fifth lower; outside the daemon, 10,000 series: 1.3 us
+ * a row against 2.4 in ring order on a new file, 3.0-3.3 against 4.8-5.1
+ * with an hour of history). A group the store refuses is merged again
+ * one by one.
  */
 static int merge_pending(struct writer *wr)
 {

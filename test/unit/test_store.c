@@ -206,6 +206,9 @@ Test(store, new_file_gets_the_schema_in_wal_with_incremental_vacuum)
 
     make_cfg(&cfg, "new.db");
     open_store(&st, &cfg);
+    /* Statement journals stay in SQLite's capped heap, not in temporary
+     * files (store_pragmas()). */
+    cr_assert_eq(peer_int(st.db, "PRAGMA temp_store"), 2);
 
     /* The missing parent directory was made, private to the group. */
     (void) snprintf(dir, sizeof(dir), "%s/db", g_dir);
