@@ -6,6 +6,7 @@
 #define SP_STORE_SCHEMA_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <sqlite3.h>
 
@@ -31,5 +32,18 @@ SP_MUST_CHECK int store_schema_migrate(sqlite3 *db);
 /* A current file must hold every table and view of the contract.
  * Returns: 0; -EPROTO (logged, naming the missing object); -errno. */
 SP_MUST_CHECK int store_schema_check_objects(sqlite3 *db, const char *path);
+
+/* Logs a notice when rollups still has the layout of files made before
+ * version 8 (WITHOUT ROWID). Thread: start-up. */
+void store_schema_note_layout(sqlite3 *db, const char *path);
+
+/*
+ * Copies a rollups kept WITHOUT ROWID (a file made before version 8) into
+ * the current layout, in one transaction; *rows gets the rows copied.
+ * Returns: 0; -EALREADY when rollups already has the current layout;
+ * -EBUSY (another connection writes), -ENOSPC, -EIO.
+ * Thread: start-up (nothing else uses db).
+ */
+SP_MUST_CHECK int store_schema_relayout_rollups(sqlite3 *db, int64_t *rows);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * main.c - command line: sensorpipe [-c FILE] [--check-config] [--version]
- * [--help], or sensorpipe merge OUT IN... Everything else is daemon_run()
- * and merge_run().
+ * [--help], sensorpipe merge OUT IN..., or sensorpipe rebuild-rollups DB.
+ * Everything else is daemon_run(), merge_run() and relayout_run().
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "merge.h"
+#include "relayout.h"
 
 #define DEFAULT_CONFIG "/etc/sensorpipe/sensorpipe.conf"
 
@@ -21,6 +22,7 @@ static void usage(FILE *out)
             "usage: sensorpipe [-c FILE] [--check-config] [--version] "
             "[--help]\n"
             "       sensorpipe merge OUT.db IN.db...\n"
+            "       sensorpipe rebuild-rollups DB\n"
             "\n"
             "  -c, --config FILE  settings file (default %s)\n"
             "      --check-config validate FILE, print the effective "
@@ -31,6 +33,10 @@ static void usage(FILE *out)
             "  merge OUT IN...    combine the stores IN (read while their "
             "daemons run)\n"
             "                     into OUT, replaced atomically\n"
+            "  rebuild-rollups DB copy the rollups of a store made before "
+            "schema 8\n"
+            "                     into the current layout (daemon "
+            "stopped)\n"
             "\n"
             "Exit status: 0 clean stop, 1 runtime failure, 2 usage or "
             "configuration error.\n",
@@ -74,6 +80,14 @@ int main(int argc, char **argv)
 
     if (argc >= 2 && strcmp(argv[1], "merge") == 0)
         return main_merge(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "rebuild-rollups") == 0) {
+        if (argc != 3 || argv[2][0] == '-') {
+            fprintf(stderr, "sensorpipe rebuild-rollups: need one DB\n");
+            usage(stderr);
+            return DAEMON_EXIT_CONFIG;
+        }
+        return relayout_run(argv[2], stderr, stdout);
+    }
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':

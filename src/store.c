@@ -300,6 +300,8 @@ int store_open(struct store *st, const struct config *cfg)
     if (err == 0)
         err = store_schema_check_objects(st->db, path);
     if (err == 0)
+        store_schema_note_layout(st->db, path);
+    if (err == 0)
         err = store_prepare(st);
     if (err < 0)
         store_close(st);

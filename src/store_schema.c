@@ -14,6 +14,7 @@
 #include "store_schema.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -169,6 +170,17 @@ static const char store_schema_v8_rebuild[] =
     "DROP TABLE rollups;"
     "CREATE TABLE rollups (" ROLLUPS_COLUMNS ");" ROLLUPS_AGE ROLLUPS_VIEW;
 
+/* *old = 1 when rollups is kept WITHOUT ROWID (files made before version
+ * 8), else 0. */
+static int rollups_without_rowid(sqlite3 *db, int64_t *old)
+{
+    return store_sql_query_int(db,
+                               "SELECT count(*) FROM sqlite_master WHERE type ="
+                               " 'table' AND name = 'rollups' AND sql LIKE"
+                               " '%WITHOUT ROWID%'",
+                               old);
+}
+
 static int store_schema_v8(sqlite3 *db)
 {
     int64_t rows = 0;
@@ -178,11 +190,7 @@ static int store_schema_v8(sqlite3 *db)
     err =
         store_sql_query_int(db, "SELECT EXISTS (SELECT 1 FROM rollups)", &rows);
     if (err == 0)
-        err = store_sql_query_int(
-            db,
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
-            " name = 'rollups' AND sql LIKE '%WITHOUT ROWID%'",
-            &without_rowid);
+        err = rollups_without_rowid(db, &without_rowid);
     if (err < 0 || rows != 0 || without_rowid == 0)
         return err;
     return store_sql_exec(db, store_schema_v8_rebuild, "migration 8");
@@ -252,6 +260,17 @@ int store_schema_check_version(sqlite3 *db, const char *path, bool *is_new)
     return 0;
 }
 
+/* Commits when err is 0, else rolls back what is open. Returns: err, or
+ * the COMMIT's failure. */
+static int end_transaction(sqlite3 *db, int err, const char *what)
+{
+    if (err == 0)
+        return store_sql_exec(db, "COMMIT", what);
+    if (!sqlite3_get_autocommit(db))
+        (void) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return err;
+}
+
 /* One schema step in one transaction, unless someone else just did it. */
 static int migrate_step(sqlite3 *db, int from)
 {
@@ -270,11 +289,7 @@ static int migrate_step(sqlite3 *db, int from)
         if (err == 0)
             err = store_sql_exec(db, sql, "migration user_version");
     }
-    if (err == 0)
-        return store_sql_exec(db, "COMMIT", "migration commit");
-    if (!sqlite3_get_autocommit(db))
-        (void) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return err;
+    return end_transaction(db, err, "migration commit");
 }
 
 /* Runs every step from the file's version up to STORE_SCHEMA_VERSION. */
@@ -325,4 +340,52 @@ int store_schema_check_objects(sqlite3 *db, const char *path)
     }
     sqlite3_finalize(stmt);
     return err;
+}
+
+/* A file that kept the layout of rollups from before version 8: said once
+ * at start, with the way to the new one. */
+void store_schema_note_layout(sqlite3 *db, const char *path)
+{
+    int64_t old = 0;
+
+    if (rollups_without_rowid(db, &old) < 0 || old == 0)
+        return;
+    log_notice("store: %s keeps rollups WITHOUT ROWID (made before schema 8):"
+               " once it holds hours of history, each commit rewrites about"
+               " two pages per active series; with the daemon stopped,"
+               " 'sensorpipe rebuild-rollups %s' copies it into the current"
+               " layout",
+               path, path);
+}
+
+/*
+ * The copy of a WITHOUT ROWID rollups into the current layout, in arrival
+ * order (bucket, resolution, series: the order the daemon writes rows),
+ * with its age index and view made again; one transaction.
+ */
+static const char store_schema_relayout[] =
+    "CREATE TABLE rollups_rowid (" ROLLUPS_COLUMNS ");"
+    "INSERT INTO rollups_rowid SELECT series_id, resolution_s, bucket_ms,"
+    " count, sum, min, max, last, last_ms FROM rollups"
+    " ORDER BY bucket_ms, resolution_s, series_id;"
+    "DROP VIEW rollups_v;"
+    "DROP TABLE rollups;"
+    "ALTER TABLE rollups_rowid RENAME TO rollups;" ROLLUPS_AGE ROLLUPS_VIEW;
+
+int store_schema_relayout_rollups(sqlite3 *db, int64_t *rows)
+{
+    int64_t old = 0;
+    int err;
+
+    *rows = 0;
+    err = store_sql_exec(db, "BEGIN IMMEDIATE", "relayout begin");
+    if (err == 0)
+        err = rollups_without_rowid(db, &old);
+    if (err == 0 && old == 0)
+        err = -EALREADY;
+    if (err == 0)
+        err = store_sql_query_int(db, "SELECT count(*) FROM rollups", rows);
+    if (err == 0)
+        err = store_sql_exec(db, store_schema_relayout, "relayout");
+    return end_transaction(db, err, "relayout commit");
 }

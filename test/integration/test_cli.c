@@ -67,6 +67,7 @@ Test(cli, version_and_help_exit_zero)
     cr_expect(strncmp(out, "sensorpipe ", 11) == 0, "%s", out);
     cr_expect_eq(run("--help", out, sizeof(out)), 0);
     cr_expect(strstr(out, "--check-config") != NULL);
+    cr_expect(strstr(out, "rebuild-rollups DB") != NULL, "%s", out);
 }
 
 Test(cli, usage_errors_exit_two)
@@ -75,6 +76,11 @@ Test(cli, usage_errors_exit_two)
     cr_expect(strstr(out, "usage:") != NULL);
     cr_expect_eq(run("-c", out, sizeof(out)), 2);
     cr_expect_eq(run("extra-argument", out, sizeof(out)), 2);
+    /* rebuild-rollups takes exactly one store. */
+    cr_expect_eq(run("rebuild-rollups", out, sizeof(out)), 2);
+    cr_expect(strstr(out, "need one DB") != NULL, "%s", out);
+    cr_expect_eq(run("rebuild-rollups a.db b.db", out, sizeof(out)), 2);
+    cr_expect_eq(run("rebuild-rollups /no/such/store.db", out, sizeof(out)), 2);
 }
 
 Test(cli, missing_config_exits_two_naming_the_file)

@@ -253,6 +253,10 @@ Test(state, migration_repairs_non_finite_rows_of_an_older_file)
 
     start_daemon("workers = 2\n");
     cr_expect_geq(db_int(sp.db_path, "PRAGMA user_version"), 2);
+    /* The file holds rollups: it keeps its layout, and the start says
+     * how to convert it. */
+    cr_expect(spawn_log_contains(&sp, "keeps rollups WITHOUT ROWID (made "
+                                      "before schema 8)"));
     cr_expect_eq(db_int(sp.db_path, NON_FINITE_ROWS), 0,
                  "the migration left an infinity in the file");
     cr_expect_eq(db_int(sp.db_path, "SELECT count(*) FROM rollups WHERE"

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "relayout.h"
 #include "store.h"
 #include "tmpdir.h"
 
@@ -379,22 +380,30 @@ static void make_v1_file(struct config *cfg, const char *name, const char *more)
     sqlite3_close(db);
 }
 
-Test(store, version_1_file_made_by_plain_sql_is_accepted_and_migrated)
+/* Opens the store of cfg, merges one sample (5.0) into series 5's 10 s
+ * bucket at 1700000000000 and closes it, as the daemon would. */
+static void merge_one_sample(struct config *cfg)
 {
     struct bucket_acc acc;
-    struct config cfg;
     struct store st;
-    sqlite3 *db;
 
-    make_v1_file(&cfg, "v1.db", NULL);
-
-    open_store(&st, &cfg);
+    open_store(&st, cfg);
     bucket_acc_reset(&acc);
     bucket_acc_add(&acc, 1700000002000, 5.0);
     begin(&st);
     cr_assert_eq(store_upsert_rollup(&st, 5, 10, 1700000000000, &acc), 0);
     commit(&st);
     store_close(&st);
+}
+
+Test(store, version_1_file_made_by_plain_sql_is_accepted_and_migrated)
+{
+    struct config cfg;
+    sqlite3 *db;
+
+    make_v1_file(&cfg, "v1.db", NULL);
+
+    merge_one_sample(&cfg);
 
     db = peer_open(cfg.store.path);
     cr_assert_eq(peer_int(db, "SELECT count FROM rollups_v"), 3);
@@ -446,6 +455,104 @@ Test(store, an_empty_rollups_of_an_old_file_gets_the_rowid_layout)
                               "'old/topic'"),
                  2, "one row, merged by the primary key");
     sqlite3_close(db);
+}
+
+/* The text relayout_run() wrote to f, from the start. */
+static const char *stream_text(FILE *f, char *buf, size_t len)
+{
+    size_t n;
+
+    rewind(f);
+    n = fread(buf, 1, len - 1, f);
+    buf[n] = '\0';
+    return buf;
+}
+
+#define OLD_LAYOUT_SQL                                                         \
+    "SELECT count(*) FROM sqlite_master WHERE name='rollups' AND sql LIKE "    \
+    "'%WITHOUT ROWID%'"
+
+/* sensorpipe rebuild-rollups: an old file with rows gets the current
+ * layout in place, every row kept and still merged by its key; a second
+ * run has nothing to do. */
+Test(store, rebuild_rollups_copies_an_old_layout_into_the_current_one)
+{
+    struct config cfg;
+    char buf[512];
+    FILE *err = tmpfile();
+    FILE *info = tmpfile();
+    sqlite3 *db;
+
+    cr_assert(err != NULL && info != NULL);
+    make_v1_file(&cfg, "relayout.db",
+                 "INSERT INTO rollups VALUES (5, 60, 1700000000000, 4, 6.0,"
+                 " 1.0, 2.0, 2.0, 1700000001000);");
+    db = peer_open(cfg.store.path);
+    cr_assert_eq(peer_int(db, OLD_LAYOUT_SQL), 1);
+    sqlite3_close(db);
+
+    cr_assert_eq(relayout_run(cfg.store.path, err, info), 0, "%s",
+                 stream_text(err, buf, sizeof(buf)));
+    cr_expect(strstr(stream_text(info, buf, sizeof(buf)),
+                     "2 rollup rows copied into the current layout") != NULL,
+              "%s", buf);
+    db = peer_open(cfg.store.path);
+    cr_expect_eq(peer_int(db, OLD_LAYOUT_SQL), 0);
+    cr_expect_eq(peer_int(db, "SELECT sum(count) FROM rollups_v"), 6);
+    cr_expect_eq(peer_int(db, "SELECT count(*) FROM pragma_index_info("
+                              "'rollups_age')"),
+                 2);
+    cr_expect_eq(peer_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    sqlite3_close(db);
+
+    /* The daemon's store on it: a partial merges into the copied row. */
+    merge_one_sample(&cfg);
+    db = peer_open(cfg.store.path);
+    cr_expect_eq(peer_int(db, "SELECT count FROM rollups WHERE "
+                              "resolution_s = 10"),
+                 3);
+    sqlite3_close(db);
+
+    rewind(info);
+    cr_assert_eq(relayout_run(cfg.store.path, err, info), 0);
+    cr_expect(strstr(stream_text(info, buf, sizeof(buf)),
+                     "already has the current layout") != NULL,
+              "%s", buf);
+    fclose(err);
+    fclose(info);
+}
+
+/* A file that is not there, or one another program is writing (a running
+ * daemon): refused, and the file is unchanged. */
+Test(store, rebuild_rollups_refuses_a_missing_or_busy_store)
+{
+    struct config cfg;
+    char buf[512];
+    char missing[sizeof(cfg.store.path) + 8];
+    FILE *err = tmpfile();
+    FILE *info = tmpfile();
+    sqlite3 *other;
+
+    cr_assert(err != NULL && info != NULL);
+    make_v1_file(&cfg, "busy.db", NULL);
+    snprintf(missing, sizeof(missing), "%s.none", cfg.store.path);
+    cr_expect_eq(relayout_run(missing, err, info), 2);
+    /* Migrated to the current version first, as the daemon would. */
+    struct store st;
+    open_store(&st, &cfg);
+    store_close(&st);
+
+    other = peer_open(cfg.store.path);
+    peer_exec(other, "BEGIN IMMEDIATE");
+    cr_expect_eq(relayout_run(cfg.store.path, err, info), 1);
+    cr_expect(strstr(stream_text(err, buf, sizeof(buf)),
+                     "is the daemon running? stop it first") != NULL,
+              "%s", buf);
+    peer_exec(other, "ROLLBACK");
+    cr_expect_eq(peer_int(other, OLD_LAYOUT_SQL), 1, "unchanged");
+    sqlite3_close(other);
+    fclose(err);
+    fclose(info);
 }
 
 /* An older binary could leave infinities behind (an overflowed sum): the
