@@ -109,6 +109,10 @@ struct writer {
 /* Thread: start-up. Everything from sh; borrowed until the join. */
 void writer_init(struct writer *wr, const struct writer_shared *sh);
 
+/* Bytes writer_start() allocates for the batch's sort buffer (the memory
+ * plan). Thread: any. */
+size_t writer_batch_bytes(const struct config *cfg);
+
 /* Thread: start-up. Returns: 0 or -errno. */
 SP_MUST_CHECK int writer_start(struct writer *wr);
 

@@ -28,6 +28,7 @@
 #include "idmap.h"
 #include "log.h"
 #include "ring.h"
+#include "store_schema.h"
 
 #define ARENA_BYTES_PER_SERIES   64 /* average topic + field key, with NULs */
 #define PIPELINE_SHARD_SLACK_DIV 8  /* a shard holds its share + 1/8 ... */
@@ -95,8 +96,7 @@ void pipeline_plan(const struct config *cfg, struct pipeline_plan *p)
     sh.series_cap = p->series_cap;
     sh.arena_bytes = p->arena_bytes;
     p->remap_bytes = idmap_bytes(pipeline_remap_max(cfg->pipeline.max_series));
-    p->batch_bytes =
-        2 * (size_t) cfg->store.batch_rows * sizeof(struct writer_pending);
+    p->batch_bytes = writer_batch_bytes(cfg);
     p->total_bytes = (worker_bytes(&sh) + p->egress_bytes) * p->workers +
                      p->remap_bytes + p->batch_bytes;
     p->sqlite_bytes = (size_t) cfg->store.heap_limit_mb << 20;
@@ -212,6 +212,10 @@ int pipeline_open_store(struct pipeline *p)
     int64_t max_id = 0;
     int rc = store_open(&p->store, p->cfg);
 
+    /* The daemon's start log, not every store_open() (rebuild-rollups
+     * opens such a file to convert it). */
+    if (rc == 0)
+        store_schema_note_layout(p->store.db, p->cfg->store.path);
     if (rc == 0)
         rc = store_max_series_id(&p->store, &max_id);
     if (rc == 0)

@@ -300,8 +300,6 @@ int store_open(struct store *st, const struct config *cfg)
     if (err == 0)
         err = store_schema_check_objects(st->db, path);
     if (err == 0)
-        store_schema_note_layout(st->db, path);
-    if (err == 0)
         err = store_prepare(st);
     if (err < 0)
         store_close(st);
@@ -392,6 +390,14 @@ void store_rollback(struct store *st)
         (void) store_sql_step(st->db, st->st_rollback, "rollback");
 }
 
+/* Never an empty or non-finite partial into the file (bucket.h saturates
+ * sums; an empty one writes nothing). */
+static bool partial_writable(const struct bucket_acc *acc)
+{
+    return acc->count > 0 && isfinite(acc->sum) && isfinite(acc->min) &&
+           isfinite(acc->max) && isfinite(acc->last);
+}
+
 int store_upsert_rollup(struct store *st, int64_t series_id, unsigned res_s,
                         int64_t bucket_ms, const struct bucket_acc *acc)
 {
@@ -400,9 +406,7 @@ int store_upsert_rollup(struct store *st, int64_t series_id, unsigned res_s,
     ASSERT_THREAD(THREAD_WRITER);
     if (acc->count == 0)
         return 0;
-    /* Never a non-finite number into the file (bucket.h saturates). */
-    if (!isfinite(acc->sum) || !isfinite(acc->min) || !isfinite(acc->max) ||
-        !isfinite(acc->last))
+    if (!partial_writable(acc))
         return -EINVAL;
     if (sqlite3_bind_int64(s, 1, series_id) != SQLITE_OK ||
         sqlite3_bind_int64(s, 2, res_s) != SQLITE_OK ||
@@ -415,14 +419,6 @@ int store_upsert_rollup(struct store *st, int64_t series_id, unsigned res_s,
         sqlite3_bind_int64(s, 9, acc->last_ms) != SQLITE_OK)
         return store_sql_bind_fail(st->db, s, "upsert rollup");
     return store_sql_step(st->db, s, "upsert rollup");
-}
-
-/* Never an empty or non-finite partial into the file (bucket.h saturates
- * sums; an empty one writes nothing). */
-static bool partial_writable(const struct bucket_acc *acc)
-{
-    return acc->count > 0 && isfinite(acc->sum) && isfinite(acc->min) &&
-           isfinite(acc->max) && isfinite(acc->last);
 }
 
 /* Binds one partial at parameter base b of a merge statement. */

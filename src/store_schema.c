@@ -163,12 +163,20 @@ static const char store_schema_v7[] =
  * columns and PRIMARY KEY, now an automatic index). Only a table without
  * rows is rebuilt (a new file, or one that never stored a rollup):
  * copying a large file would hold the start for minutes to hours;
- * `sensorpipe merge` writes such a file into a new one of this layout.
+ * `sensorpipe rebuild-rollups` copies such a file with the same step.
+ *
+ * The step: a WITHOUT ROWID rollups copied into the current layout in
+ * arrival order (bucket, resolution, series: the order the daemon writes
+ * rows), its age index and view made again; inside one transaction.
  */
-static const char store_schema_v8_rebuild[] =
+static const char store_schema_relayout[] =
+    "CREATE TABLE rollups_rowid (" ROLLUPS_COLUMNS ");"
+    "INSERT INTO rollups_rowid SELECT series_id, resolution_s, bucket_ms,"
+    " count, sum, min, max, last, last_ms FROM rollups"
+    " ORDER BY bucket_ms, resolution_s, series_id;"
     "DROP VIEW rollups_v;"
     "DROP TABLE rollups;"
-    "CREATE TABLE rollups (" ROLLUPS_COLUMNS ");" ROLLUPS_AGE ROLLUPS_VIEW;
+    "ALTER TABLE rollups_rowid RENAME TO rollups;" ROLLUPS_AGE ROLLUPS_VIEW;
 
 /* *old = 1 when rollups is kept WITHOUT ROWID (files made before version
  * 8), else 0. */
@@ -193,7 +201,8 @@ static int store_schema_v8(sqlite3 *db)
         err = rollups_without_rowid(db, &without_rowid);
     if (err < 0 || rows != 0 || without_rowid == 0)
         return err;
-    return store_sql_exec(db, store_schema_v8_rebuild, "migration 8");
+    /* Nothing to copy: the same step as sensorpipe rebuild-rollups. */
+    return store_sql_exec(db, store_schema_relayout, "migration 8");
 }
 
 /* One schema step: run on a file whose user_version is `from`. */
@@ -357,20 +366,6 @@ void store_schema_note_layout(sqlite3 *db, const char *path)
                " layout",
                path, path);
 }
-
-/*
- * The copy of a WITHOUT ROWID rollups into the current layout, in arrival
- * order (bucket, resolution, series: the order the daemon writes rows),
- * with its age index and view made again; one transaction.
- */
-static const char store_schema_relayout[] =
-    "CREATE TABLE rollups_rowid (" ROLLUPS_COLUMNS ");"
-    "INSERT INTO rollups_rowid SELECT series_id, resolution_s, bucket_ms,"
-    " count, sum, min, max, last, last_ms FROM rollups"
-    " ORDER BY bucket_ms, resolution_s, series_id;"
-    "DROP VIEW rollups_v;"
-    "DROP TABLE rollups;"
-    "ALTER TABLE rollups_rowid RENAME TO rollups;" ROLLUPS_AGE ROLLUPS_VIEW;
 
 int store_schema_relayout_rollups(sqlite3 *db, int64_t *rows)
 {

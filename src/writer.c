@@ -846,15 +846,20 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+size_t writer_batch_bytes(const struct config *cfg)
+{
+    /* A batch holds at most batch_rows records (each writes a row or
+     * more), so at most that many partials; twice that for the sort. */
+    return 2 * (size_t) cfg->store.batch_rows * sizeof(struct writer_pending);
+}
+
 int writer_start(struct writer *wr)
 {
     int err;
 
     assert(wr->n_egress > 0 && wr->n_egress <= WRITER_MAX_RINGS);
-    /* A batch holds at most batch_rows records (each writes a row or
-     * more), so at most that many partials; twice that for the sort. */
     wr->pend_cap = wr->cfg->store.batch_rows;
-    wr->pend = calloc(2 * (size_t) wr->pend_cap, sizeof(*wr->pend));
+    wr->pend = malloc(writer_batch_bytes(wr->cfg));
     if (wr->pend == NULL)
         return -ENOMEM;
     err = thread_start(&wr->thread, writer_main, wr);
